@@ -1,0 +1,144 @@
+"""The graphics simulator g(S): a batch of scenes -> a batch of images. The only path from θ to pixels.
+
+References
+----------
+Kulkarni et al. 2015 §4.1, Fig. 5 (the graphics simulator of the ABC-MCMC scheme).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from abc_inverse.morphable import MorphableModel, load_model
+from abc_inverse.raster import render_scenes, shade_batch
+from abc_inverse.scene import Scene, ScenePrior, camera_position_mm
+
+BACKENDS = ("numba", "pyrender")
+GREY_WEIGHTS = np.array([0.21, 0.72, 0.07], dtype=np.float32)  # as the original DC-IGN code
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """How scenes become pixels.
+
+    Attributes
+    ----------
+    image_size : int, pixels (square images), 16-512. 64 by default; the paper used 150.
+    color : bool. False renders grey (N, H, W); True renders RGB (N, H, W, 3).
+    fov_deg : float, degrees. Vertical field of view of the perspective camera.
+    ambient, diffuse : float ≥ 0. Shading = albedo · (ambient + diffuse · max(0, n·l)).
+    backend : ``"numba"`` (fast default) or ``"pyrender"`` (reference OpenGL engine, headless EGL/OSMesa).
+    """
+
+    image_size: int = 64
+    color: bool = False
+    fov_deg: float = 24.0
+    ambient: float = 0.3
+    diffuse: float = 0.7
+    backend: str = "numba"
+
+    def __post_init__(self):
+        if not isinstance(self.image_size, (int, np.integer)) or not 16 <= self.image_size <= 512:
+            raise ValueError(f"image_size: expected an integer in 16..512 pixels, got {self.image_size!r}")
+        if not 1.0 <= self.fov_deg <= 120.0:
+            raise ValueError(f"fov_deg: expected 1..120 degrees, got {self.fov_deg!r}")
+        if self.ambient < 0 or self.diffuse < 0:
+            raise ValueError(f"ambient, diffuse: expected ≥ 0, got {self.ambient!r}, {self.diffuse!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend: expected one of {BACKENDS}, got {self.backend!r}")
+
+    @property
+    def focal_px(self) -> float:
+        """Focal length in pixels."""
+        return 0.5 * self.image_size / np.tan(np.radians(self.fov_deg) / 2)
+
+
+def rotation_matrices(azimuth: np.ndarray, elevation: np.ndarray) -> np.ndarray:
+    """Face rotations R = R_x(elevation) · R_y(azimuth), (N, 3, 3) float64, for angles (N,) in radians.
+
+    Positive azimuth turns the face towards the viewer's right; positive elevation tilts it up.
+    """
+    ca, sa, ce, se = np.cos(azimuth), np.sin(azimuth), np.cos(elevation), np.sin(elevation)
+    zero, one = np.zeros_like(ca), np.ones_like(ca)
+    r_y = np.stack([np.stack([ca, zero, sa], -1), np.stack([zero, one, zero], -1),
+                    np.stack([-sa, zero, ca], -1)], -2)
+    r_x = np.stack([np.stack([one, zero, zero], -1), np.stack([zero, ce, se], -1),
+                    np.stack([zero, -se, ce], -1)], -2)
+    return r_x @ r_y
+
+
+class Simulator:
+    """Render scenes of a morphable face model.
+
+    Parameters
+    ----------
+    model : MorphableModel, optional. Defaults to ``load_model()`` (20 shape, 10 albedo dimensions).
+    settings : RenderSettings, optional.
+
+    Calling ``simulator(scene)`` returns (N, H, W) float32 grey images, or (N, H, W, 3) RGB when
+    ``settings.color``, intensities in [0, 1], background 0. Raises ValueError/TypeError on invalid scenes.
+    """
+
+    def __init__(self, model: MorphableModel | None = None, settings: RenderSettings | None = None):
+        self.model = model if model is not None else load_model()
+        self.settings = settings if settings is not None else RenderSettings()
+        self.prior = ScenePrior(self.model.n_shape, self.model.n_albedo)
+        albedo_mean, albedo_basis = self.model.albedo_mean, self.model.albedo_basis
+        if not self.settings.color:
+            albedo_mean, albedo_basis = albedo_mean @ GREY_WEIGHTS, albedo_basis @ GREY_WEIGHTS
+        self._albedo_mean = np.ascontiguousarray(albedo_mean.reshape(self.model.n_vertices, -1), np.float32)
+        self._albedo_basis = np.ascontiguousarray(
+            albedo_basis.reshape(self.model.n_albedo, self.model.n_vertices, -1), np.float32)
+
+    def get_config(self) -> dict:
+        """Settings that reproduce this simulator."""
+        return {"n_shape": self.model.n_shape, "n_albedo": self.model.n_albedo, **asdict(self.settings)}
+
+    def _pose(self, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rot = rotation_matrices(scene.azimuth, scene.elevation).astype(np.float32)
+        cam = camera_position_mm(scene.camera).astype(np.float32)
+        light = np.stack([np.sin(scene.light_azimuth), np.zeros(len(scene)), np.cos(scene.light_azimuth)], 1)
+        return rot, cam, light.astype(np.float32)
+
+    def camera_space(self, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Geometry and materials of scenes in camera space, computed with NumPy (the reference twin of the
+        geometry stage of :func:`abc_inverse.raster.render_scenes`).
+
+        Returns verts (N, V, 3) float32 mm, albedo (N, V, C) float32 in [0, 1], light (N, 3) float32 unit.
+        """
+        scene = self.prior.validate(scene)
+        rot, cam, light = self._pose(scene)
+        verts = np.matmul(self.model.shape(scene.shape), rot.transpose(0, 2, 1)) - cam[:, None, :]
+        albedo = self.model.albedo(scene.albedo)
+        if not self.settings.color:
+            albedo = (albedo @ GREY_WEIGHTS)[..., None]
+        return verts.astype(np.float32), np.ascontiguousarray(albedo, dtype=np.float32), light
+
+    def render_with_depth(self, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+        """Images as ``__call__`` plus depth (N, H, W) float32, millimetres along the view axis, 0 = background."""
+        return self._render(scene, with_depth=True)
+
+    def __call__(self, scene: Scene) -> np.ndarray:
+        return self._render(scene, with_depth=False)[0]
+
+    def _render(self, scene: Scene, with_depth: bool) -> tuple[np.ndarray, np.ndarray]:
+        s = self.settings
+        size, f32 = s.image_size, np.float32
+        if s.backend == "numba":
+            scene = self.prior.validate(scene)
+            rot, cam, light = self._pose(scene)
+            image, depth = render_scenes(
+                self.model.mean, self.model.shape_basis, scene.shape.astype(f32), self._albedo_mean,
+                self._albedo_basis, scene.albedo.astype(f32), rot, cam, light, self.model.triangles,
+                f32(s.focal_px), size, size, f32(s.ambient), f32(s.diffuse))
+        else:
+            from abc_inverse.pyrender_backend import render_meshes
+
+            verts, albedo, light = self.camera_space(scene)
+            colors = shade_batch(verts, albedo, light, self.model.triangles, f32(s.ambient), f32(s.diffuse))
+            image, depth = render_meshes(verts, colors, self.model.triangles, s.fov_deg, size, with_depth)
+        if not s.color:
+            image = image[..., 0]
+        return image, depth
