@@ -1,0 +1,157 @@
+"""Images in and out: reading photos, grey conversion, face framing, atomic PNG writes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+GREY_WEIGHTS = np.array([0.21, 0.72, 0.07])  # as the original DC-IGN code
+# A Haar-cascade face box covers less than the model's renders frame. These constants map one onto the other:
+# on the model's own near-frontal renders at the default camera the detector box is 0.76 of the image side and
+# the image centre lies 0.085 box heights below the box centre (`python experiments/calibrate_face_crop.py`).
+FACE_BOX_TO_FRAME = 1 / 0.76
+FACE_BOX_SHIFT = 0.085
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path | str) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it to ``path``, on error remove it."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    try:
+        yield tmp
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_image(path: Path | str) -> np.ndarray:
+    """Read a PNG/JPEG (or any format Pillow reads) as float32 intensities in [0, 1].
+
+    Returns (H, W) for grey images, (H, W, 3) for colour (alpha dropped). Raises FileNotFoundError when missing,
+    ValueError when the file is not a readable image.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image: no such file {str(path)!r}")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("I;16", "I;16B", "I"):
+                arr = np.asarray(im, dtype=np.float64)
+                return (arr / max(arr.max(), 1.0)).astype(np.float32) if im.mode == "I" else \
+                    (arr / 65535.0).astype(np.float32)
+            im = im.convert("L") if im.mode in ("L", "LA", "1", "P") and _is_grey(im) else im.convert("RGB")
+            return np.asarray(im, dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ValueError(f"image: cannot read {str(path)!r} as an image ({exc})") from None
+
+
+def _is_grey(im: Image.Image) -> bool:
+    if im.mode != "P":
+        return True
+    rgb = np.asarray(im.convert("RGB"))
+    return bool(np.all(rgb[..., 0] == rgb[..., 1]) and np.all(rgb[..., 1] == rgb[..., 2]))
+
+
+def to_grey(image: np.ndarray) -> np.ndarray:
+    """(H, W) or (H, W, 3) in [0, 1] -> (H, W) float32 grey = 0.21 R + 0.72 G + 0.07 B.
+
+    Raises ValueError on other shapes or non-finite / out-of-range values.
+    """
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 3 and image.shape[2] == 3:
+        image = image @ GREY_WEIGHTS.astype(np.float32)
+    elif image.ndim != 2:
+        raise ValueError(f"image: expected (H, W) grey or (H, W, 3) RGB, got shape {image.shape}")
+    if not np.all(np.isfinite(image)) or image.min() < 0 or image.max() > 1:
+        raise ValueError("image: expected finite intensities in [0, 1]")
+    return image
+
+
+def parse_crop(text: str) -> tuple[int, int, int, int] | None | str:
+    """Parse ``--crop``: 'auto' (detect), 'none' (take the image as framed), or 'x,y,w,h' in pixels.
+
+    Returns 'auto', None or a tuple. Raises ValueError for anything else.
+    """
+    if text in ("auto", "none"):
+        return None if text == "none" else "auto"
+    try:
+        x, y, w, h = (int(t) for t in text.split(","))
+    except ValueError:
+        raise ValueError(f"--crop: expected 'auto', 'none' or 'x,y,w,h' in pixels, got {text!r}") from None
+    if w < 1 or h < 1 or x < 0 or y < 0:
+        raise ValueError(f"--crop: expected x, y ≥ 0 and w, h ≥ 1, got {text!r}")
+    return x, y, w, h
+
+
+def detect_face(grey: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Largest face found by OpenCV's frontal-face Haar cascade: (x, y, w, h) in pixels, or None.
+
+    grey : (H, W) float in [0, 1].
+    """
+    import cv2
+
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    img = np.clip(grey * 255, 0, 255).astype(np.uint8)
+    faces = cascade.detectMultiScale(img, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24))
+    if len(faces) == 0:
+        return None
+    x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
+    return int(x), int(y), int(w), int(h)
+
+
+def face_frame(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """Square crop (x, y, side, side) that frames a detected face box like the model's renders."""
+    x, y, w, h = box
+    side = int(round(max(w, h) * FACE_BOX_TO_FRAME))
+    cx, cy = x + w / 2, y + h / 2 + FACE_BOX_SHIFT * h  # image y grows downwards
+    return int(round(cx - side / 2)), int(round(cy - side / 2)), side, side
+
+
+def crop_resize(grey: np.ndarray, box: tuple[int, int, int, int] | None, size: int) -> np.ndarray:
+    """Crop (x, y, w, h) (zero-padded where it leaves the image; None = the central square) and resize to
+    (size, size) float32 with Pillow's area-averaging filter."""
+    h_img, w_img = grey.shape
+    if box is None:
+        side = min(h_img, w_img)
+        box = ((w_img - side) // 2, (h_img - side) // 2, side, side)
+    x, y, w, h = box
+    if x >= w_img or y >= h_img or x + w <= 0 or y + h <= 0:
+        raise ValueError(f"--crop: box {box} lies outside the {w_img}×{h_img} image")
+    canvas = np.zeros((h, w), np.float32)
+    sx, sy = max(x, 0), max(y, 0)
+    ex, ey = min(x + w, w_img), min(y + h, h_img)
+    canvas[sy - y:ey - y, sx - x:ex - x] = grey[sy:ey, sx:ex]
+    im = Image.fromarray(canvas, mode="F").resize((size, size), Image.Resampling.BOX if w >= size else
+                                                  Image.Resampling.BILINEAR)
+    return np.clip(np.asarray(im, dtype=np.float32), 0.0, 1.0)
+
+
+def prepare_observation(image: np.ndarray, crop, size: int) -> tuple[np.ndarray, dict]:
+    """Photo -> the (size, size) grey observation the statistic sees, and a record of how it was framed.
+
+    crop : 'auto' (largest Haar-cascade face, else the central square), None (central square, for images
+    already framed like the renders) or (x, y, w, h).
+    """
+    grey = to_grey(image)
+    if crop == "auto":
+        found = detect_face(grey)
+        box = face_frame(found) if found is not None else None
+        record = {"crop": "auto", "face_box": list(found) if found else None,
+                  "frame": list(box) if box else "central square (no face detected)"}
+    else:
+        box = crop
+        record = {"crop": list(crop) if crop else "none"}
+    return crop_resize(grey, box, size), record
+
+
+def save_png(path: Path | str, image: np.ndarray) -> None:
+    """Write (H, W) or (H, W, 3) intensities in [0, 1] as an 8-bit PNG, atomically."""
+    arr = (np.clip(np.asarray(image), 0, 1) * 255 + 0.5).astype(np.uint8)
+    with atomic_path(path) as tmp:
+        Image.fromarray(arr).save(tmp, format="PNG")

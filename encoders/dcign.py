@@ -1,0 +1,208 @@
+"""The DC-IGN variational auto-encoder and its encoder mean as a summary statistic.
+
+References
+----------
+Kulkarni, Whitney, Kohli & Tenenbaum, "Deep Convolutional Inverse Graphics Network", NIPS 2015: §3 and Fig. 1
+(conv + max-pool encoder, nearest-neighbour-unpooling + conv decoder), eq. 1-3 (Gaussian posterior with mean and
+log-variance heads), SGVB objective -log P(x|z) + KL(Q(z|x) || P(z)) (Kingma & Welling 2014).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+DEFAULT_CHECKPOINT = Path(str(files("encoders") / "data" / "dcign_default.pt"))
+
+
+@dataclass(frozen=True)
+class DCIGNConfig:
+    """Architecture of a DC-IGN.
+
+    Attributes
+    ----------
+    image_size : int, pixels; input is (N, 1, image_size, image_size), divisible by 2**len(channels).
+    latent_dim : int, size of the graphics code z (the paper used 200).
+    channels : tuple of int, feature maps of the encoder blocks (5×5 conv → 2× max-pool → ReLU each);
+        the decoder mirrors them (2× nearest-neighbour upsampling → 5×5 conv → ReLU), then a 5×5 conv to one
+        channel and a sigmoid.
+    kernel : int, convolution kernel size (odd).
+    """
+
+    image_size: int = 64
+    latent_dim: int = 64
+    channels: tuple[int, ...] = (16, 32, 32)
+    kernel: int = 5
+
+    def __post_init__(self):
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        if self.image_size % (2 ** len(self.channels)) or self.image_size < 2 ** len(self.channels):
+            raise ValueError(f"image_size: expected a multiple of {2 ** len(self.channels)} for "
+                             f"{len(self.channels)} pooling blocks, got {self.image_size}")
+        if self.latent_dim < 1:
+            raise ValueError(f"latent_dim: expected ≥ 1, got {self.latent_dim}")
+        if self.kernel % 2 == 0:
+            raise ValueError(f"kernel: expected an odd size, got {self.kernel}")
+
+
+class DCIGN(nn.Module):
+    """DC-IGN encoder/decoder (Kulkarni et al. 2015 Fig. 1).
+
+    ``encode(x)`` takes x (N, 1, H, W) float32 in [0, 1] and returns (mu, logvar), each (N, latent_dim);
+    ``decode(z)`` returns Bernoulli means (N, 1, H, W) in (0, 1); ``forward(x, generator)`` returns
+    (reconstruction, mu, logvar, z) with z = mu + exp(logvar / 2) · ε (reparameterisation trick).
+    """
+
+    def __init__(self, config: DCIGNConfig):
+        super().__init__()
+        self.config = config
+        k, pad = config.kernel, config.kernel // 2
+        layers, c_in = [], 1
+        for c in config.channels:
+            layers += [nn.Conv2d(c_in, c, k, padding=pad), nn.MaxPool2d(2), nn.ReLU()]
+            c_in = c
+        self.encoder = nn.Sequential(*layers, nn.Flatten())
+        self.bottom = config.image_size // 2 ** len(config.channels)
+        n_feat = c_in * self.bottom**2
+        self.mu = nn.Linear(n_feat, config.latent_dim)
+        self.logvar = nn.Linear(n_feat, config.latent_dim)
+        self.expand = nn.Linear(config.latent_dim, n_feat)
+        dec = []
+        rev = list(reversed(config.channels))
+        for i, c in enumerate(rev):
+            c_out = rev[i + 1] if i + 1 < len(rev) else rev[-1]
+            dec += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c, c_out, k, padding=pad), nn.ReLU()]
+        self.decoder = nn.Sequential(*dec, nn.Conv2d(rev[-1], 1, k, padding=pad))
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior parameters (eq. 1-2): mu and log σ², each (N, latent_dim)."""
+        h = self.encoder(x)
+        return self.mu(h), self.logvar(h)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """Decoder logits (N, 1, H, W)."""
+        c0 = self.config.channels[-1]
+        h = F.relu(self.expand(z)).view(-1, c0, self.bottom, self.bottom)
+        return self.decoder(h)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Bernoulli means (N, 1, H, W) in (0, 1)."""
+        return torch.sigmoid(self.decode_logits(z))
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        mu, logvar = self.encode(x)
+        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        return self.decode_logits(z), mu, logvar, z
+
+
+def sgvb_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor):
+    """Negative ELBO per image, averaged over the batch: summed binary cross-entropy + KL(N(mu, σ²) || N(0, I)).
+
+    logits : (N, 1, H, W) decoder logits; x : (N, 1, H, W) targets in [0, 1]; mu, logvar : (N, latent_dim).
+    Returns (loss, reconstruction, kl), scalar tensors in nats per image.
+    """
+    rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
+    kl = -0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp()) / len(x)
+    return rec + kl, rec, kl
+
+
+@dataclass(frozen=True)
+class CheckpointMeta:
+    """Provenance stored with a checkpoint: how it was trained and how to render its inputs."""
+
+    simulator: dict = field(default_factory=dict)  # Simulator.get_config() of the training data
+    train: dict = field(default_factory=dict)  # command line, seed, steps, wall time, final ELBO, ...
+
+
+def save_checkpoint(path: Path, model: DCIGN, meta: CheckpointMeta, extra: dict | None = None) -> None:
+    """Write a checkpoint atomically (temporary file, then rename). ``extra`` holds optimizer/RNG state."""
+    path = Path(path)
+    payload = {"format": "abc-inverse/dcign/1", "config": asdict(model.config),
+               "state_dict": model.state_dict(), "meta": json.dumps(asdict(meta))}
+    if extra:
+        payload["extra"] = extra
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path | str | None = None) -> tuple[DCIGN, CheckpointMeta, dict]:
+    """Load a DC-IGN checkpoint (weights only; no code is unpickled).
+
+    path : default the shipped network. Returns (model in eval mode, meta, extra).
+    Raises FileNotFoundError if missing, ValueError if corrupt or not an abc-inverse DC-IGN checkpoint or its
+    weights do not match its config.
+    """
+    path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint: no such file {str(path)!r}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        raise ValueError(f"checkpoint: {str(path)!r} is not a readable torch checkpoint ({exc.__class__.__name__})"
+                         ) from None
+    if not isinstance(payload, dict) or payload.get("format") != "abc-inverse/dcign/1":
+        raise ValueError(f"checkpoint: {str(path)!r} is not an abc-inverse DC-IGN checkpoint "
+                         f"(expected format 'abc-inverse/dcign/1')")
+    try:
+        config = DCIGNConfig(**payload["config"])
+        model = DCIGN(config)
+        model.load_state_dict(payload["state_dict"])
+        meta = CheckpointMeta(**json.loads(payload["meta"]))
+    except (TypeError, KeyError, RuntimeError, ValueError) as exc:
+        raise ValueError(f"checkpoint: {str(path)!r} does not match its DC-IGN config: {exc}") from None
+    model.eval()
+    return model, meta, payload.get("extra", {})
+
+
+class DCIGNStatistic:
+    """Summary statistic ν(x) = μ(x), the DC-IGN encoder mean (Kulkarni et al. 2015 §4.1).
+
+    Parameters
+    ----------
+    model : DCIGN. meta : CheckpointMeta (its ``simulator`` entry says how the inputs must be rendered).
+
+    Calling it on images (N, H, W) float32 in [0, 1] (H = W = ``image_size``) returns (N, latent_dim) float64.
+    Raises ValueError on a wrong shape or non-finite or out-of-range pixels.
+    """
+
+    def __init__(self, model: DCIGN, meta: CheckpointMeta | None = None, name: str = "dcign"):
+        self.model = model.eval()
+        self.meta = meta if meta is not None else CheckpointMeta()
+        self.name = name
+        self.image_size = model.config.image_size
+        self.dim = model.config.latent_dim
+
+    @classmethod
+    def from_checkpoint(cls, path: Path | str | None = None) -> DCIGNStatistic:
+        """Load from a checkpoint file (default: the shipped network)."""
+        model, meta, _ = load_checkpoint(path)
+        return cls(model, meta, name=f"dcign:{Path(path).name}" if path else "dcign")
+
+    def get_config(self) -> dict:
+        """Provenance: architecture, training record and a digest of the weights."""
+        digest = hashlib.sha256()
+        for t in self.model.state_dict().values():
+            digest.update(t.numpy().tobytes())
+        return {"name": self.name, "config": asdict(self.model.config), "meta": asdict(self.meta),
+                "weights_sha256": digest.hexdigest()}
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        images = np.asarray(images)
+        s = self.image_size
+        if images.ndim != 3 or images.shape[1:] != (s, s):
+            raise ValueError(f"images: expected shape (N, {s}, {s}) grey, got {images.shape}")
+        if not np.all(np.isfinite(images)) or images.min(initial=0) < 0 or images.max(initial=0) > 1:
+            raise ValueError("images: expected finite intensities in [0, 1]")
+        with torch.inference_mode():
+            mu, _ = self.model.encode(torch.from_numpy(np.ascontiguousarray(images, np.float32))[:, None])
+        return mu.numpy().astype(np.float64)
