@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import sys
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
@@ -49,6 +50,100 @@ def _channels(text):
     return values
 
 
+def _load_statistic(checkpoint):
+    import torch
+
+    from encoders.dcign import DCIGNStatistic
+
+    torch.set_num_threads(2)
+    return DCIGNStatistic.from_checkpoint(checkpoint)
+
+
+def cmd_fit(args) -> None:
+    import numpy as np
+
+    from abc_inverse.fit import ANGLES, FitConfig, fit, simulator_for
+    from abc_inverse.io import parse_crop, prepare_observation, read_image, save_png
+    from abc_inverse.plots import write_plots
+    from samplers.diagnostics import save_netcdf, summary
+
+    crop = parse_crop(args.crop)
+    config = FitConfig(chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed, epsilon=args.epsilon,
+                       kernel=args.kernel, distance=args.distance, target_acceptance=args.target_acceptance,
+                       pilot=args.pilot)
+    if args.image is None:
+        from skimage import data
+
+        photo, source = data.astronaut().astype(np.float32) / 255.0, "skimage.data.astronaut() (public domain, NASA)"
+    else:
+        photo, source = read_image(args.image), str(args.image)
+    statistic = _load_statistic(args.checkpoint)
+    simulator = simulator_for(statistic)
+    observed, framing = prepare_observation(photo, crop, statistic.image_size)
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_png(args.out / "observed.png", observed)
+    idata = fit(observed, statistic, config, simulator, progress=not args.no_progress,
+                attrs={"image": source, "framing": framing, "command": shlex.join(["abc-inverse", *sys.argv[1:]])})
+    save_netcdf(idata, args.out / "posterior.nc")
+    write_plots(idata, simulator, args.out)
+    stats = summary(idata, list(ANGLES))
+    print(f"image: {source}; framing: {framing}")
+    print(f"{'variable':<16}{'mean (deg)':>11}{'sd':>8}{'r_hat':>8}{'ess_bulk':>10}")
+    for name, row in stats.items():
+        print(f"{name:<16}{row['mean']:>11.1f}{row['sd']:>8.1f}{row['r_hat']:>8.2f}{row['ess_bulk']:>10.0f}")
+    acc = float(idata.sample_stats["is_accepted"].mean())
+    print(f"acceptance rate {acc:.3f}, epsilon {idata.posterior.attrs['final_epsilon']:.4g}, "
+          f"best pixel MSE {float(idata.sample_stats['pixel_mse'].min()):.4f}")
+    print(f"wrote {args.out / 'posterior.nc'}, trace.png, pixel_error.png, fit.png, observed.png")
+
+
+def cmd_plot(args) -> None:
+    import json
+
+    import arviz as az
+
+    from abc_inverse.plots import write_plots
+    from abc_inverse.simulator import simulator_from_config
+
+    if not args.posterior.is_file():
+        raise FileNotFoundError(f"posterior: no such file {str(args.posterior)!r}")
+    try:
+        idata = az.from_netcdf(str(args.posterior))
+        simulator = simulator_from_config(json.loads(idata.posterior.attrs["simulator"]))
+    except (OSError, KeyError, AttributeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"posterior: {str(args.posterior)!r} is not an abc-inverse posterior ({exc})") from None
+    out = args.out if args.out is not None else args.posterior.parent
+    out.mkdir(parents=True, exist_ok=True)
+    paths = write_plots(idata, simulator, out)
+    print("wrote " + ", ".join(str(p) for p in paths))
+
+
+def cmd_render(args) -> None:
+    import numpy as np
+
+    from abc_inverse.io import save_png
+    from abc_inverse.morphable import load_model
+    from abc_inverse.scene import AZIMUTH_LIMIT, ELEVATION_LIMIT, LIGHT_AZIMUTH_LIMIT, Scene
+    from abc_inverse.simulator import RenderSettings, Simulator
+
+    for name, value, limit in (("--azimuth", args.azimuth, AZIMUTH_LIMIT), ("--elevation", args.elevation,
+                               ELEVATION_LIMIT), ("--light-azimuth", args.light_azimuth, LIGHT_AZIMUTH_LIMIT)):
+        if abs(value) > np.degrees(limit) + 1e-9:
+            raise UserError(f"{name}: expected degrees in [{-np.degrees(limit):.1f}, {np.degrees(limit):.1f}] "
+                            f"(the prior's support), got {value}")
+    simulator = Simulator(load_model(args.n_shape, args.n_albedo),
+                          RenderSettings(image_size=args.size, color=args.color))
+    if args.seed is None:
+        shape, albedo = np.zeros((1, args.n_shape)), np.zeros((1, args.n_albedo))
+    else:
+        identity = simulator.prior.sample(np.random.default_rng(args.seed), 1)
+        shape, albedo = identity.shape, identity.albedo
+    scene = Scene(shape, albedo, np.radians([args.azimuth]), np.radians([args.elevation]),
+                  np.radians([args.light_azimuth]), np.full((1, 3), 0.5))
+    save_png(args.out, simulator(scene)[0])
+    print(f"wrote {args.out}")
+
+
 def cmd_train(args) -> None:
     import torch
 
@@ -67,6 +162,46 @@ def cmd_train(args) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="abc-inverse", description="Likelihood-free inverse graphics of faces.")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("fit", help="infer the scene of a face photo (posterior by ABC-MCMC)")
+    p.add_argument("image", nargs="?", type=Path,
+                   help="PNG/JPEG, colour or grey, any size (default: scikit-image's astronaut photo)")
+    p.add_argument("--out", type=Path, default=Path("abc-inverse-fit"), help="output directory")
+    p.add_argument("--chains", type=_positive_int("--chains"), default=4)
+    p.add_argument("--draws", type=_positive_int("--draws"), default=1000, help="recorded draws per chain")
+    p.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (ε adapted), not recorded")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epsilon", type=_finite_float("--epsilon", 1e-12), default=None,
+                   help="fixed ABC tolerance (default: adapted during tuning)")
+    p.add_argument("--kernel", choices=["gaussian", "indicator"], default="gaussian")
+    p.add_argument("--distance", choices=["l2", "l1", "cosine", "correlation"], default="l2")
+    p.add_argument("--target-acceptance", type=_finite_float("--target-acceptance", 1e-3, 0.999), default=0.1)
+    p.add_argument("--pilot", type=_positive_int("--pilot"), default=1000,
+                   help="prior draws from whose best the chains start")
+    p.add_argument("--crop", default="auto",
+                   help="'auto' (largest detected face; central square if none), 'none' (image already framed "
+                        "like the renders; central square), or x,y,w,h in pixels")
+    p.add_argument("--checkpoint", type=Path, default=None, help="DC-IGN checkpoint (default: shipped network)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("plot", help="redraw trace.png, pixel_error.png and fit.png from a posterior.nc")
+    p.add_argument("posterior", type=Path)
+    p.add_argument("--out", type=Path, default=None, help="directory (default: beside the posterior)")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("render", help="render a face at given angles")
+    p.add_argument("--azimuth", type=_finite_float("--azimuth"), required=True, help="degrees, |·| ≤ 85.9")
+    p.add_argument("--elevation", type=_finite_float("--elevation"), required=True, help="degrees, |·| ≤ 90")
+    p.add_argument("--light-azimuth", type=_finite_float("--light-azimuth"), required=True,
+                   help="degrees, |·| ≤ 90; positive lights from the viewer's right")
+    p.add_argument("--seed", type=int, default=None, help="identity drawn from the prior (default: mean face)")
+    p.add_argument("--size", type=_positive_int("--size"), default=64, help="pixels")
+    p.add_argument("--color", action="store_true", help="RGB instead of grey")
+    p.add_argument("--n-shape", type=_positive_int("--n-shape"), default=20)
+    p.add_argument("--n-albedo", type=_positive_int("--n-albedo"), default=10)
+    p.add_argument("--out", type=Path, required=True, help="PNG path")
+    p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("train", help="train a DC-IGN on scenes rendered from the prior (random transformations)")
     p.add_argument("--out", type=Path, required=True, help="checkpoint path (a .json record is written beside)")
@@ -87,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``abc-inverse`` command."""
+    warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

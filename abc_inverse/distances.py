@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, fastmath=False)
+@numba.njit(cache=True, error_model="numpy")
 def _row(x, y, kind):
     d = x.shape[0]
     if kind == 0:  # L1
@@ -43,9 +43,10 @@ def _row(x, y, kind):
         sxy += a * b
         sxx += a * a
         syy += b * b
-    if sxx == 0.0 or syy == 0.0:
+    denom = np.sqrt(sxx) * np.sqrt(syy)
+    if denom == 0.0:
         return np.nan
-    return 1.0 - sxy / np.sqrt(sxx * syy)
+    return 1.0 - sxy / denom
 
 
 @numba.njit(cache=True)
@@ -101,7 +102,7 @@ def distance_batch_ref(name: str, x: np.ndarray, ys: np.ndarray) -> np.ndarray:
     if name in ("cosine", "correlation"):
         if name == "correlation":
             x, ys = x - x.mean(), ys - ys.mean(axis=1, keepdims=True)
-        norms = np.linalg.norm(ys, axis=1) * np.linalg.norm(x)
+        norms = np.sqrt((ys**2).sum(axis=1)) * np.sqrt((x**2).sum())
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(norms > 0, 1.0 - ys @ x / norms, np.nan)
     raise ValueError(f"distance: expected one of {NAMES}, got {name!r}")

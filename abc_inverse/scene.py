@@ -57,7 +57,9 @@ class Scene(NamedTuple):
     light_azimuth: np.ndarray
     camera: np.ndarray
 
-    def __len__(self) -> int:  # type: ignore[override]
+    @property
+    def n(self) -> int:
+        """Number of scenes N."""
         return len(self.azimuth)
 
     def take(self, index) -> Scene:
@@ -157,7 +159,7 @@ class ScenePrior:
         cols = [scene.shape, scene.albedo]
         for name in ("azimuth", "elevation", "light_azimuth", "camera"):
             lo, hi = _UNIFORM[name]
-            p = (np.asarray(getattr(scene, name)).reshape(len(scene), -1) - lo) / (hi - lo)
+            p = (np.asarray(getattr(scene, name)).reshape(scene.n, -1) - lo) / (hi - lo)
             cols.append(ndtri(np.clip(p, 1e-15, 1 - 1e-15)))
         return np.concatenate(cols, axis=1)
 

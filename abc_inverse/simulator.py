@@ -69,6 +69,17 @@ def rotation_matrices(azimuth: np.ndarray, elevation: np.ndarray) -> np.ndarray:
     return r_x @ r_y
 
 
+def simulator_from_config(config: dict) -> Simulator:
+    """Rebuild a simulator from :meth:`Simulator.get_config` output. Raises ValueError/TypeError if invalid."""
+    cfg = dict(config)
+    try:
+        model = load_model(int(cfg.pop("n_shape")), int(cfg.pop("n_albedo")))
+        return Simulator(model, RenderSettings(**cfg))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"simulator config: expected the keys of Simulator.get_config(), got {config} ({exc})"
+                         ) from None
+
+
 class Simulator:
     """Render scenes of a morphable face model.
 
@@ -99,7 +110,7 @@ class Simulator:
     def _pose(self, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rot = rotation_matrices(scene.azimuth, scene.elevation).astype(np.float32)
         cam = camera_position_mm(scene.camera).astype(np.float32)
-        light = np.stack([np.sin(scene.light_azimuth), np.zeros(len(scene)), np.cos(scene.light_azimuth)], 1)
+        light = np.stack([np.sin(scene.light_azimuth), np.zeros(scene.n), np.cos(scene.light_azimuth)], 1)
         return rot, cam, light.astype(np.float32)
 
     def camera_space(self, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,0 +1,1 @@
+"""Summary statistics: the DC-IGN encoder and its training."""

@@ -1,0 +1,1 @@
+"""ABC-MCMC: elliptical proposals, ABC kernels, chains and diagnostics."""

@@ -98,9 +98,12 @@ class Trace(NamedTuple):
 
 
 def run_chains(rng: np.random.Generator, init_state: ABCState, step, kernel, n_tune: int, n_draws: int,
-               target_acceptance: float | None = None, progress: bool = True, desc: str = "ABC-MCMC") -> Trace:
+               target_acceptance: float | None = None, tune_step=None, progress: bool = True,
+               desc: str = "ABC-MCMC") -> Trace:
     """Run C chains for ``n_tune + n_draws`` steps and record every state.
 
+    step : the transition of :func:`build_abc_mcmc`; tune_step : optional other transition used during tuning
+    (e.g. with the paper's α ~ U(-1, 1) proposal, on whose acceptance rate ε is calibrated).
     kernel : an ABC kernel with ``log_kernel`` and ``with_epsilon``. target_acceptance : float in (0, 1) or None.
     If given, ε is adapted during the tuning steps by stochastic approximation,
     log ε ← log ε - γ_t (target - mean acceptance of the step), γ_t = (t + 10)^-0.6, and then held fixed; the
@@ -120,16 +123,16 @@ def run_chains(rng: np.random.Generator, init_state: ABCState, step, kernel, n_t
     state, log_eps = init_state, np.log(kernel.epsilon)
     bar = tqdm(range(total), desc=desc, disable=not progress, mininterval=0.5)
     for t in bar:
-        state, info = step(rng, state, kernel)
+        state, info = (tune_step if tune_step is not None and t < n_tune else step)(rng, state, kernel)
         if target_acceptance is not None and t < n_tune:
             log_eps -= (t + 10.0) ** -0.6 * (info.is_accepted.mean() - target_acceptance)
             kernel = kernel.with_epsilon(float(np.exp(log_eps)))
         pos[t], acc[t], bad[t] = state.position, info.is_accepted, info.nonfinite
         rec["distance"][t], rec["pixel_mse"][t] = state.distance, state.pixel_mse
         rec["acceptance_rate"][t], rec["epsilon"][t] = info.acceptance_probability, kernel.epsilon
-        if t % 50 == 49:
+        if progress and t % 50 == 49:
             bar.set_postfix(acc=f"{acc[max(0, t - 499):t + 1].mean():.3f}", eps=f"{kernel.epsilon:.3g}",
-                            mse=f"{np.nanmean(state.pixel_mse):.4f}")
+                            mse=f"{np.mean(state.pixel_mse):.4f}")
     swap = lambda a: np.swapaxes(a, 0, 1)  # noqa: E731 - (T, C) -> (C, T)
     return Trace(swap(pos), swap(rec["distance"]), swap(rec["pixel_mse"]), swap(rec["acceptance_rate"]),
                  swap(acc), swap(bad), swap(rec["epsilon"]), n_tune)

@@ -1,0 +1,87 @@
+"""Figures of a fit: ArviZ trace plot, pixel error against iteration (paper Fig. 6a), observed vs renders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import arviz as az  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from abc_inverse.fit import ANGLES, posterior_scenes  # noqa: E402
+from abc_inverse.io import atomic_path  # noqa: E402
+from abc_inverse.simulator import Simulator  # noqa: E402
+
+
+def _save(fig, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def trace_plot(idata: az.InferenceData, path: Path) -> None:
+    """ArviZ trace plot of azimuth, elevation and light azimuth (degrees), one line per chain."""
+    axes = az.plot_trace(idata, var_names=list(ANGLES), compact=False, figsize=(10, 7))
+    for ax in axes[:, 0]:
+        ax.set_xlabel("degrees")
+    _save(axes.ravel()[0].figure, path)
+
+
+def pixel_error_plot(idata: az.InferenceData, path: Path) -> None:
+    """Pixel MSE between the observed image and the chain's current render against iteration, one line per
+    chain, tuning included (Kulkarni et al. 2015 Fig. 6a)."""
+    stats = [idata.sample_stats["pixel_mse"].values]
+    n_tune = 0
+    if "warmup_sample_stats" in idata.groups():
+        warm = idata.warmup_sample_stats["pixel_mse"].values
+        stats.insert(0, warm)
+        n_tune = warm.shape[1]
+    mse = np.concatenate(stats, axis=1)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for c, row in enumerate(mse):
+        ax.plot(np.arange(len(row)), row, lw=1, label=f"chain {c}")
+    if n_tune:
+        ax.axvline(n_tune, color="k", ls="--", lw=0.8, label="end of tuning")
+    ax.set(xlabel="iteration", ylabel="pixel MSE (intensity² in [0, 1])", yscale="log",
+           title="Pixel reconstruction error during inference")
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def fit_plot(idata: az.InferenceData, simulator: Simulator, path: Path, n_draws: int = 6, seed: int = 0) -> None:
+    """Observed image | best-fit render (smallest distance) | renders of ``n_draws`` random posterior draws."""
+    observed = idata.observed_data["image"].values
+    dist = idata.sample_stats["distance"].values
+    best = np.unravel_index(np.argmin(dist), dist.shape)
+    rng = np.random.default_rng(seed)
+    n_chain, n_draw = dist.shape
+    picks = [(int(c), int(d)) for c, d in zip(rng.integers(n_chain, size=n_draws), rng.integers(n_draw, size=n_draws),
+                                              strict=True)]
+    index = [(int(best[0]), int(best[1])), *picks]
+    renders = simulator(posterior_scenes(idata, simulator.prior, index))
+    post = idata.posterior
+    titles = ["observed", "best fit"] + [f"draw {c}:{d}" for c, d in picks]
+    images = [observed, *renders]
+    fig, axes = plt.subplots(1, len(images), figsize=(1.9 * len(images), 2.4))
+    for ax, img, title, (c, d) in zip(axes, images, titles, [(None, None), *index], strict=True):
+        ax.imshow(img, cmap="gray", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=8)
+        if c is not None:
+            ax.set_xlabel(f"az {post['azimuth'].values[c, d]:.0f}° el {post['elevation'].values[c, d]:.0f}°\n"
+                          f"light {post['light_azimuth'].values[c, d]:.0f}°", fontsize=7)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    _save(fig, path)
+
+
+def write_plots(idata: az.InferenceData, simulator: Simulator, out_dir: Path) -> list[Path]:
+    """Write trace.png, pixel_error.png and fit.png into ``out_dir``; returns their paths."""
+    out_dir = Path(out_dir)
+    paths = [out_dir / "trace.png", out_dir / "pixel_error.png", out_dir / "fit.png"]
+    trace_plot(idata, paths[0])
+    pixel_error_plot(idata, paths[1])
+    fit_plot(idata, simulator, paths[2])
+    return paths

@@ -1,0 +1,117 @@
+import arviz as az
+import numpy as np
+import pytest
+from scipy import integrate, stats
+
+from samplers.abc_mcmc import build_abc_mcmc, run_chains
+from samplers.kernels import GaussianKernel, IndicatorKernel, make_kernel
+from samplers.proposals import blockwise_elliptical, elliptical_move
+
+BLOCKS = {"a": slice(0, 2), "b": slice(2, 3)}
+
+
+def test_alpha_zero_keeps_state(rng):
+    u, nu = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    np.testing.assert_array_equal(elliptical_move(u, nu, np.zeros(4), np.ones((4, 3), bool)), u)
+    np.testing.assert_allclose(elliptical_move(u, nu, np.ones(4), np.ones((4, 3), bool)), nu)
+
+
+def test_proposal_moves_one_block(rng):
+    propose = blockwise_elliptical(BLOCKS, 3)
+    u = rng.standard_normal((200, 3))
+    prop = propose(rng, u)
+    changed = prop.position != u
+    for i, b in enumerate(prop.block):
+        expected = np.zeros(3, bool)
+        expected[list(BLOCKS.values())[b]] = True
+        np.testing.assert_array_equal(changed[i], expected)
+    assert np.all(np.abs(prop.alpha) <= 1)
+
+
+def test_bad_blocks_and_scale():
+    with pytest.raises(ValueError, match="blocks: expected a partition"):
+        blockwise_elliptical({"a": slice(0, 2)}, 3)
+    with pytest.raises(ValueError, match="min_scale"):
+        blockwise_elliptical(BLOCKS, 3, min_scale=0.0)
+
+
+@pytest.mark.parametrize("min_scale", [1.0, 0.05])
+def test_flat_kernel_reproduces_prior(min_scale):
+    """With a kernel that accepts everything, the chain's stationary law is the N(0, I) prior."""
+    rng = np.random.default_rng(1)
+    init, step = build_abc_mcmc(lambda u: (np.zeros(len(u)), np.zeros(len(u))),
+                                blockwise_elliptical(BLOCKS, 3, min_scale))
+    trace = run_chains(rng, init(rng.standard_normal((4, 3))), step, GaussianKernel(1.0), 0, 4000, progress=False)
+    idata = az.from_dict(posterior={"u": trace.position})
+    ess = az.ess(idata)["u"].values
+    mean, var = trace.position.reshape(-1, 3).mean(0), trace.position.reshape(-1, 3).var(0)
+    assert np.all(np.abs(mean) < 4 / np.sqrt(ess))
+    assert np.all(np.abs(var - 1) < 4 * np.sqrt(2 / ess))
+    assert trace.is_accepted.all()
+
+
+def _toy(x_obs, sigma):
+    """θ ~ N(0, 1) (u = θ); x | θ ~ N(θ, σ²); summary = x; ρ = |x - x_obs|."""
+    noise = np.random.default_rng(99)
+
+    def simulate(u):
+        x = u[:, 0] + sigma * noise.standard_normal(len(u))
+        return np.abs(x - x_obs), np.full(len(u), np.nan)
+
+    return simulate
+
+
+@pytest.mark.parametrize("kernel", [GaussianKernel(0.5), IndicatorKernel(0.3)])
+def test_conjugate_gaussian_abc_posterior(kernel):
+    """ABC-MCMC agrees with the exact ABC posterior at the same ε (computed by quadrature)."""
+    x_obs, sigma = 1.5, 0.6
+    if isinstance(kernel, GaussianKernel):  # convolving N(θ, σ²) with the kernel: x_obs ~ N(θ, σ² + ε²)
+        weight = lambda t: stats.norm.pdf(x_obs, t, np.hypot(sigma, kernel.epsilon))  # noqa: E731
+    else:  # P(|x - x_obs| ≤ ε | θ)
+        e = kernel.epsilon
+        weight = lambda t: stats.norm.cdf((x_obs + e - t) / sigma) - stats.norm.cdf((x_obs - e - t) / sigma)  # noqa: E731
+    dens = lambda t: stats.norm.pdf(t) * weight(t)  # noqa: E731
+    z = integrate.quad(dens, -10, 10)[0]
+    mean = integrate.quad(lambda t: t * dens(t), -10, 10)[0] / z
+    var = integrate.quad(lambda t: (t - mean) ** 2 * dens(t), -10, 10)[0] / z
+
+    rng = np.random.default_rng(3)
+    init, step = build_abc_mcmc(_toy(x_obs, sigma), blockwise_elliptical({"theta": slice(0, 1)}, 1))
+    trace = run_chains(rng, init(np.full((8, 1), x_obs / 2)), step, kernel, 500, 6000, progress=False)
+    draws = trace.position[:, trace.n_tune:, 0]
+    ess = float(az.ess(az.from_dict(posterior={"theta": draws}))["theta"])
+    assert ess > 500
+    assert abs(draws.mean() - mean) < 4 * np.sqrt(var / ess)
+    assert abs(draws.var() - var) < 4 * var * np.sqrt(2 / ess)
+    rhat = float(az.rhat(az.from_dict(posterior={"theta": draws}))["theta"])
+    assert rhat < 1.02
+
+
+def test_nonfinite_distances_are_counted_rejections(rng):
+    init, step = build_abc_mcmc(lambda u: (np.full(len(u), np.nan), np.zeros(len(u))),
+                                blockwise_elliptical(BLOCKS, 3))
+    state = init(np.zeros((2, 3)))._replace(distance=np.zeros(2))
+    new, info = step(rng, state, GaussianKernel(1.0))
+    assert info.nonfinite.all() and not info.is_accepted.any()
+    np.testing.assert_array_equal(new.position, state.position)
+
+
+def test_epsilon_adaptation_hits_target(rng):
+    init, step = build_abc_mcmc(_toy(0.0, 0.3), blockwise_elliptical({"theta": slice(0, 1)}, 1))
+    trace = run_chains(rng, init(np.zeros((8, 1))), step, GaussianKernel(5.0), 3000, 2000, target_acceptance=0.2,
+                       progress=False)
+    assert np.all(trace.epsilon[:, trace.n_tune:] == trace.epsilon[0, -1])  # fixed after tuning
+    assert abs(trace.is_accepted[:, trace.n_tune:].mean() - 0.2) < 0.05
+
+
+@pytest.mark.parametrize("name, eps, match", [("gaussian", 0.0, "epsilon"), ("indicator", np.nan, "epsilon"),
+                                              ("tophat", 1.0, "kernel: expected one of")])
+def test_kernel_errors(name, eps, match):
+    with pytest.raises(ValueError, match=match):
+        make_kernel(name, eps)
+
+
+def test_run_chains_rejects_bad_counts(rng):
+    init, step = build_abc_mcmc(_toy(0.0, 1.0), blockwise_elliptical({"t": slice(0, 1)}, 1))
+    with pytest.raises(ValueError, match="n_draws"):
+        run_chains(rng, init(np.zeros((1, 1))), step, GaussianKernel(1.0), 0, -1, progress=False)
