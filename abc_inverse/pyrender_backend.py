@@ -3,8 +3,9 @@
 pyrender rasterises the same camera-space meshes with per-vertex colours shaded by our Lambertian model
 (``RenderFlags.FLAT``: no pyrender lighting, no gamma), so the two backends differ only in rasterisation
 (OpenGL, 4× MSAA at edges) and 8-bit output. Depth comes from a second pass with MSAA off (pyrender's
-segmentation pass), so silhouettes are exact pixel-centre coverage, comparable with the Numba rasteriser. Headless: ``PYOPENGL_PLATFORM`` defaults to ``egl`` (Mesa);
-set it to ``osmesa`` before the first render to use OSMesa. One ``OffscreenRenderer`` is kept per process and
+segmentation pass), so silhouettes are exact pixel-centre coverage, comparable with the Numba rasteriser.
+Headless: ``PYOPENGL_PLATFORM`` defaults to ``egl`` (Mesa); set it to ``osmesa`` before the first render to use
+OSMesa. One ``OffscreenRenderer`` is kept per process and
 image size (deleting an EGL renderer breaks the others).
 """
 

@@ -1,0 +1,93 @@
+import json
+
+import arviz as az
+import numpy as np
+import pytest
+
+from abc_inverse.cli import main
+from abc_inverse.io import read_image
+
+FAST = ["--draws", "15", "--tune", "15", "--pilot", "8", "--chains", "2", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    path = tmp_path_factory.mktemp("img") / "face.png"
+    assert main(["render", "--azimuth", "20", "--elevation", "-10", "--light-azimuth", "45", "--seed", "1",
+                 "--out", str(path)]) == 0
+    return path
+
+
+def test_render_writes_a_face(rendered):
+    img = read_image(rendered)
+    assert img.shape == (64, 64) and img.max() > 0.3 and img[0, 0] == 0
+
+
+def test_fit_and_plot(rendered, tmp_path, capsys):
+    out = tmp_path / "fit"
+    assert main(["fit", str(rendered), "--crop", "none", "--out", str(out), "--seed", "3", *FAST]) == 0
+    assert "azimuth" in capsys.readouterr().out
+    idata = az.from_netcdf(str(out / "posterior.nc"))
+    post = idata.posterior
+    for name in ("azimuth", "elevation", "light_azimuth"):
+        assert post[name].dims == ("chain", "draw") and post[name].shape == (2, 15)
+    assert post["shape"].dims == ("chain", "draw", "shape_dim") and post["shape"].shape[2] == 20
+    assert post["albedo"].dims == ("chain", "draw", "albedo_dim")
+    assert np.all(np.abs(post["azimuth"].values) <= 86)
+    for name in ("distance", "is_accepted", "pixel_mse"):
+        assert idata.sample_stats[name].shape == (2, 15)
+    assert json.loads(post.attrs["fit_config"])["seed"] == 3 and post.attrs["angle_units"] == "degrees"
+    assert idata.observed_data["image"].shape == (64, 64)
+    for png in ("trace.png", "pixel_error.png", "fit.png", "observed.png"):
+        assert (out / png).stat().st_size > 1000
+    (out / "fit.png").unlink()
+    assert main(["plot", str(out / "posterior.nc")]) == 0
+    assert (out / "fit.png").is_file()
+    # same seed, same chains
+    out2 = tmp_path / "fit2"
+    main(["fit", str(rendered), "--crop", "none", "--out", str(out2), "--seed", "3", *FAST])
+    again = az.from_netcdf(str(out2 / "posterior.nc")).posterior
+    np.testing.assert_array_equal(again["azimuth"].values, post["azimuth"].values)
+
+
+def test_fit_default_photo_with_face_detection(tmp_path):
+    out = tmp_path / "astro"
+    assert main(["fit", "--out", str(out), *FAST]) == 0
+    attrs = az.from_netcdf(str(out / "posterior.nc")).posterior.attrs
+    assert "astronaut" in attrs["image"] and json.loads(attrs["framing"])["face_box"] is not None
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["fit", "MISSING.png"], "image: no such file"),
+    (["fit", "--crop", "1,2"], "--crop: expected"),
+    (["fit", "--chains", "0"], "--chains: expected an integer ≥ 1"),
+    (["fit", "--epsilon", "nan"], "--epsilon: expected a number"),
+    (["fit", "--epsilon", "-1"], "--epsilon: expected a number"),
+    (["fit", "--tune", "0"], "epsilon: with tune = 0"),
+    (["render", "--azimuth", "95", "--elevation", "0", "--light-azimuth", "0", "--out", "x.png"],
+     r"--azimuth: expected degrees in \[-85.9, 85.9\]"),
+    (["render", "--azimuth", "0", "--elevation", "0", "--light-azimuth", "0", "--size", "8", "--out", "x.png"],
+     "image_size: expected an integer in 16..512"),
+    (["plot", "MISSING.nc"], "posterior: no such file"),
+])
+def test_bad_input_gives_clear_errors(argv, match, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert __import__("re").search(match, err), err
+    assert "Traceback" not in err
+
+
+def test_unreadable_image_and_corrupt_checkpoint(tmp_path, capsys, rendered):
+    txt = tmp_path / "notes.png"
+    txt.write_text("not an image")
+    ckpt = tmp_path / "c.pt"
+    ckpt.write_bytes(b"\x00" * 100)
+    for argv, match in ((["fit", str(txt)], "image: cannot read"),
+                        (["fit", str(rendered), "--checkpoint", str(ckpt)], "not a readable torch checkpoint")):
+        with pytest.raises(SystemExit):
+            main([*argv, "--out", str(tmp_path / "o")])
+        assert match in capsys.readouterr().err
+    assert not (tmp_path / "o" / "posterior.nc").exists()
