@@ -37,7 +37,9 @@ class FitConfig:
     distance : 'l1', 'l2', 'cosine' or 'correlation'. target_acceptance : float in (0, 1), for ε adaptation.
     pilot : int ≥ chains, prior draws from which the chains start (the best ones).
     min_alpha_scale : float in (0, 1]; 1 is the paper's α ~ U(-1, 1), smaller values the multi-scale elliptical
-    proposal of :func:`samplers.proposals.blockwise_elliptical`.
+    proposal of :func:`samplers.proposals.blockwise_elliptical` used for the recorded draws.
+    resample_every : int ≥ 1 or 0 (off). During tuning, chains are resampled by their kernel weights this often,
+    so a chain stuck in a local mode of negligible weight moves to a better one.
     """
 
     chains: int = 4
@@ -50,6 +52,7 @@ class FitConfig:
     target_acceptance: float = 0.1
     pilot: int = 1000
     min_alpha_scale: float = 0.01
+    resample_every: int = 100
 
     def __post_init__(self):
         for name, lo in (("chains", 1), ("draws", 1), ("tune", 0)):
@@ -65,6 +68,8 @@ class FitConfig:
             raise ValueError(f"kernel: expected one of {tuple(KERNELS)}, got {self.kernel!r}")
         if self.distance not in DISTANCE_NAMES:
             raise ValueError(f"distance: expected one of {DISTANCE_NAMES}, got {self.distance!r}")
+        if self.resample_every < 0:
+            raise ValueError(f"resample_every: expected an integer ≥ 0 (0 = off), got {self.resample_every}")
         if not 0 < self.min_alpha_scale <= 1:
             raise ValueError(f"min_alpha_scale: expected a number in (0, 1], got {self.min_alpha_scale}")
         if not 0 < self.target_acceptance < 1:
@@ -147,7 +152,7 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     kernel = make_kernel(config.kernel, eps0)
     trace = run_chains(rng, state, step, kernel, config.tune, config.draws,
                        target_acceptance=None if config.epsilon is not None else config.target_acceptance,
-                       tune_step=paper_step, progress=progress)
+                       tune_step=paper_step, resample_every=config.resample_every or None, progress=progress)
 
     posterior = scene_variables(prior, trace.position)
     dims = {"shape": ["shape_dim"], "albedo": ["albedo_dim"], "camera": ["camera_axis"],

@@ -97,13 +97,31 @@ class Trace(NamedTuple):
     n_tune: int
 
 
+def resample_chains(rng: np.random.Generator, state: ABCState, kernel) -> ABCState:
+    """Systematic resampling of the chains' states with weights ∝ K_ε(ρ) (an SMC resampling step).
+
+    Used only during tuning: a chain stuck in a local mode whose kernel weight is negligible next to the others'
+    is moved to a better chain's state. Raises nothing; if every weight is zero the state is returned unchanged.
+    """
+    logw = kernel.log_kernel(state.distance)
+    if not np.isfinite(logw).any():
+        return state
+    w = np.exp(logw - logw.max())
+    w /= w.sum()
+    n = len(w)
+    idx = np.minimum(np.searchsorted(np.cumsum(w), (rng.uniform() + np.arange(n)) / n), n - 1)
+    return ABCState(state.position[idx], state.distance[idx], state.pixel_mse[idx])
+
+
 def run_chains(rng: np.random.Generator, init_state: ABCState, step, kernel, n_tune: int, n_draws: int,
-               target_acceptance: float | None = None, tune_step=None, progress: bool = True,
-               desc: str = "ABC-MCMC") -> Trace:
+               target_acceptance: float | None = None, tune_step=None, resample_every: int | None = None,
+               progress: bool = True, desc: str = "ABC-MCMC") -> Trace:
     """Run C chains for ``n_tune + n_draws`` steps and record every state.
 
     step : the transition of :func:`build_abc_mcmc`; tune_step : optional other transition used during tuning
     (e.g. with the paper's α ~ U(-1, 1) proposal, on whose acceptance rate ε is calibrated).
+    resample_every : int or None. If given, the chains are resampled by :func:`resample_chains` every that many
+    steps during the first 80 % of tuning (never during the recorded draws).
     kernel : an ABC kernel with ``log_kernel`` and ``with_epsilon``. target_acceptance : float in (0, 1) or None.
     If given, ε is adapted during the tuning steps by stochastic approximation,
     log ε ← log ε - γ_t (target - mean acceptance of the step), γ_t = (t + 10)^-0.6, and then held fixed; the
@@ -112,6 +130,8 @@ def run_chains(rng: np.random.Generator, init_state: ABCState, step, kernel, n_t
     for name, n in (("n_tune", n_tune), ("n_draws", n_draws)):
         if n < 0:
             raise ValueError(f"{name}: expected ≥ 0, got {n}")
+    if resample_every is not None and resample_every < 1:
+        raise ValueError(f"resample_every: expected an integer ≥ 1 or None, got {resample_every}")
     if target_acceptance is not None and not 0 < target_acceptance < 1:
         raise ValueError(f"target_acceptance: expected a number in (0, 1), got {target_acceptance}")
     total = n_tune + n_draws
@@ -127,6 +147,8 @@ def run_chains(rng: np.random.Generator, init_state: ABCState, step, kernel, n_t
         if target_acceptance is not None and t < n_tune:
             log_eps -= (t + 10.0) ** -0.6 * (info.is_accepted.mean() - target_acceptance)
             kernel = kernel.with_epsilon(float(np.exp(log_eps)))
+        if resample_every and t < 0.8 * n_tune and t % resample_every == resample_every - 1:
+            state = resample_chains(rng, state, kernel)
         pos[t], acc[t], bad[t] = state.position, info.is_accepted, info.nonfinite
         rec["distance"][t], rec["pixel_mse"][t] = state.distance, state.pixel_mse
         rec["acceptance_rate"][t], rec["epsilon"][t] = info.acceptance_probability, kernel.epsilon
