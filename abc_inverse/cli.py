@@ -70,7 +70,7 @@ def cmd_fit(args) -> None:
     crop = parse_crop(args.crop)
     config = FitConfig(chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed, epsilon=args.epsilon,
                        kernel=args.kernel, distance=args.distance, target_acceptance=args.target_acceptance,
-                       pilot=args.pilot)
+                       pilot=args.pilot, min_alpha_scale=args.min_alpha_scale, resample_every=args.resample_every)
     if args.image is None:
         from skimage import data
 
@@ -167,16 +167,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", nargs="?", type=Path,
                    help="PNG/JPEG, colour or grey, any size (default: scikit-image's astronaut photo)")
     p.add_argument("--out", type=Path, default=Path("abc-inverse-fit"), help="output directory")
-    p.add_argument("--chains", type=_positive_int("--chains"), default=4)
-    p.add_argument("--draws", type=_positive_int("--draws"), default=1000, help="recorded draws per chain")
-    p.add_argument("--tune", type=int, default=1000, help="tuning steps per chain (ε adapted), not recorded")
+    p.add_argument("--chains", type=_positive_int("--chains"), default=8)
+    p.add_argument("--draws", type=_positive_int("--draws"), default=3000, help="recorded draws per chain")
+    p.add_argument("--tune", type=int, default=3000, help="tuning steps per chain (ε adapted), not recorded")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epsilon", type=_finite_float("--epsilon", 1e-12), default=None,
                    help="fixed ABC tolerance (default: adapted during tuning)")
     p.add_argument("--kernel", choices=["gaussian", "indicator"], default="gaussian")
-    p.add_argument("--distance", choices=["l2", "l1", "cosine", "correlation"], default="l2")
-    p.add_argument("--target-acceptance", type=_finite_float("--target-acceptance", 1e-3, 0.999), default=0.1)
-    p.add_argument("--pilot", type=_positive_int("--pilot"), default=1000,
+    p.add_argument("--distance", choices=["cosine", "l2", "l1", "correlation"], default="cosine",
+                   help="distance between summary statistics (cosine recovered pose best in our tests)")
+    p.add_argument("--target-acceptance", type=_finite_float("--target-acceptance", 1e-3, 0.999), default=0.1,
+                   help="acceptance rate of the paper's α ~ U(-1, 1) moves on which ε is calibrated during tuning")
+    p.add_argument("--min-alpha-scale", type=_finite_float("--min-alpha-scale", 1e-6, 1.0), default=0.01,
+                   help="1 = the paper's α ~ U(-1, 1) for the draws too; smaller = multi-scale elliptical moves")
+    p.add_argument("--resample-every", type=int, default=100,
+                   help="resample chains by kernel weight every N tuning steps (0 = off)")
+    p.add_argument("--pilot", type=_positive_int("--pilot"), default=2000,
                    help="prior draws from whose best the chains start")
     p.add_argument("--crop", default="auto",
                    help="'auto' (largest detected face; central square if none), 'none' (image already framed "

@@ -42,15 +42,15 @@ class FitConfig:
     so a chain stuck in a local mode of negligible weight moves to a better one.
     """
 
-    chains: int = 4
-    draws: int = 1000
-    tune: int = 1000
+    chains: int = 8
+    draws: int = 3000
+    tune: int = 3000
     seed: int = 0
     epsilon: float | None = None
     kernel: str = "gaussian"
-    distance: str = "l2"
+    distance: str = "cosine"
     target_acceptance: float = 0.1
-    pilot: int = 1000
+    pilot: int = 2000
     min_alpha_scale: float = 0.01
     resample_every: int = 100
 
