@@ -86,15 +86,16 @@ def cmd_fit(args) -> None:
                 attrs={"image": source, "framing": framing, "command": shlex.join(["abc-inverse", *sys.argv[1:]])})
     save_netcdf(idata, args.out / "posterior.nc")
     write_plots(idata, simulator, args.out)
-    stats = summary(idata, list(ANGLES))
+    table = summary(idata, [*ANGLES, "shape", "albedo", "camera"], args.out / "summary.csv")
     print(f"image: {source}; framing: {framing}")
     print(f"{'variable':<16}{'mean (deg)':>11}{'sd':>8}{'r_hat':>8}{'ess_bulk':>10}")
-    for name, row in stats.items():
+    for name in ANGLES:
+        row = table.loc[name]
         print(f"{name:<16}{row['mean']:>11.1f}{row['sd']:>8.1f}{row['r_hat']:>8.2f}{row['ess_bulk']:>10.0f}")
     acc = float(idata.sample_stats["is_accepted"].mean())
     print(f"acceptance rate {acc:.3f}, epsilon {idata.posterior.attrs['final_epsilon']:.4g}, "
           f"best pixel MSE {float(idata.sample_stats['pixel_mse'].min()):.4f}")
-    print(f"wrote {args.out / 'posterior.nc'}, trace.png, pixel_error.png, fit.png, observed.png")
+    print(f"wrote {args.out / 'posterior.nc'}, summary.csv, trace.png, pixel_error.png, fit.png, observed.png")
 
 
 def cmd_plot(args) -> None:

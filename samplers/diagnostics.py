@@ -43,11 +43,16 @@ def trace_to_inference_data(trace: Trace, posterior: dict, dims: dict | None = N
     return idata
 
 
-def summary(idata: az.InferenceData, var_names: list[str]) -> dict:
-    """Posterior mean, sd, R-hat and bulk ESS per scalar variable: {name: {mean, sd, r_hat, ess_bulk}}."""
+def summary(idata: az.InferenceData, var_names: list[str], path: Path | None = None):
+    """ArviZ summary (mean, sd, 94 % HDI, MCSE, bulk/tail ESS, R-hat) of the posterior variables, one row per
+    scalar; written to ``path`` as CSV (atomically) when given. Returns the pandas DataFrame."""
     table = az.summary(idata, var_names=var_names, kind="all")
-    return {name: {k: float(table.loc[name, c]) for k, c in (("mean", "mean"), ("sd", "sd"), ("r_hat", "r_hat"),
-                                                           ("ess_bulk", "ess_bulk"))} for name in table.index}
+    if path is not None:
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        table.to_csv(tmp, index_label="variable")
+        tmp.replace(path)
+    return table
 
 
 def save_netcdf(idata: az.InferenceData, path: Path) -> None:

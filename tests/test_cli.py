@@ -40,6 +40,10 @@ def test_fit_and_plot(rendered, tmp_path, capsys):
     assert idata.observed_data["image"].shape == (64, 64)
     for png in ("trace.png", "pixel_error.png", "fit.png", "observed.png"):
         assert (out / png).stat().st_size > 1000
+    csv = (out / "summary.csv").read_text().splitlines()
+    assert csv[0].startswith("variable,mean,sd") and csv[1].startswith("azimuth,")
+    assert sorted(p.name for p in out.iterdir()) == ["fit.png", "observed.png", "pixel_error.png", "posterior.nc",
+                                                     "summary.csv", "trace.png"]  # no temporary files left
     (out / "fit.png").unlink()
     assert main(["plot", str(out / "posterior.nc")]) == 0
     assert (out / "fit.png").is_file()
