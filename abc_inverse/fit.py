@@ -142,6 +142,9 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
 
     pilot_u = prior.sample_normal(rng, config.pilot)
     pilot_d = np.concatenate([forward(pilot_u[i:i + 64])[0] for i in range(0, config.pilot, 64)])
+    if not np.isfinite(pilot_d).any():
+        raise ValueError(f"distance: no pilot simulation gave a finite {config.distance} distance to the observed "
+                         "summary (is the observed image blank?); try --distance l2")
     pilot_d = np.where(np.isfinite(pilot_d), pilot_d, np.inf)
     start = pilot_u[np.argsort(pilot_d)[:config.chains]]
 
@@ -162,7 +165,7 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
                   "simulator": simulator.get_config(), "statistic": statistic.get_config(),
                   "abc_inverse_version": abc_inverse.__version__, "git_hash": _git_hash(),
                   "angle_units": "degrees", "final_epsilon": float(trace.epsilon[0, -1]),
-                  "pilot_distance_quantiles": np.quantile(pilot_d[np.isfinite(pilot_d)], [0.01, 0.5]).tolist(),
+                  "pilot_distance_quantiles": np.quantile(pilot_d, [0.01, 0.5]).tolist(),
                   **(attrs or {})}
     return trace_to_inference_data(
         trace, posterior, dims=dims, coords=coords,
