@@ -70,7 +70,8 @@ def cmd_fit(args) -> None:
     crop = parse_crop(args.crop)
     config = FitConfig(chains=args.chains, draws=args.draws, tune=args.tune, seed=args.seed, epsilon=args.epsilon,
                        kernel=args.kernel, distance=args.distance, target_acceptance=args.target_acceptance,
-                       pilot=args.pilot, min_alpha_scale=args.min_alpha_scale, resample_every=args.resample_every)
+                       pilot=args.pilot, min_alpha_scale=args.min_alpha_scale, resample_every=args.resample_every,
+                       explore_chains=args.explore_chains)
     if args.image is None:
         from skimage import data
 
@@ -183,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="1 = the paper's α ~ U(-1, 1) for the draws too; smaller = multi-scale elliptical moves")
     p.add_argument("--resample-every", type=int, default=100,
                    help="resample chains by kernel weight every N tuning steps (0 = off)")
+    p.add_argument("--explore-chains", type=int, default=32,
+                   help="chains run for the first half of tuning, of which the closest --chains go on (0 = off)")
     p.add_argument("--pilot", type=_positive_int("--pilot"), default=2000,
                    help="prior draws from whose best the chains start")
     p.add_argument("--crop", default="auto",

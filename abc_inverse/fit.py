@@ -1,9 +1,13 @@
 """Fit a face image: posterior over scenes by ABC-MCMC with a DC-IGN summary statistic.
 
 Pipeline (Kulkarni et al. 2015 §4.1, Fig. 5): u (standard-normal scene coordinates) -> scene -> simulator ->
-image I_R -> summary ν(I_R) -> distance ρ(ν(I_D), ν(I_R)) -> ABC kernel. Chains start at the best of a batch of
-prior draws (a pilot run); unless ε is given it is adapted during tuning towards a target acceptance rate and
-then held fixed for the recorded draws.
+image I_R -> summary ν(I_R) -> distance ρ(ν(I_D), ν(I_R)) -> ABC kernel.
+
+Tuning (nothing of it is recorded as posterior draws): a pilot of prior draws; an exploration phase in which
+``explore_chains`` chains start from the best pilot draws and the closest ``chains`` of them go on; then the
+tuning proper, with the paper's α ~ U(-1, 1) moves, ε adapted towards a target acceptance rate (unless given)
+and resampling by kernel weight. Then ε is fixed and the draws are recorded with the multi-scale elliptical
+proposal.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ class FitConfig:
     proposal of :func:`samplers.proposals.blockwise_elliptical` used for the recorded draws.
     resample_every : int ≥ 1 or 0 (off). During tuning, chains are resampled by their kernel weights this often,
     so a chain stuck in a local mode of negligible weight moves to a better one.
+    explore_chains : int ≥ 0. If larger than ``chains``, tuning starts with an exploration phase: that many
+    chains from the best pilot draws run ``tune // 2`` steps of the paper's proposal (ε adapted), and the
+    ``chains`` closest ones continue. 0 turns it off.
     """
 
     chains: int = 8
@@ -53,13 +60,17 @@ class FitConfig:
     pilot: int = 2000
     min_alpha_scale: float = 0.01
     resample_every: int = 100
+    explore_chains: int = 32
 
     def __post_init__(self):
         for name, lo in (("chains", 1), ("draws", 1), ("tune", 0)):
             if getattr(self, name) < lo:
                 raise ValueError(f"{name}: expected an integer ≥ {lo}, got {getattr(self, name)}")
-        if self.pilot < self.chains:
-            raise ValueError(f"pilot: expected ≥ chains ({self.chains}), got {self.pilot}")
+        if self.explore_chains < 0:
+            raise ValueError(f"explore_chains: expected an integer ≥ 0, got {self.explore_chains}")
+        if self.pilot < max(self.chains, self.explore_chains):
+            raise ValueError(f"pilot: expected ≥ chains and explore_chains "
+                             f"({max(self.chains, self.explore_chains)}), got {self.pilot}")
         if self.epsilon is not None and not (np.isfinite(self.epsilon) and self.epsilon > 0):
             raise ValueError(f"epsilon: expected a finite number > 0, got {self.epsilon}")
         if self.epsilon is None and self.tune == 0:
@@ -146,13 +157,19 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
         raise ValueError(f"distance: no pilot simulation gave a finite {config.distance} distance to the observed "
                          "summary (is the observed image blank?); try --distance l2")
     pilot_d = np.where(np.isfinite(pilot_d), pilot_d, np.inf)
-    start = pilot_u[np.argsort(pilot_d)[:config.chains]]
-
     init, step = build_abc_mcmc(forward, blockwise_elliptical(prior.blocks, prior.dim, config.min_alpha_scale))
     _, paper_step = build_abc_mcmc(forward, blockwise_elliptical(prior.blocks, prior.dim, 1.0))
-    state = init(start)
+    n_start = max(config.chains, config.explore_chains)
+    state = init(pilot_u[np.argsort(pilot_d)[:n_start]])
     eps0 = config.epsilon if config.epsilon is not None else float(np.median(state.distance))
     kernel = make_kernel(config.kernel, eps0)
+    if n_start > config.chains and config.tune >= 2:
+        explore = run_chains(rng, state, paper_step, kernel, config.tune // 2, 0,
+                             target_acceptance=None if config.epsilon is not None else config.target_acceptance,
+                             progress=progress, desc="explore")
+        best = np.argsort(explore.distance[:, -1])[:config.chains]
+        state = init(explore.position[best, -1])
+        kernel = kernel.with_epsilon(float(explore.epsilon[0, -1]))
     trace = run_chains(rng, state, step, kernel, config.tune, config.draws,
                        target_acceptance=None if config.epsilon is not None else config.target_acceptance,
                        tune_step=paper_step, resample_every=config.resample_every or None, progress=progress)

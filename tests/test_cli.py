@@ -7,7 +7,7 @@ import pytest
 from abc_inverse.cli import main
 from abc_inverse.io import read_image
 
-FAST = ["--draws", "15", "--tune", "15", "--pilot", "8", "--chains", "2", "--no-progress"]
+FAST = ["--draws", "15", "--tune", "15", "--pilot", "8", "--chains", "2", "--explore-chains", "4", "--no-progress"]
 
 
 @pytest.fixture(scope="module")

@@ -25,17 +25,19 @@ def small_sim(model):
 
 def test_undefined_distances_everywhere_raise(small_sim):
     with pytest.raises(ValueError, match="no pilot simulation gave a finite cosine distance"):
-        fit(np.zeros((32, 32), np.float32), ZeroStatistic(), FitConfig(pilot=8, chains=2), small_sim, progress=False)
+        fit(np.zeros((32, 32), np.float32), ZeroStatistic(), FitConfig(pilot=8, chains=2, explore_chains=0),
+            small_sim, progress=False)
 
 
 @pytest.mark.parametrize("observed, match", [(np.zeros((16, 16)), r"expected a \(32, 32\) grey image"),
                                              (np.full((32, 32), np.nan), "finite intensities")])
 def test_bad_observation_raises(small_sim, observed, match):
     with pytest.raises(ValueError, match=match):
-        fit(observed, ZeroStatistic(), FitConfig(pilot=8, chains=2), small_sim, progress=False)
+        fit(observed, ZeroStatistic(), FitConfig(pilot=8, chains=2, explore_chains=0), small_sim, progress=False)
 
 
 @pytest.mark.parametrize("kwargs, match", [({"chains": 0}, "chains"), ({"pilot": 2, "chains": 4}, "pilot"),
+                                           ({"explore_chains": -1}, "explore_chains"),
                                            ({"distance": "emd"}, "distance"), ({"kernel": "box"}, "kernel"),
                                            ({"min_alpha_scale": 0.0}, "min_alpha_scale"),
                                            ({"target_acceptance": 1.0}, "target_acceptance"),
@@ -51,8 +53,8 @@ def test_fit_with_l2_records_every_draw(small_sim):
             return np.stack([images.mean((1, 2)), images.std((1, 2)), images[:, :16].mean((1, 2))], 1)
 
     obs = small_sim(small_sim.prior.sample(np.random.default_rng(0), 1))[0]
-    idata = fit(obs, MeanStatistic(), FitConfig(chains=3, draws=20, tune=10, pilot=6, distance="l2"), small_sim,
-                progress=False)
+    idata = fit(obs, MeanStatistic(), FitConfig(chains=3, draws=20, tune=10, pilot=6, explore_chains=6,
+                                                distance="l2"), small_sim, progress=False)
     assert idata.posterior["azimuth"].shape == (3, 20) and idata.warmup_posterior["azimuth"].shape == (3, 10)
     eps = idata.sample_stats["epsilon"].values
     assert np.all(eps == eps[0, 0])  # fixed after tuning
