@@ -84,7 +84,7 @@ def cmd_fit(args) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     save_png(args.out / "observed.png", observed)
     idata = fit(observed, statistic, config, simulator, progress=not args.no_progress,
-                attrs={"image": source, "framing": framing, "command": shlex.join(["abc-inverse", *sys.argv[1:]])})
+                attrs={"image": source, "framing": framing, "command": shlex.join(["abc-inverse", *args.argv])})
     save_netcdf(idata, args.out / "posterior.nc")
     write_plots(idata, simulator, args.out)
     table = summary(idata, [*ANGLES, "shape", "albedo", "camera"], args.out / "summary.csv")
@@ -155,7 +155,7 @@ def cmd_train(args) -> None:
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                          checkpoint_every=args.checkpoint_every, n_shape=args.n_shape, n_albedo=args.n_albedo,
                          image_size=args.image_size, latent_dim=args.latent_dim, channels=args.channels)
-    record = train(config, args.out, command=shlex.join(["abc-inverse", *sys.argv[1:]]))
+    record = train(config, args.out, command=shlex.join(["abc-inverse", *args.argv]))
     print(f"wrote {args.out} ({record['steps_done']} steps, {record['wall_time_s']} s, "
           f"final train ELBO {record['final_train_elbo']:.1f}, held-out ELBO {record['heldout']['elbo']:.1f} "
           f"nats/image)")
@@ -235,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=FutureWarning, module="arviz")
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]
     try:
         args.func(args)
     except (UserError, ValueError, TypeError, FileNotFoundError) as exc:
