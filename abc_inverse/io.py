@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-GREY_WEIGHTS = np.array([0.21, 0.72, 0.07])  # as the original DC-IGN code
+GREY_WEIGHTS = np.array([0.21, 0.72, 0.07], dtype=np.float32)  # R, G, B -> grey, as the original DC-IGN code
 # A Haar-cascade face box covers less than the model's renders frame. These constants map one onto the other:
 # on the model's own near-frontal renders at the default camera the detector box is 0.76 of the image side and
 # the image centre lies 0.085 box heights below the box centre (`python experiments/calibrate_face_crop.py`).
@@ -65,7 +65,7 @@ def to_grey(image: np.ndarray) -> np.ndarray:
     """
     image = np.asarray(image, dtype=np.float32)
     if image.ndim == 3 and image.shape[2] == 3:
-        image = image @ GREY_WEIGHTS.astype(np.float32)
+        image = image @ GREY_WEIGHTS
     elif image.ndim != 2:
         raise ValueError(f"image: expected (H, W) grey or (H, W, 3) RGB, got shape {image.shape}")
     if not np.all(np.isfinite(image)) or image.min() < 0 or image.max() > 1:

@@ -11,12 +11,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from abc_inverse.io import GREY_WEIGHTS
 from abc_inverse.morphable import MorphableModel, load_model
 from abc_inverse.raster import render_scenes, shade_batch
 from abc_inverse.scene import Scene, ScenePrior, camera_position_mm
 
 BACKENDS = ("numba", "pyrender")
-GREY_WEIGHTS = np.array([0.21, 0.72, 0.07], dtype=np.float32)  # as the original DC-IGN code
 
 
 @dataclass(frozen=True)
