@@ -60,6 +60,7 @@ def _load_statistic(checkpoint):
 
 
 def cmd_fit(args) -> None:
+    """``abc-inverse fit``: frame the photo, sample the posterior, write posterior.nc, summary.csv and figures."""
     import numpy as np
 
     from abc_inverse.fit import ANGLES, FitConfig, fit, simulator_for
@@ -100,6 +101,7 @@ def cmd_fit(args) -> None:
 
 
 def cmd_plot(args) -> None:
+    """``abc-inverse plot``: redraw trace.png, pixel_error.png and fit.png from a posterior.nc."""
     import json
 
     import arviz as az
@@ -121,6 +123,7 @@ def cmd_plot(args) -> None:
 
 
 def cmd_render(args) -> None:
+    """``abc-inverse render``: one face at given angles (degrees) as a PNG."""
     import numpy as np
 
     from abc_inverse.io import save_png
@@ -147,6 +150,7 @@ def cmd_render(args) -> None:
 
 
 def cmd_train(args) -> None:
+    """``abc-inverse train``: train a DC-IGN (random transformations) and write checkpoint + record."""
     import torch
 
     from encoders.train import TrainConfig, train
@@ -162,6 +166,7 @@ def cmd_train(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``abc-inverse`` verb."""
     parser = argparse.ArgumentParser(prog="abc-inverse", description="Likelihood-free inverse graphics of faces.")
     sub = parser.add_subparsers(dest="command", required=True)
 

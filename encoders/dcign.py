@@ -98,6 +98,7 @@ class DCIGN(nn.Module):
         return torch.sigmoid(self.decode_logits(z))
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        """x (N, 1, H, W) in [0, 1] -> (decoder logits (N, 1, H, W), mu, logvar, z), each code (N, latent_dim)."""
         mu, logvar = self.encode(x)
         eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps

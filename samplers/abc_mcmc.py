@@ -58,11 +58,13 @@ def build_abc_mcmc(simulate: Simulate, propose: Callable[[np.random.Generator, n
     """
 
     def init(position: np.ndarray) -> ABCState:
+        """State of chains at positions (C, D): simulates them once."""
         position = np.array(position, dtype=np.float64, ndmin=2)
         distance, mse = simulate(position)
         return ABCState(position, np.asarray(distance, np.float64), np.asarray(mse, np.float64))
 
     def step(rng: np.random.Generator, state: ABCState, kernel) -> tuple[ABCState, ABCInfo]:
+        """One proposal per chain, simulated as one batch, accepted with probability min(1, K(ρ') / K(ρ))."""
         prop = propose(rng, state.position)
         distance, mse = simulate(prop.position)
         distance = np.asarray(distance, np.float64)
