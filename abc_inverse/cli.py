@@ -158,7 +158,8 @@ def cmd_train(args) -> None:
     torch.set_num_threads(args.threads)
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                          checkpoint_every=args.checkpoint_every, n_shape=args.n_shape, n_albedo=args.n_albedo,
-                         image_size=args.image_size, latent_dim=args.latent_dim, channels=args.channels)
+                         image_size=args.image_size, latent_dim=args.latent_dim, channels=args.channels,
+                         mode=args.mode, clamp=args.clamp, invariance=args.invariance, shape_bias=args.shape_bias)
     record = train(config, args.out, command=shlex.join(["abc-inverse", *args.argv]))
     print(f"wrote {args.out} ({record['steps_done']} steps, {record['wall_time_s']} s, "
           f"final train ELBO {record['final_train_elbo']:.1f}, held-out ELBO {record['heldout']['elbo']:.1f} "
@@ -218,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="PNG path")
     p.set_defaults(func=cmd_render)
 
-    p = sub.add_parser("train", help="train a DC-IGN on scenes rendered from the prior (random transformations)")
+    p = sub.add_parser("train", help="train a DC-IGN on scenes rendered from the prior")
     p.add_argument("--out", type=Path, required=True, help="checkpoint path (a .json record is written beside)")
     p.add_argument("--steps", type=_positive_int("--steps"), default=10000)
     p.add_argument("--batch-size", type=_positive_int("--batch-size"), default=32)
@@ -230,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=_positive_int("--image-size"), default=64)
     p.add_argument("--latent-dim", type=_positive_int("--latent-dim"), default=64)
     p.add_argument("--channels", type=_channels, default=(16, 32, 32))
+    p.add_argument("--mode", choices=["random", "specific"], default="random",
+                   help="random (§3.1) or specific (§3.2) transformations")
+    p.add_argument("--clamp", choices=["first", "mean"], default="first",
+                   help="specific mode: clamp inactive latents to the first example or the batch mean")
+    p.add_argument("--invariance", type=_finite_float("--invariance", 0.0), default=0.0,
+                   help="specific mode: invariance-targeting factor (§3.2.1; the paper: 0.01)")
+    p.add_argument("--shape-bias", type=_finite_float("--shape-bias", 0.0), default=10.0,
+                   help="specific mode: odds of an intrinsic batch against each extrinsic type")
     p.add_argument("--threads", type=_positive_int("--threads"), default=2, help="torch threads")
     p.set_defaults(func=cmd_train)
     return parser

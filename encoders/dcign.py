@@ -20,6 +20,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from encoders.clamp import ClampLatents
+
 DEFAULT_CHECKPOINT = Path(str(files("encoders") / "data" / "dcign_default.pt"))
 
 
@@ -97,11 +99,18 @@ class DCIGN(nn.Module):
         """Bernoulli means (N, 1, H, W) in (0, 1)."""
         return torch.sigmoid(self.decode_logits(z))
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
-        """x (N, 1, H, W) in [0, 1] -> (decoder logits (N, 1, H, W), mu, logvar, z), each code (N, latent_dim)."""
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, active: torch.Tensor | None = None,
+                clamp: str = "first", invariance: float = 0.0):
+        """x (N, 1, H, W) in [0, 1] -> (decoder logits (N, 1, H, W), mu, logvar, z), each code (N, latent_dim).
+
+        active : (latent_dim,) bool or None. If given, the inactive latents of z are clamped over the batch
+        (:class:`encoders.clamp.ClampLatents` with ``clamp`` and ``invariance``; §3.2, §3.2.1).
+        """
         mu, logvar = self.encode(x)
         eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
         z = mu + torch.exp(0.5 * logvar) * eps
+        if active is not None:
+            z = ClampLatents.apply(z, active, clamp, invariance)
         return self.decode_logits(z), mu, logvar, z
 
 

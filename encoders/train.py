@@ -1,7 +1,11 @@
 """Training DC-IGN on scenes drawn from the prior and rendered by the simulator.
 
-The random-transformation procedure (Kulkarni et al. 2015 §3.1): every minibatch holds independent scenes
-from the prior (shape, albedo, pose, light and camera all vary), trained by SGVB. Optimiser as in §4: RMSprop
+``mode='random'`` is the random-transformation procedure (Kulkarni et al. 2015 §3.1): every minibatch holds
+independent scenes from the prior (shape, albedo, pose, light and camera all vary), trained by SGVB.
+``mode='specific'`` is the specific-transformation procedure (§3.2): each minibatch varies one of azimuth,
+elevation, light azimuth or the intrinsic properties (:mod:`encoders.batches`, shape bias), and the latents it
+does not train are clamped (:mod:`encoders.clamp`, to the first example or the batch mean, with optional
+invariance targeting §3.2.1). Optimiser as in §4: RMSprop
 with learning rate 0.0005; the squared-gradient average decays by 0.1 per step (torch ``alpha = 0.9``) and the
 "weight decay 0.01" of the paper is applied as L2 weight decay.
 """
@@ -20,6 +24,8 @@ from tqdm import tqdm
 
 from abc_inverse.morphable import load_model
 from abc_inverse.simulator import RenderSettings, Simulator
+from encoders.batches import active_latents, draw_batch_type, transformation_scenes
+from encoders.clamp import CLAMP_MODES
 from encoders.dcign import DCIGN, CheckpointMeta, DCIGNConfig, save_checkpoint, sgvb_loss
 
 
@@ -32,6 +38,9 @@ class TrainConfig:
     seed : int, seeds weights, scenes and reparameterisation noise. checkpoint_every : int, steps between
     checkpoints. n_shape, n_albedo : int, morphable-model dimensions of the training scenes.
     image_size : int, pixels. latent_dim : int. channels : tuple of int, encoder feature maps.
+    mode : 'random' or 'specific'. clamp : 'first' or 'mean'. invariance : float ≥ 0, invariance-targeting factor
+    (0 = zero gradient for clamped latents). shape_bias : float ≥ 0, odds of an intrinsic batch against each
+    extrinsic type. The last four matter only in specific mode.
     """
 
     steps: int = 10000
@@ -46,8 +55,20 @@ class TrainConfig:
     image_size: int = 64
     latent_dim: int = 64
     channels: tuple[int, ...] = (16, 32, 32)
+    mode: str = "random"
+    clamp: str = "first"
+    invariance: float = 0.0
+    shape_bias: float = 10.0
 
     def __post_init__(self):
+        if self.mode not in ("random", "specific"):
+            raise ValueError(f"mode: expected 'random' or 'specific', got {self.mode!r}")
+        if self.clamp not in CLAMP_MODES:
+            raise ValueError(f"clamp: expected one of {CLAMP_MODES}, got {self.clamp!r}")
+        if not (self.invariance >= 0 and self.shape_bias >= 0):
+            raise ValueError(f"invariance, shape_bias: expected ≥ 0, got {self.invariance}, {self.shape_bias}")
+        if self.mode == "specific" and self.latent_dim < 4:
+            raise ValueError(f"latent_dim: specific mode needs ≥ 4 latents, got {self.latent_dim}")
         for name in ("steps", "batch_size", "checkpoint_every", "latent_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected ≥ 1, got {getattr(self, name)}")
@@ -102,8 +123,14 @@ def train(config: TrainConfig, out: Path, command: str = "", progress: bool = Tr
     model.train()
     bar = tqdm(range(1, config.steps + 1), desc="train DC-IGN", disable=not progress, mininterval=1.0)
     for step in bar:
-        x = torch.from_numpy(simulator(simulator.prior.sample(rng, config.batch_size)))[:, None]
-        logits, mu, logvar, _ = model(x, gen)
+        if config.mode == "specific":
+            kind = draw_batch_type(rng, config.shape_bias)
+            scenes = transformation_scenes(simulator.prior, rng, kind, config.batch_size)
+            active = torch.from_numpy(active_latents(kind, config.latent_dim))
+        else:
+            scenes, active = simulator.prior.sample(rng, config.batch_size), None
+        x = torch.from_numpy(simulator(scenes))[:, None]
+        logits, mu, logvar, _ = model(x, gen, active, config.clamp, config.invariance)
         loss, rec, kl = sgvb_loss(logits, x, mu, logvar)
         opt.zero_grad(set_to_none=True)
         loss.backward()

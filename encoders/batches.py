@@ -1,0 +1,50 @@
+"""Minibatches of the four DC-IGN transformation types, as scenes for the simulator.
+
+Each batch varies one scene variable and holds everything else fixed (Kulkarni et al. 2015 §3.2): face azimuth,
+face elevation, light azimuth, or the intrinsic properties (shape and albedo). Varied values are drawn from the
+prior; the fixed ones are one prior draw shared by the batch. Intrinsic batches are drawn ``shape_bias`` times as
+often as each extrinsic type (the paper's "shape bias"; the later Model section uses 1:1:1:10).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from abc_inverse.scene import Scene, ScenePrior
+
+BATCH_TYPES = ("azimuth", "elevation", "light", "intrinsic")
+LATENT_OF = {"azimuth": 0, "elevation": 1, "light": 2}  # z1, z2, z3; z4… are intrinsic
+
+
+def draw_batch_type(rng: np.random.Generator, shape_bias: float) -> str:
+    """One of BATCH_TYPES with probabilities ∝ (1, 1, 1, shape_bias). Raises ValueError if shape_bias < 0."""
+    if not shape_bias >= 0:
+        raise ValueError(f"shape_bias: expected a number ≥ 0, got {shape_bias}")
+    p = np.array([1.0, 1.0, 1.0, shape_bias])
+    return BATCH_TYPES[rng.choice(4, p=p / p.sum())]
+
+
+def transformation_scenes(prior: ScenePrior, rng: np.random.Generator, kind: str, n: int) -> Scene:
+    """n scenes in which only the variable(s) of ``kind`` vary (drawn from the prior), all else shared."""
+    if kind not in BATCH_TYPES:
+        raise ValueError(f"batch type: expected one of {BATCH_TYPES}, got {kind!r}")
+    base = prior.sample(rng, 1)
+    varied = prior.sample(rng, n)
+    fields = {name: np.repeat(value, n, axis=0) for name, value in base._asdict().items()}
+    names = {"azimuth": ["azimuth"], "elevation": ["elevation"], "light": ["light_azimuth"],
+             "intrinsic": ["shape", "albedo"]}[kind]
+    for name in names:
+        fields[name] = getattr(varied, name)
+    return Scene(**fields)
+
+
+def active_latents(kind: str, latent_dim: int) -> np.ndarray:
+    """(latent_dim,) bool: the latents trained by a batch of ``kind`` (z_train of §3.2). Needs latent_dim ≥ 4."""
+    if latent_dim < 4:
+        raise ValueError(f"latent_dim: specific-transformation training needs ≥ 4 latents, got {latent_dim}")
+    active = np.zeros(latent_dim, dtype=bool)
+    if kind == "intrinsic":
+        active[3:] = True
+    else:
+        active[LATENT_OF[kind]] = True
+    return active
