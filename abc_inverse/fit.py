@@ -24,7 +24,7 @@ from abc_inverse.distances import NAMES as DISTANCE_NAMES
 from abc_inverse.distances import distance_batch
 from abc_inverse.scene import Scene, ScenePrior
 from abc_inverse.simulator import RenderSettings, Simulator, simulator_from_config
-from samplers.abc_mcmc import build_abc_mcmc, run_chains
+from samplers.abc_mcmc import ABCState, build_abc_mcmc, run_chains
 from samplers.diagnostics import trace_to_inference_data
 from samplers.kernels import KERNELS, make_kernel
 from samplers.proposals import blockwise_elliptical
@@ -94,12 +94,15 @@ def simulator_for(statistic) -> Simulator:
     return Simulator(settings=RenderSettings(image_size=statistic.image_size))
 
 
-def make_forward(observed: np.ndarray, statistic, simulator: Simulator, distance: str):
+def make_forward(observed: np.ndarray, statistic, simulator: Simulator, distance: str,
+                 nu_obs: np.ndarray | None = None):
     """Closure u (C, D) -> (distance (C,), pixel_mse (C,)): render, encode and compare all C scenes at once.
 
-    observed : (H, W) float32 grey in [0, 1], H = W = the statistic's image size.
+    observed : (H, W) float32 grey in [0, 1], H = W = the statistic's image size. nu_obs : (S,) its summary,
+    computed here when not given.
     """
-    nu_obs = statistic(observed[None])[0]
+    if nu_obs is None:
+        nu_obs = statistic(observed[None])[0]
 
     def forward(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         images = simulator(simulator.prior.from_normal(u))
@@ -149,7 +152,8 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
         raise ValueError("observed: expected finite intensities in [0, 1]")
     prior = simulator.prior
     rng = np.random.default_rng(config.seed)
-    forward = make_forward(observed, statistic, simulator, config.distance)
+    nu_obs = statistic(observed[None])[0]
+    forward = make_forward(observed, statistic, simulator, config.distance, nu_obs)
 
     pilot_u = prior.sample_normal(rng, config.pilot)
     pilot_d = np.concatenate([forward(pilot_u[i:i + 64])[0] for i in range(0, config.pilot, 64)])
@@ -168,7 +172,7 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
                              target_acceptance=None if config.epsilon is not None else config.target_acceptance,
                              progress=progress, desc="explore")
         best = np.argsort(explore.distance[:, -1])[:config.chains]
-        state = init(explore.position[best, -1])
+        state = ABCState(explore.position[best, -1], explore.distance[best, -1], explore.pixel_mse[best, -1])
         kernel = kernel.with_epsilon(float(explore.epsilon[0, -1]))
     trace = run_chains(rng, state, step, kernel, config.tune, config.draws,
                        target_acceptance=None if config.epsilon is not None else config.target_acceptance,
@@ -186,7 +190,7 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
                   **(attrs or {})}
     return trace_to_inference_data(
         trace, posterior, dims=dims, coords=coords,
-        observed_data={"image": observed, "summary": statistic(observed[None])[0]},
+        observed_data={"image": observed, "summary": nu_obs},
         constant_data={"epsilon": np.float64(trace.epsilon[0, -1])}, attrs=provenance)
 
 

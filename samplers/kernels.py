@@ -11,53 +11,45 @@ error"; Marjoram et al. 2003 (ABC-MCMC); Kulkarni et al. 2015 eq. 4-7 (indicator
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 
-def _check_epsilon(epsilon: float) -> None:
-    if not (np.isfinite(epsilon) and epsilon > 0):
-        raise ValueError(f"epsilon: expected a finite number > 0, got {epsilon!r}")
-
-
 @dataclass(frozen=True)
-class IndicatorKernel:
-    """K_ε(ρ) = 1 if ρ ≤ ε else 0. epsilon : float > 0, in units of the distance."""
+class _Kernel:
+    """A kernel of bandwidth ``epsilon`` (float > 0, in units of the distance); subclasses give log K_ε(ρ)."""
 
     epsilon: float
 
     def __post_init__(self):
-        _check_epsilon(self.epsilon)
+        if not (np.isfinite(self.epsilon) and self.epsilon > 0):
+            raise ValueError(f"epsilon: expected a finite number > 0, got {self.epsilon!r}")
+
+    def with_epsilon(self, epsilon: float):
+        """The same kernel at another epsilon."""
+        return replace(self, epsilon=epsilon)
+
+
+@dataclass(frozen=True)
+class IndicatorKernel(_Kernel):
+    """K_ε(ρ) = 1 if ρ ≤ ε else 0. epsilon : float > 0, in units of the distance."""
 
     def log_kernel(self, distance: np.ndarray) -> np.ndarray:
         """log K_ε(ρ) for ρ (N,): 0 or -inf; NaN distances give -inf."""
         d = np.asarray(distance, dtype=np.float64)
         return np.where(np.isfinite(d) & (d <= self.epsilon), 0.0, -np.inf)
 
-    def with_epsilon(self, epsilon: float) -> IndicatorKernel:
-        """The same kernel at another epsilon."""
-        return IndicatorKernel(epsilon)
-
 
 @dataclass(frozen=True)
-class GaussianKernel:
+class GaussianKernel(_Kernel):
     """K_ε(ρ) = exp(-ρ² / (2 ε²)). epsilon : float > 0, in units of the distance."""
-
-    epsilon: float
-
-    def __post_init__(self):
-        _check_epsilon(self.epsilon)
 
     def log_kernel(self, distance: np.ndarray) -> np.ndarray:
         """log K_ε(ρ) for ρ (N,); NaN or infinite distances give -inf."""
         d = np.asarray(distance, dtype=np.float64)
         with np.errstate(invalid="ignore"):
             return np.where(np.isfinite(d), -0.5 * (d / self.epsilon) ** 2, -np.inf)
-
-    def with_epsilon(self, epsilon: float) -> GaussianKernel:
-        """The same kernel at another epsilon."""
-        return GaussianKernel(epsilon)
 
 
 KERNELS = {"gaussian": GaussianKernel, "indicator": IndicatorKernel}
