@@ -12,6 +12,10 @@ from pathlib import Path
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 
+TRAIN_FLAGS = ("steps", "batch_size", "lr", "seed", "checkpoint_every", "n_shape", "n_albedo", "image_size",
+               "latent_dim", "channels", "mode", "clamp", "invariance", "shape_bias")
+
+
 class UserError(Exception):
     """An error in the user's input, printed without a traceback."""
 
@@ -150,18 +154,22 @@ def cmd_render(args) -> None:
 
 
 def cmd_train(args) -> None:
-    """``abc-inverse train``: train a DC-IGN (random transformations) and write checkpoint + record."""
+    """``abc-inverse train``: train a DC-IGN (random or specific transformations), or resume a run."""
     import torch
 
-    from encoders.train import TrainConfig, train
+    from encoders.train import TrainConfig, resume_config, train
 
     torch.set_num_threads(args.threads)
-    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         checkpoint_every=args.checkpoint_every, n_shape=args.n_shape, n_albedo=args.n_albedo,
-                         image_size=args.image_size, latent_dim=args.latent_dim, channels=args.channels,
-                         mode=args.mode, clamp=args.clamp, invariance=args.invariance, shape_bias=args.shape_bias)
-    record = train(config, args.out, command=shlex.join(["abc-inverse", *args.argv]))
-    print(f"wrote {args.out} ({record['steps_done']} steps, {record['wall_time_s']} s, "
+    given = {name: getattr(args, name) for name in TRAIN_FLAGS if hasattr(args, name)}
+    if args.resume is not None:
+        config = resume_config(args.resume, given)
+        out = args.out if args.out is not None else args.resume
+    elif args.out is None:
+        raise UserError("--out: a checkpoint path is required (or --resume CKPT to continue a run)")
+    else:
+        config, out = TrainConfig(**given), args.out
+    record = train(config, out, command=shlex.join(["abc-inverse", *args.argv]), resume=args.resume, init=args.init)
+    print(f"wrote {out} ({record['steps_done']} steps, {record['wall_time_s']} s, "
           f"final train ELBO {record['final_train_elbo']:.1f}, held-out ELBO {record['heldout']['elbo']:.1f} "
           f"nats/image)")
 
@@ -219,26 +227,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="PNG path")
     p.set_defaults(func=cmd_render)
 
-    p = sub.add_parser("train", help="train a DC-IGN on scenes rendered from the prior")
-    p.add_argument("--out", type=Path, required=True, help="checkpoint path (a .json record is written beside)")
-    p.add_argument("--steps", type=_positive_int("--steps"), default=10000)
-    p.add_argument("--batch-size", type=_positive_int("--batch-size"), default=32)
-    p.add_argument("--lr", type=_finite_float("--lr", 1e-8, 1.0), default=5e-4)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--checkpoint-every", type=_positive_int("--checkpoint-every"), default=1000)
-    p.add_argument("--n-shape", type=_positive_int("--n-shape"), default=20)
-    p.add_argument("--n-albedo", type=_positive_int("--n-albedo"), default=10)
-    p.add_argument("--image-size", type=_positive_int("--image-size"), default=64)
-    p.add_argument("--latent-dim", type=_positive_int("--latent-dim"), default=64)
-    p.add_argument("--channels", type=_channels, default=(16, 32, 32))
-    p.add_argument("--mode", choices=["random", "specific"], default="random",
-                   help="random (§3.1) or specific (§3.2) transformations")
-    p.add_argument("--clamp", choices=["first", "mean"], default="first",
-                   help="specific mode: clamp inactive latents to the first example or the batch mean")
-    p.add_argument("--invariance", type=_finite_float("--invariance", 0.0), default=0.0,
-                   help="specific mode: invariance-targeting factor (§3.2.1; the paper: 0.01)")
-    p.add_argument("--shape-bias", type=_finite_float("--shape-bias", 0.0), default=10.0,
-                   help="specific mode: odds of an intrinsic batch against each extrinsic type")
+    p = sub.add_parser("train", help="train a DC-IGN on scenes rendered from the prior",
+                       description="Train a DC-IGN. Unset flags take the defaults shown; with --resume they take "
+                                   "the checkpoint's values, and only --steps and --checkpoint-every may change.")
+    p.add_argument("--out", type=Path, default=None,
+                   help="checkpoint path; a .json record is written beside (default with --resume: that file)")
+    p.add_argument("--resume", type=Path, default=None, metavar="CKPT",
+                   help="continue an interrupted run exactly (same result as an uninterrupted run)")
+    p.add_argument("--init", type=Path, default=None, metavar="CKPT",
+                   help="start from this network's weights (e.g. random mode before specific mode)")
+    from encoders.train import TrainConfig
+
+    d = TrainConfig()
+
+    def flag(name, help="", **kw):
+        p.add_argument("--" + name.replace("_", "-"), dest=name, default=argparse.SUPPRESS,
+                       help=f"{help} (default: {getattr(d, name)})".strip(), **kw)
+
+    flag("steps", type=_positive_int("--steps"))
+    flag("batch_size", type=_positive_int("--batch-size"))
+    flag("lr", type=_finite_float("--lr", 1e-8, 1.0), help="RMSprop learning rate")
+    flag("seed", type=int)
+    flag("checkpoint_every", type=_positive_int("--checkpoint-every"))
+    flag("n_shape", type=_positive_int("--n-shape"))
+    flag("n_albedo", type=_positive_int("--n-albedo"))
+    flag("image_size", type=_positive_int("--image-size"), help="pixels")
+    flag("latent_dim", type=_positive_int("--latent-dim"))
+    flag("channels", type=_channels, help="encoder feature maps")
+    flag("mode", choices=["random", "specific"], help="random (§3.1) or specific (§3.2) transformations")
+    flag("clamp", choices=["first", "mean"],
+         help="specific mode: clamp inactive latents to the first example or the batch mean")
+    flag("invariance", type=_finite_float("--invariance", 0.0),
+         help="specific mode: invariance-targeting factor (§3.2.1; the paper: 0.01)")
+    flag("shape_bias", type=_finite_float("--shape-bias", 0.0),
+         help="specific mode: odds of an intrinsic batch against each extrinsic type")
     p.add_argument("--threads", type=_positive_int("--threads"), default=2, help="torch threads")
     p.set_defaults(func=cmd_train)
     return parser

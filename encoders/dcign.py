@@ -133,6 +133,14 @@ class CheckpointMeta:
     train: dict = field(default_factory=dict)  # command line, seed, steps, wall time, final ELBO, ...
 
 
+def weights_digest(model: nn.Module) -> str:
+    """sha256 (hex) of a model's parameters and buffers, in state-dict order."""
+    digest = hashlib.sha256()
+    for t in model.state_dict().values():
+        digest.update(t.detach().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def save_checkpoint(path: Path, model: DCIGN, meta: CheckpointMeta, extra: dict | None = None) -> None:
     """Write a checkpoint atomically (temporary file, then rename). ``extra`` holds optimizer/RNG state."""
     path = Path(path)
@@ -200,11 +208,8 @@ class DCIGNStatistic:
 
     def get_config(self) -> dict:
         """Provenance: architecture, training record and a digest of the weights."""
-        digest = hashlib.sha256()
-        for t in self.model.state_dict().values():
-            digest.update(t.numpy().tobytes())
         return {"name": self.name, "config": asdict(self.model.config), "meta": asdict(self.meta),
-                "weights_sha256": digest.hexdigest()}
+                "weights_sha256": weights_digest(self.model)}
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         images = np.asarray(images)

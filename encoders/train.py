@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,18 @@ from abc_inverse.morphable import load_model
 from abc_inverse.simulator import RenderSettings, Simulator
 from encoders.batches import active_latents, draw_batch_type, transformation_scenes
 from encoders.clamp import CLAMP_MODES
-from encoders.dcign import DCIGN, CheckpointMeta, DCIGNConfig, save_checkpoint, sgvb_loss
+from encoders.dcign import (
+    DCIGN,
+    CheckpointMeta,
+    DCIGNConfig,
+    load_checkpoint,
+    save_checkpoint,
+    sgvb_loss,
+    weights_digest,
+)
+
+# Settings a resumed run may change: they do not alter the sequence of updates.
+RESUMABLE_CHANGES = ("steps", "checkpoint_every")
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,7 @@ class TrainConfig:
     shape_bias: float = 10.0
 
     def __post_init__(self):
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
         if self.mode not in ("random", "specific"):
             raise ValueError(f"mode: expected 'random' or 'specific', got {self.mode!r}")
         if self.clamp not in CLAMP_MODES:
@@ -86,42 +98,97 @@ def heldout_elbo(model: DCIGN, images: torch.Tensor, generator: torch.Generator)
     return {"elbo": -loss.item(), "reconstruction": rec.item(), "kl": kl.item()}
 
 
-def train(config: TrainConfig, out: Path, command: str = "", progress: bool = True) -> dict:
+def resume_config(path: Path, changes: dict | None = None) -> TrainConfig:
+    """The TrainConfig of the run that wrote checkpoint ``path``, with ``changes`` applied.
+
+    changes : {field: value}; only fields in RESUMABLE_CHANGES may differ from the checkpoint's values.
+    Raises FileNotFoundError / ValueError (from :func:`encoders.dcign.load_checkpoint`) for a missing or corrupt
+    file, ValueError if the checkpoint holds no resumable training state or a change would alter the run.
+    """
+    _, meta, extra = load_checkpoint(path)
+    if "numpy_rng" not in extra or "config" not in meta.train:
+        raise ValueError(f"resume: {str(path)!r} holds no training state to resume from (written by an older "
+                         f"version, or not by abc-inverse train)")
+    saved = TrainConfig(**meta.train["config"])
+    bad = {k: (v, getattr(saved, k)) for k, v in (changes or {}).items()
+           if k not in RESUMABLE_CHANGES and v != getattr(saved, k)}
+    if bad:
+        listed = ", ".join(f"{k}={v!r} (checkpoint: {old!r})" for k, (v, old) in bad.items())
+        raise ValueError(f"resume: a resumed run continues the same run; only {', '.join(RESUMABLE_CHANGES)} may "
+                         f"change, got {listed}")
+    return replace(saved, **{k: v for k, v in (changes or {}).items() if k in RESUMABLE_CHANGES})
+
+
+def train(config: TrainConfig, out: Path, command: str = "", progress: bool = True, resume: Path | None = None,
+          init: Path | None = None) -> dict:
     """Train a DC-IGN and write ``out`` (checkpoint) and ``out`` + ``.json`` (training record).
 
+    resume : checkpoint of an interrupted run with this ``config`` (see :func:`resume_config`); training goes on
+    from its step with its optimizer, weights, history and random-number states, so the result equals an
+    uninterrupted run's. init : checkpoint whose weights start the run (e.g. a random-mode network before
+    specific-mode training, §3.3); its architecture must match ``config``; the optimizer starts afresh.
     Returns the training record: config, command line, wall time, final training and held-out ELBO.
     Checkpoints are written atomically every ``checkpoint_every`` steps and at the end.
+    Raises ValueError for a mismatched ``resume``/``init`` checkpoint or ``resume`` beyond ``config.steps``.
     """
+    if resume is not None and init is not None:
+        raise ValueError("resume, init: give at most one (a resumed run keeps the weights it started from)")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     simulator = Simulator(load_model(config.n_shape, config.n_albedo), RenderSettings(image_size=config.image_size))
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
+    arch = DCIGNConfig(image_size=config.image_size, latent_dim=config.latent_dim, channels=config.channels)
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
-        model = DCIGN(DCIGNConfig(image_size=config.image_size, latent_dim=config.latent_dim,
-                                  channels=config.channels))
+        model = DCIGN(arch)
     opt = torch.optim.RMSprop(model.parameters(), lr=config.lr, alpha=config.rms_alpha,
                               weight_decay=config.weight_decay)
+    record = {"command": command, "config": asdict(config), "simulator": simulator.get_config()}
+    history, done, elapsed = [], 0, 0.0
+    if resume is not None or init is not None:
+        source = Path(resume if resume is not None else init)
+        loaded, meta, extra = load_checkpoint(source)
+        if loaded.config != arch:
+            raise ValueError(f"{'resume' if resume is not None else 'init'}: {str(source)!r} has architecture "
+                             f"{asdict(loaded.config)}, the run needs {asdict(arch)}")
+        model.load_state_dict(loaded.state_dict())
+        if resume is not None:
+            if meta.simulator != json.loads(json.dumps(simulator.get_config())):
+                raise ValueError(f"resume: {str(source)!r} was trained on renders from another model or renderer "
+                                 f"version; start a new run")
+            done = int(extra["step"])
+            if done > config.steps:
+                raise ValueError(f"steps: the checkpoint is at step {done}, beyond the requested {config.steps}")
+            opt.load_state_dict(extra["optimizer"])
+            rng.bit_generator.state = json.loads(extra["numpy_rng"])
+            gen.set_state(extra["torch_rng"])
+            history = extra["history"].tolist()
+            elapsed = float(extra["wall_time_s"])
+            record["resumed_from"] = {"path": str(source), "step": done}
+        else:
+            record["init"] = {"path": str(source), "weights_sha256": weights_digest(model)}
     heldout = torch.from_numpy(simulator(simulator.prior.sample(np.random.default_rng(10**6 + config.seed), 256))
                                )[:, None]
-    record = {"command": command, "config": asdict(config), "simulator": simulator.get_config()}
-    history = []
-    start = time.perf_counter()
+    start = time.perf_counter() - elapsed
 
     def write(step: int):
-        record.update(steps_done=step, wall_time_s=round(time.perf_counter() - start, 1),
+        wall = time.perf_counter() - start
+        record.update(steps_done=step, wall_time_s=round(wall, 1),
                       final_train_elbo=float(np.mean(history[-100:])) if history else math.nan,
                       heldout=heldout_elbo(model, heldout, torch.Generator().manual_seed(1)),
                       torch_version=torch.__version__)
-        save_checkpoint(out, model, CheckpointMeta(simulator=simulator.get_config(), train=dict(record)),
-                        extra={"optimizer": opt.state_dict(), "step": step})
+        state = {"optimizer": opt.state_dict(), "step": step, "numpy_rng": json.dumps(rng.bit_generator.state),
+                 "torch_rng": gen.get_state(), "history": torch.tensor(history, dtype=torch.float64),
+                 "wall_time_s": wall}
+        save_checkpoint(out, model, CheckpointMeta(simulator=simulator.get_config(), train=dict(record)), extra=state)
         tmp = out.with_name(out.name + ".json.tmp")
         tmp.write_text(json.dumps(record, indent=2) + "\n")
         tmp.replace(out.with_name(out.name + ".json"))
 
     model.train()
-    bar = tqdm(range(1, config.steps + 1), desc="train DC-IGN", disable=not progress, mininterval=1.0)
+    bar = tqdm(range(done + 1, config.steps + 1), desc="train DC-IGN", disable=not progress, mininterval=1.0,
+               initial=done, total=config.steps)
     for step in bar:
         if config.mode == "specific":
             kind = draw_batch_type(rng, config.shape_bias)
@@ -140,4 +207,6 @@ def train(config: TrainConfig, out: Path, command: str = "", progress: bool = Tr
             bar.set_postfix(elbo=f"{np.mean(history[-20:]):.1f}", rec=f"{rec.item():.1f}", kl=f"{kl.item():.1f}")
         if step % config.checkpoint_every == 0 or step == config.steps:
             write(step)
+    if done == config.steps:
+        write(done)
     return record

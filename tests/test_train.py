@@ -1,0 +1,69 @@
+"""Training runs: exact resume, start from another network, clear errors for checkpoints that do not fit."""
+
+import json
+
+import pytest
+import torch
+
+from abc_inverse.cli import main
+from encoders.dcign import load_checkpoint
+from encoders.train import TrainConfig, resume_config, train
+
+TINY = dict(batch_size=4, image_size=16, latent_dim=6, channels=(4, 8), n_shape=3, n_albedo=2, mode="specific",
+            clamp="mean", invariance=0.01, shape_bias=1.0, seed=3)
+
+
+def _weights(path):
+    return load_checkpoint(path)[0].state_dict()
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+    whole = tmp_path / "whole.pt"
+    train(TrainConfig(steps=6, checkpoint_every=6, **TINY), whole, progress=False)
+    part = tmp_path / "part.pt"
+    train(TrainConfig(steps=3, checkpoint_every=3, **TINY), part, progress=False)  # "interrupted" after step 3
+    config = resume_config(part, {"steps": 6})
+    record = train(config, part, progress=False, resume=part)
+    assert record["steps_done"] == 6 and record["resumed_from"]["step"] == 3
+    a, b = _weights(whole), _weights(part)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    whole_record = json.loads((tmp_path / "whole.pt.json").read_text())
+    assert record["final_train_elbo"] == whole_record["final_train_elbo"]
+    assert record["heldout"] == whole_record["heldout"]
+
+
+def test_resume_rejects_changes_that_alter_the_run(tmp_path):
+    part = tmp_path / "part.pt"
+    train(TrainConfig(steps=2, checkpoint_every=2, **TINY), part, progress=False)
+    with pytest.raises(ValueError, match=r"only steps, checkpoint_every may change, got lr=0.1 \(checkpoint: 0.0005\)"):
+        resume_config(part, {"lr": 0.1, "steps": 4})
+    with pytest.raises(ValueError, match="beyond the requested 1"):
+        train(resume_config(part, {"steps": 1}), part, progress=False, resume=part)
+
+
+def test_cli_resume_and_init(tmp_path, capsys):
+    base = ["--batch-size", "4", "--image-size", "16", "--latent-dim", "6", "--channels", "4,8", "--n-shape", "3",
+            "--n-albedo", "2"]
+    first = tmp_path / "random.pt"
+    assert main(["train", "--out", str(first), "--steps", "2", *base]) == 0
+    assert main(["train", "--resume", str(first), "--steps", "3"]) == 0
+    assert json.loads((tmp_path / "random.pt.json").read_text())["steps_done"] == 3
+    with pytest.raises(SystemExit):
+        main(["train", "--resume", str(first), "--steps", "4", "--mode", "specific"])
+    assert "only steps, checkpoint_every may change, got mode='specific'" in capsys.readouterr().err
+    spec = tmp_path / "specific.pt"
+    assert main(["train", "--out", str(spec), "--init", str(first), "--steps", "1", "--mode", "specific", *base]) == 0
+    assert json.loads((tmp_path / "specific.pt.json").read_text())["init"]["path"] == str(first)
+    with pytest.raises(SystemExit):  # a 7-latent run cannot start from a 6-latent network
+        main(["train", "--out", str(spec), "--init", str(first), "--steps", "1", *base[:4], "--latent-dim", "7",
+              *base[6:]])
+    err = capsys.readouterr().err
+    assert "init:" in err and "has architecture" in err
+    with pytest.raises(SystemExit):
+        main(["train", "--steps", "1"])
+    assert "--out: a checkpoint path is required" in capsys.readouterr().err
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(first.read_bytes()[:100])
+    with pytest.raises(SystemExit):
+        main(["train", "--resume", str(corrupt)])
+    assert "not a readable torch checkpoint" in capsys.readouterr().err
