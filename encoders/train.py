@@ -98,6 +98,40 @@ def heldout_elbo(model: DCIGN, images: torch.Tensor, generator: torch.Generator)
     return {"elbo": -loss.item(), "reconstruction": rec.item(), "kl": kl.item()}
 
 
+def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConfig
+               ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One training minibatch: images (batch_size, 1, S, S) float32 in [0, 1] and the active latents.
+
+    Random mode: independent prior scenes, active None. Specific mode: one batch type (shape bias), its scenes
+    (:func:`encoders.batches.transformation_scenes`) and its (latent_dim,) bool mask of active latents.
+    """
+    if config.mode == "specific":
+        kind = draw_batch_type(rng, config.shape_bias)
+        scenes = transformation_scenes(simulator.prior, rng, kind, config.batch_size)
+        active = torch.from_numpy(active_latents(kind, config.latent_dim))
+    else:
+        scenes, active = simulator.prior.sample(rng, config.batch_size), None
+    return torch.from_numpy(simulator(scenes))[:, None], active
+
+
+def train_step(model: DCIGN, opt: torch.optim.Optimizer, x: torch.Tensor, active: torch.Tensor | None,
+               gen: torch.Generator, config: TrainConfig) -> tuple[float, float, float]:
+    """One SGVB update on batch x (with clamping if ``active`` is given). Returns (loss, reconstruction, KL),
+    nats per image (loss = -ELBO)."""
+    logits, mu, logvar, _ = model(x, gen, active, config.clamp, config.invariance)
+    loss, rec, kl = sgvb_loss(logits, x, mu, logvar)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.item(), rec.item(), kl.item()
+
+
+def make_optimizer(model: DCIGN, config: TrainConfig) -> torch.optim.RMSprop:
+    """RMSprop with the run's learning rate, squared-gradient smoothing and weight decay (§4)."""
+    return torch.optim.RMSprop(model.parameters(), lr=config.lr, alpha=config.rms_alpha,
+                               weight_decay=config.weight_decay)
+
+
 def resume_config(path: Path, changes: dict | None = None) -> TrainConfig:
     """The TrainConfig of the run that wrote checkpoint ``path``, with ``changes`` applied.
 
@@ -142,8 +176,7 @@ def train(config: TrainConfig, out: Path, command: str = "", progress: bool = Tr
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         model = DCIGN(arch)
-    opt = torch.optim.RMSprop(model.parameters(), lr=config.lr, alpha=config.rms_alpha,
-                              weight_decay=config.weight_decay)
+    opt = make_optimizer(model, config)
     record = {"command": command, "config": asdict(config), "simulator": simulator.get_config()}
     history, done, elapsed = [], 0, 0.0
     if resume is not None or init is not None:
@@ -190,21 +223,11 @@ def train(config: TrainConfig, out: Path, command: str = "", progress: bool = Tr
     bar = tqdm(range(done + 1, config.steps + 1), desc="train DC-IGN", disable=not progress, mininterval=1.0,
                initial=done, total=config.steps)
     for step in bar:
-        if config.mode == "specific":
-            kind = draw_batch_type(rng, config.shape_bias)
-            scenes = transformation_scenes(simulator.prior, rng, kind, config.batch_size)
-            active = torch.from_numpy(active_latents(kind, config.latent_dim))
-        else:
-            scenes, active = simulator.prior.sample(rng, config.batch_size), None
-        x = torch.from_numpy(simulator(scenes))[:, None]
-        logits, mu, logvar, _ = model(x, gen, active, config.clamp, config.invariance)
-        loss, rec, kl = sgvb_loss(logits, x, mu, logvar)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        history.append(-loss.item())
+        x, active = draw_batch(simulator, rng, config)
+        loss, rec, kl = train_step(model, opt, x, active, gen, config)
+        history.append(-loss)
         if step % 20 == 0:
-            bar.set_postfix(elbo=f"{np.mean(history[-20:]):.1f}", rec=f"{rec.item():.1f}", kl=f"{kl.item():.1f}")
+            bar.set_postfix(elbo=f"{np.mean(history[-20:]):.1f}", rec=f"{rec:.1f}", kl=f"{kl:.1f}")
         if step % config.checkpoint_every == 0 or step == config.steps:
             write(step)
     if done == config.steps:
