@@ -1,4 +1,4 @@
-"""``abc-inverse`` command line: fit, plot, render, train."""
+"""``abc-inverse`` command line: fit, plot, render, train, evaluate-encoder."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 
 TRAIN_FLAGS = ("steps", "batch_size", "lr", "seed", "checkpoint_every", "n_shape", "n_albedo", "image_size",
-               "latent_dim", "channels", "mode", "clamp", "invariance", "shape_bias")
+               "latent_dim", "channels", "mode", "clamp", "invariance", "shape_bias", "kl_weight")
 
 
 class UserError(Exception):
@@ -174,6 +174,20 @@ def cmd_train(args) -> None:
           f"nats/image)")
 
 
+def cmd_evaluate_encoder(args) -> None:
+    """``abc-inverse evaluate-encoder``: equivariance, invariance, decoder sweeps and held-out ELBO of a DC-IGN."""
+    import torch
+
+    from encoders.evaluate import evaluate_encoder
+
+    torch.set_num_threads(args.threads)
+    metrics = evaluate_encoder(args.checkpoint, args.out, faces=args.faces,
+                               command=shlex.join(["abc-inverse", *args.argv]))
+    eq = ", ".join(f"r({e['latent']}, {n}) = {e['r']:.3f}" for n, e in metrics["equivariance"].items())
+    print(f"held-out ELBO {metrics['heldout']['elbo']:.1f} nats/image; {eq}")
+    print(f"wrote {args.out}/report.md, metrics.json, equivariance/invariance/decoder_sweeps .png")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every ``abc-inverse`` verb."""
     parser = argparse.ArgumentParser(prog="abc-inverse", description="Likelihood-free inverse graphics of faces.")
@@ -261,8 +275,18 @@ def build_parser() -> argparse.ArgumentParser:
          help="specific mode: invariance-targeting factor (§3.2.1; the paper: 0.01)")
     flag("shape_bias", type=_finite_float("--shape-bias", 0.0),
          help="specific mode: odds of an intrinsic batch against each extrinsic type")
+    flag("kl_weight", type=_finite_float("--kl-weight", 1e-6), help="β: weight of the KL term in the objective")
     p.add_argument("--threads", type=_positive_int("--threads"), default=2, help="torch threads")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate-encoder", help="equivariance, invariance, decoder sweeps, held-out ELBO of a DC-IGN",
+                       description="Evaluate a DC-IGN checkpoint on held-out faces (Kulkarni et al. 2015 §4.3, "
+                                   "Fig. 8-10); writes figures, CSVs, metrics.json and report.md into --out.")
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--faces", type=_positive_int("--faces"), default=100, help="held-out faces per sweep (≥ 2)")
+    p.add_argument("--threads", type=_positive_int("--threads"), default=2, help="torch threads")
+    p.set_defaults(func=cmd_evaluate_encoder)
     return parser
 
 

@@ -51,7 +51,10 @@ class TrainConfig:
     image_size : int, pixels. latent_dim : int. channels : tuple of int, encoder feature maps.
     mode : 'random' or 'specific'. clamp : 'first' or 'mean'. invariance : float ≥ 0, invariance-targeting factor
     (0 = zero gradient for clamped latents). shape_bias : float ≥ 0, odds of an intrinsic batch against each
-    extrinsic type. The last four matter only in specific mode.
+    extrinsic type. mode … shape_bias matter only in specific mode.
+    kl_weight : float > 0, β multiplying the KL term of the training objective (1 = the SGVB bound of §3; the
+    reported ELBO is always the unweighted bound). The KL term does not grow with the image while the summed
+    reconstruction term does, so β < 1 at 64×64 keeps the balance the paper's 150×150 images had (≈ (64/150)²).
     """
 
     steps: int = 10000
@@ -70,6 +73,7 @@ class TrainConfig:
     clamp: str = "first"
     invariance: float = 0.0
     shape_bias: float = 10.0
+    kl_weight: float = 1.0
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -84,6 +88,8 @@ class TrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "latent_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected ≥ 1, got {getattr(self, name)}")
+        if not self.kl_weight > 0:
+            raise ValueError(f"kl_weight: expected > 0, got {self.kl_weight}")
         if not self.lr > 0:
             raise ValueError(f"lr: expected > 0, got {self.lr}")
 
@@ -116,12 +122,12 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
 
 def train_step(model: DCIGN, opt: torch.optim.Optimizer, x: torch.Tensor, active: torch.Tensor | None,
                gen: torch.Generator, config: TrainConfig) -> tuple[float, float, float]:
-    """One SGVB update on batch x (with clamping if ``active`` is given). Returns (loss, reconstruction, KL),
-    nats per image (loss = -ELBO)."""
+    """One SGVB update on batch x (with clamping if ``active`` is given), objective reconstruction + β·KL.
+    Returns (loss, reconstruction, KL), nats per image, loss = -ELBO (unweighted)."""
     logits, mu, logvar, _ = model(x, gen, active, config.clamp, config.invariance)
     loss, rec, kl = sgvb_loss(logits, x, mu, logvar)
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    (rec + config.kl_weight * kl).backward()
     opt.step()
     return loss.item(), rec.item(), kl.item()
 
