@@ -114,14 +114,21 @@ class DCIGN(nn.Module):
         return self.decode_logits(z), mu, logvar, z
 
 
-def sgvb_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor):
+def sgvb_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+              active: torch.Tensor | None = None):
     """Negative ELBO per image, averaged over the batch: summed binary cross-entropy + KL(N(mu, σ²) || N(0, I)).
 
     logits : (N, 1, H, W) decoder logits; x : (N, 1, H, W) targets in [0, 1]; mu, logvar : (N, latent_dim).
+    active : (latent_dim,) bool or None. Given (specific-transformation training), the KL terms of the inactive
+    latents keep their value but pass no gradient: "gradients for z_k ≠ z_train set to zero" (§3.2) holds for
+    the whole objective, so a latent is neither trained nor pulled to the prior by batches that clamp it.
     Returns (loss, reconstruction, kl), scalar tensors in nats per image.
     """
     rec = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
-    kl = -0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp()) / len(x)
+    kl_terms = -0.5 * (1 + logvar - mu**2 - logvar.exp())
+    if active is not None:
+        kl_terms = torch.where(active, kl_terms, kl_terms.detach())
+    kl = kl_terms.sum() / len(x)
     return rec + kl, rec, kl
 
 

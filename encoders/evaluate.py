@@ -194,7 +194,8 @@ def evaluate_encoder(checkpoint: Path, out: Path, faces: int = 100, command: str
                                                         ("command", "steps_done", "wall_time_s", "config")},
                "equivariance": {n: {"latent": e["latent"], "r": e["r"], "r_joint": e["r_joint"]}
                                 for n, e in eq.items()},
-               "invariance_mean": {n: float(np.mean(c["mean"])) for n, c in inv.items()}}
+               "invariance_mean": {n: float(np.mean(c["mean"])) for n, c in inv.items()},
+               "invariance": {n: {k: v.tolist() for k, v in c.items()} for n, c in inv.items()}}
     write_json(out / "metrics.json", metrics)
     lines = [f"# Evaluation of `{checkpoint}`", "", f"Trained by: `{meta.train.get('command', '?')}`", "",
              f"Held-out ({held['n']} prior scenes): ELBO {held['elbo']:.1f} nats/image (reconstruction "

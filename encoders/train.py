@@ -125,7 +125,7 @@ def train_step(model: DCIGN, opt: torch.optim.Optimizer, x: torch.Tensor, active
     """One SGVB update on batch x (with clamping if ``active`` is given), objective reconstruction + β·KL.
     Returns (loss, reconstruction, KL), nats per image, loss = -ELBO (unweighted)."""
     logits, mu, logvar, _ = model(x, gen, active, config.clamp, config.invariance)
-    loss, rec, kl = sgvb_loss(logits, x, mu, logvar)
+    loss, rec, kl = sgvb_loss(logits, x, mu, logvar, active)
     opt.zero_grad(set_to_none=True)
     (rec + config.kl_weight * kl).backward()
     opt.step()

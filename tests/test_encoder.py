@@ -96,3 +96,16 @@ def test_shipped_checkpoint_loads_and_records_its_training():
     assert train["command"].startswith("abc-inverse train")
     assert {"seed", "wall_time_s", "final_train_elbo", "heldout"} <= set(train) | set(train["config"])
     assert stat.image_size == stat.meta.simulator["image_size"] == 64
+
+
+def test_kl_passes_no_gradient_to_inactive_latents():
+    mu = torch.tensor([[1.0, 2.0, -1.0]], requires_grad=True)
+    logvar = torch.tensor([[0.5, 0.5, 0.5]], requires_grad=True)
+    x = torch.full((1, 1, 2, 2), 0.5)
+    active = torch.tensor([True, False, False])
+    _, _, kl = sgvb_loss(torch.zeros_like(x), x, mu, logvar, active)
+    _, _, kl_all = sgvb_loss(torch.zeros_like(x), x, mu, logvar)
+    assert kl.item() == pytest.approx(kl_all.item())  # same value
+    kl.backward()
+    torch.testing.assert_close(mu.grad, torch.tensor([[1.0, 0.0, 0.0]]))  # d/dmu of mu²/2 on the active one
+    torch.testing.assert_close(logvar.grad, torch.tensor([[0.5 * (np.exp(0.5) - 1), 0.0, 0.0]], dtype=torch.float32))
