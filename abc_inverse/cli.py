@@ -13,7 +13,8 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 
 TRAIN_FLAGS = ("steps", "batch_size", "lr", "seed", "checkpoint_every", "n_shape", "n_albedo", "image_size",
-               "latent_dim", "channels", "mode", "clamp", "invariance", "shape_bias", "kl_weight")
+               "latent_dim", "channels", "mode", "clamp", "invariance", "shape_bias", "kl_weight",
+               "curriculum")
 
 
 class UserError(Exception):
@@ -276,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     flag("shape_bias", type=_finite_float("--shape-bias", 0.0),
          help="specific mode: odds of an intrinsic batch against each extrinsic type")
     flag("kl_weight", type=_finite_float("--kl-weight", 1e-6), help="β: weight of the KL term in the objective")
+    flag("curriculum", type=int, help="specific mode: steps over which the varied angle's range widens from 10%% "
+                                      "of the prior's to all of it (0 = off)")
     p.add_argument("--threads", type=_positive_int("--threads"), default=2, help="torch threads")
     p.set_defaults(func=cmd_train)
 

@@ -24,17 +24,25 @@ def draw_batch_type(rng: np.random.Generator, shape_bias: float) -> str:
     return BATCH_TYPES[rng.choice(4, p=p / p.sum())]
 
 
-def transformation_scenes(prior: ScenePrior, rng: np.random.Generator, kind: str, n: int) -> Scene:
-    """n scenes in which only the variable(s) of ``kind`` vary (drawn from the prior), all else shared."""
+def transformation_scenes(prior: ScenePrior, rng: np.random.Generator, kind: str, n: int, spread: float = 1.0
+                          ) -> Scene:
+    """n scenes in which only the variable(s) of ``kind`` vary (drawn from the prior), all else shared.
+
+    spread : float in (0, 1]; a varied angle is drawn from spread × its prior range (the priors are uniform and
+    centred on 0, so the draw is U(-spread·R, spread·R)); used by the training curriculum. Raises ValueError for
+    an unknown kind or spread outside (0, 1].
+    """
     if kind not in BATCH_TYPES:
         raise ValueError(f"batch type: expected one of {BATCH_TYPES}, got {kind!r}")
+    if not 0 < spread <= 1:
+        raise ValueError(f"spread: expected a number in (0, 1], got {spread}")
     base = prior.sample(rng, 1)
     varied = prior.sample(rng, n)
     fields = {name: np.repeat(value, n, axis=0) for name, value in base._asdict().items()}
     names = {"azimuth": ["azimuth"], "elevation": ["elevation"], "light": ["light_azimuth"],
              "intrinsic": ["shape", "albedo"]}[kind]
     for name in names:
-        fields[name] = getattr(varied, name)
+        fields[name] = getattr(varied, name) * (spread if kind != "intrinsic" else 1.0)
     return Scene(**fields)
 
 

@@ -36,6 +36,7 @@ from encoders.dcign import (
     weights_digest,
 )
 
+CURRICULUM_START = 0.1  # fraction of each angle's prior range varied at step 0 of the curriculum
 # Settings a resumed run may change: they do not alter the sequence of updates.
 RESUMABLE_CHANGES = ("steps", "checkpoint_every")
 
@@ -55,6 +56,10 @@ class TrainConfig:
     kl_weight : float > 0, β multiplying the KL term of the training objective (1 = the SGVB bound of §3; the
     reported ELBO is always the unweighted bound). The KL term does not grow with the image while the summed
     reconstruction term does, so β < 1 at 64×64 keeps the balance the paper's 150×150 images had (≈ (64/150)²).
+    curriculum : int ≥ 0, specific mode: steps over which the range of the angle an extrinsic batch varies widens
+    linearly from CURRICULUM_START of its prior range to all of it (0 = the full range from the start). Over a
+    narrow range an image changes almost linearly with the angle, so the latent learns a monotone code rather than
+    folding onto the even part of the change (|elevation|, |light azimuth|), a local optimum it does not leave.
     """
 
     steps: int = 10000
@@ -74,6 +79,7 @@ class TrainConfig:
     invariance: float = 0.0
     shape_bias: float = 10.0
     kl_weight: float = 1.0
+    curriculum: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -88,6 +94,8 @@ class TrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "latent_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected ≥ 1, got {getattr(self, name)}")
+        if self.curriculum < 0:
+            raise ValueError(f"curriculum: expected ≥ 0 steps, got {self.curriculum}")
         if not self.kl_weight > 0:
             raise ValueError(f"kl_weight: expected > 0, got {self.kl_weight}")
         if not self.lr > 0:
@@ -104,16 +112,26 @@ def heldout_elbo(model: DCIGN, images: torch.Tensor, generator: torch.Generator)
     return {"elbo": -loss.item(), "reconstruction": rec.item(), "kl": kl.item()}
 
 
-def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConfig
+def curriculum_spread(config: TrainConfig, step: int) -> float:
+    """Fraction of the prior range an extrinsic batch varies at ``step`` (1-based): CURRICULUM_START rising
+    linearly to 1 over ``config.curriculum`` steps, then 1."""
+    if config.curriculum == 0:
+        return 1.0
+    return min(1.0, CURRICULUM_START + (1 - CURRICULUM_START) * (step - 1) / config.curriculum)
+
+
+def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConfig, step: int | None = None
                ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One training minibatch: images (batch_size, 1, S, S) float32 in [0, 1] and the active latents.
 
     Random mode: independent prior scenes, active None. Specific mode: one batch type (shape bias), its scenes
-    (:func:`encoders.batches.transformation_scenes`) and its (latent_dim,) bool mask of active latents.
+    (:func:`encoders.batches.transformation_scenes`, angle range from :func:`curriculum_spread` at ``step``;
+    None = the full range) and its (latent_dim,) bool mask of active latents.
     """
     if config.mode == "specific":
         kind = draw_batch_type(rng, config.shape_bias)
-        scenes = transformation_scenes(simulator.prior, rng, kind, config.batch_size)
+        spread = 1.0 if step is None else curriculum_spread(config, step)
+        scenes = transformation_scenes(simulator.prior, rng, kind, config.batch_size, spread)
         active = torch.from_numpy(active_latents(kind, config.latent_dim))
     else:
         scenes, active = simulator.prior.sample(rng, config.batch_size), None
@@ -229,7 +247,7 @@ def train(config: TrainConfig, out: Path, command: str = "", progress: bool = Tr
     bar = tqdm(range(done + 1, config.steps + 1), desc="train DC-IGN", disable=not progress, mininterval=1.0,
                initial=done, total=config.steps)
     for step in bar:
-        x, active = draw_batch(simulator, rng, config)
+        x, active = draw_batch(simulator, rng, config, step)
         loss, rec, kl = train_step(model, opt, x, active, gen, config)
         history.append(-loss)
         if step % 20 == 0:

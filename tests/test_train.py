@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -67,3 +68,25 @@ def test_cli_resume_and_init(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "--resume", str(corrupt)])
     assert "not a readable torch checkpoint" in capsys.readouterr().err
+
+
+def test_curriculum_widens_the_varied_angle_from_a_tenth_to_the_prior_range():
+    from abc_inverse.scene import ScenePrior
+    from encoders.batches import transformation_scenes
+    from encoders.train import CURRICULUM_START, curriculum_spread
+
+    config = TrainConfig(mode="specific", curriculum=100)
+    assert curriculum_spread(config, 1) == pytest.approx(CURRICULUM_START)
+    assert curriculum_spread(config, 51) == pytest.approx(CURRICULUM_START + (1 - CURRICULUM_START) / 2)
+    assert curriculum_spread(config, 101) == curriculum_spread(config, 5000) == 1.0
+    assert curriculum_spread(TrainConfig(mode="specific"), 1) == 1.0
+    prior, rng = ScenePrior(3, 2), np.random.default_rng(0)
+    narrow = transformation_scenes(prior, rng, "elevation", 2000, spread=0.1)
+    assert np.abs(narrow.elevation).max() <= 0.1 * np.pi / 2 and np.abs(narrow.elevation).max() > 0.09 * np.pi / 2
+    assert np.ptp(narrow.azimuth) == 0  # the other angles stay shared
+    full = transformation_scenes(prior, rng, "light", 2000)
+    assert np.abs(full.light_azimuth).max() > 0.95 * np.pi / 2
+    with pytest.raises(ValueError, match="spread: expected a number in"):
+        transformation_scenes(prior, rng, "azimuth", 4, spread=0.0)
+    with pytest.raises(ValueError, match="curriculum: expected ≥ 0"):
+        TrainConfig(curriculum=-1)
