@@ -222,7 +222,9 @@ def train(config: TrainConfig, out: Path, command: str = "", progress: bool = Tr
             gen.set_state(extra["torch_rng"])
             history = extra["history"].tolist()
             elapsed = float(extra["wall_time_s"])
-            record["resumed_from"] = {"path": str(source), "step": done}
+            # the run's own command stays its provenance; each resume is listed after it
+            record["command"] = meta.train.get("command", command)
+            record["resumed"] = [*meta.train.get("resumed", []), {"command": command, "from_step": done}]
         else:
             record["init"] = {"path": str(source), "weights_sha256": weights_digest(model)}
     heldout = torch.from_numpy(simulator(simulator.prior.sample(np.random.default_rng(10**6 + config.seed), 256))

@@ -24,8 +24,8 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
     part = tmp_path / "part.pt"
     train(TrainConfig(steps=3, checkpoint_every=3, **TINY), part, progress=False)  # "interrupted" after step 3
     config = resume_config(part, {"steps": 6})
-    record = train(config, part, progress=False, resume=part)
-    assert record["steps_done"] == 6 and record["resumed_from"]["step"] == 3
+    record = train(config, part, command="resume", progress=False, resume=part)
+    assert record["steps_done"] == 6 and record["resumed"] == [{"command": "resume", "from_step": 3}]
     a, b = _weights(whole), _weights(part)
     assert all(torch.equal(a[k], b[k]) for k in a)
     whole_record = json.loads((tmp_path / "whole.pt.json").read_text())
