@@ -189,9 +189,9 @@ def evaluate_encoder(checkpoint: Path, out: Path, faces: int = 100, command: str
     write_csv(out / "invariance.csv", ["variable", "value_deg", "mean_cosine_distance", "sem"],
               [(n, float(v), float(m), float(s)) for n, c in inv.items()
                for v, m, s in zip(c["values_deg"], c["mean"], c["sem"], strict=True)])
+    provenance = ("command", "resumed", "init", "steps_done", "wall_time_s", "config")
     metrics = {"checkpoint": str(checkpoint), "weights_sha256": weights_digest(model), "command": command,
-               "faces": faces, "heldout": held, "train": {k: meta.train.get(k) for k in
-                                                        ("command", "steps_done", "wall_time_s", "config")},
+               "faces": faces, "heldout": held, "train": {k: meta.train.get(k) for k in provenance},
                "equivariance": {n: {"latent": e["latent"], "r": e["r"], "r_joint": e["r_joint"]}
                                 for n, e in eq.items()},
                "invariance_mean": {n: float(np.mean(c["mean"])) for n, c in inv.items()},

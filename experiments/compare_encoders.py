@@ -42,7 +42,8 @@ def main():
                                      f"--faces {args.faces}")
         curves[label] = {v: {k: np.asarray(x) for k, x in c.items()} for v, c in m["invariance"].items()}
         eq, inv = m["equivariance"], m["invariance_mean"]
-        rows.append([label, m["train"]["command"], m["train"]["wall_time_s"], m["heldout"]["elbo"],
+        train_cmd = "`; then `".join([m["train"]["command"]] + [r["command"] for r in m["train"].get("resumed") or []])
+        rows.append([label, train_cmd, m["train"]["wall_time_s"], m["heldout"]["elbo"],
                      m["heldout"]["pixel_mse"], *(eq[v]["r"] for v in eq), *(eq[v]["r_joint"] for v in eq),
                      *(inv[v] for v in inv)])
         print(f"{label}: " + json.dumps({"elbo": m["heldout"]["elbo"], **{v: eq[v]["r"] for v in eq}}))
@@ -63,7 +64,8 @@ def main():
     for r in rows:
         lines.append(f"| {r[0]} | {r[3]:.1f} | {r[4]:.5f} | " + " | ".join(f"{v:.3f}" for v in r[5:11]) + " | "
                      + " | ".join(f"{v:.4f}" for v in r[11:14]) + f" | {r[2]} |")
-    lines += ["", "Training commands:", ""] + [f"- {r[0]}: `{r[1]}`" for r in rows]
+    lines += ["", "Training commands (train s: wall time of that command alone, not of an --init network):", ""]
+    lines += [f"- {r[0]}: `{r[1]}`" for r in rows]
     lines += ["", f"Figure: `invariance_{args.name}.png` (Fig. 9d-f); per network: `encoders/<network>/`.", "",
               f"Reproduce: `{command}`"]
     (args.results / f"invariance_{args.name}.md").write_text("\n".join(lines) + "\n")
