@@ -166,11 +166,15 @@ def evaluate_encoder(checkpoint: Path, out: Path, faces: int = 100, command: str
 
     Writes equivariance.png / .csv, invariance.png / .csv, decoder_sweeps.png, metrics.json and report.md.
     faces : held-out faces per sweep (≥ 2). Returns the metrics dict (also in metrics.json).
-    Raises FileNotFoundError / ValueError for a missing or bad checkpoint, ValueError if faces < 2.
+    Raises FileNotFoundError / ValueError for a missing or bad checkpoint, ValueError if faces < 2 or the network
+    has fewer than 4 latents.
     """
     if faces < 2:
         raise ValueError(f"faces: expected ≥ 2 held-out faces, got {faces}")
     model, meta, _ = load_checkpoint(checkpoint)
+    if model.config.latent_dim < 4:
+        raise ValueError(f"checkpoint: {str(checkpoint)!r} has {model.config.latent_dim} latents; the evaluation "
+                         f"reads z1-z3 as pose and light and z4… as identity, so it needs ≥ 4")
     if not meta.simulator:
         raise ValueError(f"checkpoint: {str(checkpoint)!r} records no simulator settings to render its inputs")
     simulator = simulator_from_config(meta.simulator)

@@ -184,7 +184,7 @@ def train(config: TrainConfig, out: Path, command: str = "", progress: bool = Tr
     resume : checkpoint of an interrupted run with this ``config`` (see :func:`resume_config`); training goes on
     from its step with its optimizer, weights, history and random-number states, so the result equals an
     uninterrupted run's. init : checkpoint whose weights start the run (e.g. a random-mode network before
-    specific-mode training, §3.3); its architecture must match ``config``; the optimizer starts afresh.
+    specific-mode training); its architecture must match ``config``; the optimizer starts afresh.
     Returns the training record: config, command line, wall time, final training and held-out ELBO.
     Checkpoints are written atomically every ``checkpoint_every`` steps and at the end.
     Raises ValueError for a mismatched ``resume``/``init`` checkpoint or ``resume`` beyond ``config.steps``.
