@@ -224,6 +224,8 @@ def train(config: TrainConfig, out: Path, command: str = "", progress: bool = Tr
             elapsed = float(extra["wall_time_s"])
             # the run's own command stays its provenance; each resume is listed after it
             record["command"] = meta.train.get("command", command)
+            if "init" in meta.train:
+                record["init"] = meta.train["init"]
             record["resumed"] = [*meta.train.get("resumed", []), {"command": command, "from_step": done}]
         else:
             record["init"] = {"path": str(source), "weights_sha256": weights_digest(model)}

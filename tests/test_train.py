@@ -55,6 +55,9 @@ def test_cli_resume_and_init(tmp_path, capsys):
     spec = tmp_path / "specific.pt"
     assert main(["train", "--out", str(spec), "--init", str(first), "--steps", "1", "--mode", "specific", *base]) == 0
     assert json.loads((tmp_path / "specific.pt.json").read_text())["init"]["path"] == str(first)
+    assert main(["train", "--resume", str(spec), "--steps", "2"]) == 0  # a resume keeps the record of --init
+    record = json.loads((tmp_path / "specific.pt.json").read_text())
+    assert record["init"]["path"] == str(first) and record["steps_done"] == 2
     with pytest.raises(SystemExit):  # a 7-latent run cannot start from a 6-latent network
         main(["train", "--out", str(spec), "--init", str(first), "--steps", "1", *base[:4], "--latent-dim", "7",
               *base[6:]])
