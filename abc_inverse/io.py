@@ -1,4 +1,4 @@
-"""Images in and out: reading photos, grey conversion, face framing, atomic PNG writes."""
+"""Images and files in and out: reading photos, grey conversion, face framing, atomic writes."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_text(path: Path | str, text: str) -> None:
+    """Write a text file atomically (a temporary file beside it, then renamed)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def read_image(path: Path | str) -> np.ndarray:

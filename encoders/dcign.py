@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from abc_inverse.io import atomic_path
 from encoders.clamp import ClampLatents
 
 DEFAULT_CHECKPOINT = Path(str(files("encoders") / "data" / "dcign_default.pt"))
@@ -155,9 +156,8 @@ def save_checkpoint(path: Path, model: DCIGN, meta: CheckpointMeta, extra: dict 
                "state_dict": model.state_dict(), "meta": json.dumps(asdict(meta))}
     if extra:
         payload["extra"] = extra
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def load_checkpoint(path: Path | str | None = None) -> tuple[DCIGN, CheckpointMeta, dict]:

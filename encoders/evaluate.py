@@ -15,12 +15,14 @@ Held-out faces are drawn from the scene prior with their own seed (``HELDOUT_SEE
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from abc_inverse.io import atomic_path, write_text
 from abc_inverse.scene import Scene
 from abc_inverse.simulator import Simulator, simulator_from_config
 from encoders.dcign import DCIGN, load_checkpoint, sgvb_loss, weights_digest
@@ -147,18 +149,11 @@ def heldout_metrics(model: DCIGN, simulator: Simulator, n: int = 512, seed: int 
 
 
 def write_csv(path: Path, header: list[str], rows) -> None:
-    """A CSV written atomically (temporary file, then rename)."""
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
-    tmp.write_text(",".join(header) + "\n" + "".join(",".join(f"{v:.6g}" if isinstance(v, float) else str(v)
-                                                              for v in row) + "\n" for row in rows))
-    tmp.replace(path)
-
-
-def write_json(path: Path, data: dict) -> None:
-    """A JSON file written atomically."""
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)
+    """A CSV (floats to 6 significant digits) written atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows([f"{v:.6g}" if isinstance(v, float) else v for v in row] for row in rows)
 
 
 def evaluate_encoder(checkpoint: Path, out: Path, faces: int = 100, command: str = "") -> dict:
@@ -200,7 +195,7 @@ def evaluate_encoder(checkpoint: Path, out: Path, faces: int = 100, command: str
                                 for n, e in eq.items()},
                "invariance_mean": {n: float(np.mean(c["mean"])) for n, c in inv.items()},
                "invariance": {n: {k: v.tolist() for k, v in c.items()} for n, c in inv.items()}}
-    write_json(out / "metrics.json", metrics)
+    write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     lines = [f"# Evaluation of `{checkpoint}`", "", f"Trained by: `{meta.train.get('command', '?')}`", "",
              f"Held-out ({held['n']} prior scenes): ELBO {held['elbo']:.1f} nats/image (reconstruction "
              f"{held['reconstruction']:.1f}, KL {held['kl']:.1f}); pixel MSE of decode(μ) {held['pixel_mse']:.5f}.",
@@ -213,6 +208,5 @@ def evaluate_encoder(checkpoint: Path, out: Path, faces: int = 100, command: str
               "(Fig. 8, 10)."]
     if command:
         lines += ["", f"Reproduce: `{command}`"]
-    (out / "report.md.tmp").write_text("\n".join(lines) + "\n")
-    (out / "report.md.tmp").replace(out / "report.md")
+    write_text(out / "report.md", "\n".join(lines) + "\n")
     return metrics

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from abc_inverse.io import write_text
 from abc_inverse.morphable import load_model
 from abc_inverse.simulator import RenderSettings, Simulator
 from encoders.batches import active_latents, draw_batch_type, transformation_scenes
@@ -243,9 +244,7 @@ def train(config: TrainConfig, out: Path, command: str = "", progress: bool = Tr
                  "torch_rng": gen.get_state(), "history": torch.tensor(history, dtype=torch.float64),
                  "wall_time_s": wall}
         save_checkpoint(out, model, CheckpointMeta(simulator=simulator.get_config(), train=dict(record)), extra=state)
-        tmp = out.with_name(out.name + ".json.tmp")
-        tmp.write_text(json.dumps(record, indent=2) + "\n")
-        tmp.replace(out.with_name(out.name + ".json"))
+        write_text(out.with_name(out.name + ".json"), json.dumps(record, indent=2) + "\n")
 
     model.train()
     bar = tqdm(range(done + 1, config.steps + 1), desc="train DC-IGN", disable=not progress, mininterval=1.0,

@@ -14,6 +14,7 @@ from pathlib import Path
 import arviz as az
 import numpy as np
 
+from abc_inverse.io import atomic_path
 from samplers.abc_mcmc import Trace
 
 SAMPLE_STATS = ("distance", "is_accepted", "acceptance_rate", "pixel_mse", "epsilon", "nonfinite")
@@ -48,19 +49,15 @@ def summary(idata: az.InferenceData, var_names: list[str], path: Path | None = N
     scalar; written to ``path`` as CSV (atomically) when given. Returns the pandas DataFrame."""
     table = az.summary(idata, var_names=var_names, kind="all")
     if path is not None:
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        table.to_csv(tmp, index_label="variable")
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            table.to_csv(tmp, index_label="variable")
     return table
 
 
 def save_netcdf(idata: az.InferenceData, path: Path) -> None:
     """Write InferenceData to NetCDF atomically (temporary file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    idata.to_netcdf(str(tmp), engine="h5netcdf")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        idata.to_netcdf(str(tmp), engine="h5netcdf")
 
 
 def acceptance_rate(idata: az.InferenceData) -> np.ndarray:
