@@ -151,7 +151,7 @@ def heldout_metrics(model: DCIGN, simulator: Simulator, n: int = 512, seed: int 
 def write_csv(path: Path, header: list[str], rows) -> None:
     """A CSV (floats to 6 significant digits) written atomically."""
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
+        writer = csv.writer(f, lineterminator="\n")
         writer.writerow(header)
         writer.writerows([f"{v:.6g}" if isinstance(v, float) else v for v in row] for row in rows)
 
