@@ -133,6 +133,15 @@ def sgvb_loss(logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: t
     return rec + kl, rec, kl
 
 
+def elbo_terms(model: DCIGN, images: torch.Tensor, generator: torch.Generator) -> dict:
+    """ELBO terms of a fixed batch (N, 1, H, W) in [0, 1], one reparameterisation sample drawn with
+    ``generator``, nats per image: {'elbo', 'reconstruction', 'kl'}. No gradient; the model's mode is kept."""
+    with torch.inference_mode():
+        logits, mu, logvar, _ = model(images, generator)
+        loss, rec, kl = sgvb_loss(logits, images, mu, logvar)
+    return {"elbo": -loss.item(), "reconstruction": rec.item(), "kl": kl.item()}
+
+
 @dataclass(frozen=True)
 class CheckpointMeta:
     """Provenance stored with a checkpoint: how it was trained and how to render its inputs."""
@@ -196,8 +205,8 @@ class DCIGNStatistic:
     ----------
     model : DCIGN. meta : CheckpointMeta (its ``simulator`` entry says how the inputs must be rendered).
 
-    Calling it on images (N, H, W) float32 in [0, 1] (H = W = ``image_size``) returns (N, latent_dim) float64.
-    Raises ValueError on a wrong shape or non-finite or out-of-range pixels.
+    Calling it on images (N, H, W) float32 in [0, 1] (H = W = ``image_size``) returns (N, latent_dim) float64,
+    encoded ``batch`` images at a time. Raises ValueError on a wrong shape or non-finite or out-of-range pixels.
     """
 
     def __init__(self, model: DCIGN, meta: CheckpointMeta | None = None, name: str = "dcign"):
@@ -206,6 +215,7 @@ class DCIGNStatistic:
         self.name = name
         self.image_size = model.config.image_size
         self.dim = model.config.latent_dim
+        self.batch = 512
 
     @classmethod
     def from_checkpoint(cls, path: Path | str | None = None) -> DCIGNStatistic:
@@ -225,6 +235,9 @@ class DCIGNStatistic:
             raise ValueError(f"images: expected shape (N, {s}, {s}) grey, got {images.shape}")
         if not np.all(np.isfinite(images)) or images.min(initial=0) < 0 or images.max(initial=0) > 1:
             raise ValueError("images: expected finite intensities in [0, 1]")
+        out = np.empty((len(images), self.dim))
         with torch.inference_mode():
-            mu, _ = self.model.encode(torch.from_numpy(np.ascontiguousarray(images, np.float32))[:, None])
-        return mu.numpy().astype(np.float64)
+            for i in range(0, len(images), self.batch):
+                x = torch.from_numpy(np.ascontiguousarray(images[i:i + self.batch], np.float32))[:, None]
+                out[i:i + self.batch] = self.model.encode(x)[0].numpy()
+        return out

@@ -25,7 +25,7 @@ import torch
 from abc_inverse.io import atomic_path, write_text
 from abc_inverse.scene import Scene
 from abc_inverse.simulator import Simulator, simulator_from_config
-from encoders.dcign import DCIGN, load_checkpoint, sgvb_loss, weights_digest
+from encoders.dcign import DCIGN, DCIGNStatistic, elbo_terms, load_checkpoint, weights_digest
 from encoders.figures import decoder_sweep_plot, equivariance_plot, invariance_plot
 
 HELDOUT_SEED = 10**6 + 7
@@ -36,14 +36,9 @@ SWEEPS = {"azimuth": np.linspace(-1.5, 1.5, 31), "elevation": np.radians(np.lins
 LATENT = {"azimuth": 0, "elevation": 1, "light_azimuth": 2}  # z1, z2, z3 (§3.2)
 
 
-def encode(model: DCIGN, images: np.ndarray, batch: int = 512) -> np.ndarray:
-    """Encoder means μ (N, latent_dim) float64 of images (N, S, S) float32 in [0, 1]."""
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(images), batch):
-            x = torch.from_numpy(np.ascontiguousarray(images[i:i + batch], np.float32))[:, None]
-            out.append(model.encode(x)[0].numpy())
-    return np.concatenate(out).astype(np.float64) if out else np.zeros((0, model.config.latent_dim))
+def encode(model: DCIGN, images: np.ndarray) -> np.ndarray:
+    """Encoder means μ (N, latent_dim) float64 of images (N, S, S) float32 in [0, 1] (the summary statistic)."""
+    return DCIGNStatistic(model)(images)
 
 
 def sweep_scenes(simulator: Simulator, faces: int, variable: str, values: np.ndarray, seed: int = HELDOUT_SEED
@@ -141,11 +136,10 @@ def heldout_metrics(model: DCIGN, simulator: Simulator, n: int = 512, seed: int 
     """ELBO terms (nats per image, one reparameterisation sample, fixed noise) and pixel MSE of decode(μ) on
     n held-out prior scenes: {'elbo', 'reconstruction', 'kl', 'pixel_mse', 'n'}."""
     x = torch.from_numpy(simulator(simulator.prior.sample(np.random.default_rng(seed + 2), n)))[:, None]
+    terms = elbo_terms(model, x, torch.Generator().manual_seed(seed))
     with torch.inference_mode():
-        logits, mu, logvar, _ = model(x, torch.Generator().manual_seed(seed))
-        loss, rec, kl = sgvb_loss(logits, x, mu, logvar)
-        mse = torch.mean((model.decode(mu) - x) ** 2).item()
-    return {"elbo": -loss.item(), "reconstruction": rec.item(), "kl": kl.item(), "pixel_mse": mse, "n": n}
+        mse = torch.mean((model.decode(model.encode(x)[0]) - x) ** 2).item()
+    return {**terms, "pixel_mse": mse, "n": n}
 
 
 def write_csv(path: Path, header: list[str], rows) -> None:

@@ -31,6 +31,7 @@ from encoders.dcign import (
     DCIGN,
     CheckpointMeta,
     DCIGNConfig,
+    elbo_terms,
     load_checkpoint,
     save_checkpoint,
     sgvb_loss,
@@ -101,16 +102,6 @@ class TrainConfig:
             raise ValueError(f"kl_weight: expected > 0, got {self.kl_weight}")
         if not self.lr > 0:
             raise ValueError(f"lr: expected > 0, got {self.lr}")
-
-
-def heldout_elbo(model: DCIGN, images: torch.Tensor, generator: torch.Generator) -> dict:
-    """ELBO terms on a fixed batch, nats per image: {'elbo', 'reconstruction', 'kl'}."""
-    model.eval()
-    with torch.inference_mode():
-        logits, mu, logvar, _ = model(images, generator)
-        loss, rec, kl = sgvb_loss(logits, images, mu, logvar)
-    model.train()
-    return {"elbo": -loss.item(), "reconstruction": rec.item(), "kl": kl.item()}
 
 
 def curriculum_spread(config: TrainConfig, step: int) -> float:
@@ -238,7 +229,7 @@ def train(config: TrainConfig, out: Path, command: str = "", progress: bool = Tr
         wall = time.perf_counter() - start
         record.update(steps_done=step, wall_time_s=round(wall, 1),
                       final_train_elbo=float(np.mean(history[-100:])) if history else math.nan,
-                      heldout=heldout_elbo(model, heldout, torch.Generator().manual_seed(1)),
+                      heldout=elbo_terms(model, heldout, torch.Generator().manual_seed(1)),
                       torch_version=torch.__version__)
         state = {"optimizer": opt.state_dict(), "step": step, "numpy_rng": json.dumps(rng.bit_generator.state),
                  "torch_rng": gen.get_state(), "history": torch.tensor(history, dtype=torch.float64),
