@@ -1,4 +1,4 @@
-"""``abc-inverse`` command line: fit, plot, render, train, evaluate-encoder."""
+"""``abc-inverse`` command line: fit, plot, render, train, evaluate-encoder, bench-stats."""
 
 from __future__ import annotations
 
@@ -189,6 +189,22 @@ def cmd_evaluate_encoder(args) -> None:
     print(f"wrote {args.out}/report.md, metrics.json, equivariance/invariance/decoder_sweeps .png")
 
 
+def cmd_bench_stats(args) -> None:
+    """``abc-inverse bench-stats``: fit the same held-out faces with several summary statistics (Fig. 6)."""
+    from abc_inverse.bench_stats import BenchConfig, run_benchmark, write_reports
+
+    config = BenchConfig(faces=args.faces, seed=args.seed, chains=args.chains, draws=args.draws, tune=args.tune,
+                         pilot=args.pilot, distance=args.distance)
+    statistics = [s for s in args.statistics.split(",") if s.strip()]
+    if not statistics:
+        raise UserError("--statistics: expected a comma-separated list such as dcign,squeezenet:fire5,pixels")
+    results = run_benchmark(statistics, config, args.out, scheduler=args.scheduler, workers=args.workers,
+                            progress=not args.no_progress)
+    write_reports(results, args.out, command=shlex.join(["abc-inverse", *args.argv]))
+    print((args.out / "summary.md").read_text(), end="")
+    print(f"wrote {args.out}/summary.md, summary.csv, fits.csv, statistics.png, pixel_error.png, fits/")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every ``abc-inverse`` verb."""
     parser = argparse.ArgumentParser(prog="abc-inverse", description="Likelihood-free inverse graphics of faces.")
@@ -290,6 +306,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faces", type=_positive_int("--faces"), default=100, help="held-out faces per sweep (≥ 2)")
     p.add_argument("--threads", type=_positive_int("--threads"), default=2, help="torch threads")
     p.set_defaults(func=cmd_evaluate_encoder)
+
+    p = sub.add_parser("bench-stats", help="compare summary statistics by fitting the same held-out faces",
+                       description="Fit the same held-out synthetic faces with every statistic, the same sampler "
+                                   "budget and the same seeds (Kulkarni et al. 2015 Fig. 6). Statistics: pixels, "
+                                   "dcign[:CHECKPOINT], squeezenet[:LAYER], efficientnet[:LAYER], each optionally "
+                                   "LABEL=SPEC. Finished fits in --out are reused, so an interrupted run resumes.")
+    p.add_argument("--statistics", default="dcign,squeezenet:fire5,efficientnet:block10,pixels",
+                   help="comma-separated specs (default: %(default)s)")
+    p.add_argument("--faces", type=_positive_int("--faces"), default=20, help="held-out faces")
+    p.add_argument("--draws", type=_positive_int("--draws"), default=200, help="recorded draws per chain")
+    p.add_argument("--tune", type=int, default=200, help="tuning steps per chain")
+    p.add_argument("--chains", type=_positive_int("--chains"), default=4)
+    p.add_argument("--pilot", type=_positive_int("--pilot"), default=100, help="prior draws the chains start from")
+    p.add_argument("--distance", choices=["cosine", "l2", "l1", "correlation"], default="cosine")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="output directory (reused fits live in OUT/fits)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="Dask scheduler address (tcp://host:port) to run the fits on; default: local processes")
+    p.add_argument("--workers", type=_positive_int("--workers"), default=2,
+                   help="local processes (one thread each) when no --scheduler is given")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_bench_stats)
     return parser
 
 

@@ -88,9 +88,11 @@ class FitConfig:
 
 
 def simulator_for(statistic) -> Simulator:
-    """The simulator whose renders the statistic was trained on (from its checkpoint's record)."""
-    if statistic.meta.simulator:
-        return simulator_from_config(statistic.meta.simulator)
+    """The simulator whose renders the statistic was trained on (from a DC-IGN checkpoint's record); for a
+    statistic without one (pixels, ImageNet layers), the default simulator at the statistic's image size."""
+    record = getattr(getattr(statistic, "meta", None), "simulator", None)
+    if record:
+        return simulator_from_config(record)
     return Simulator(settings=RenderSettings(image_size=statistic.image_size))
 
 

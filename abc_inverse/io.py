@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +34,14 @@ def write_text(path: Path | str, text: str) -> None:
     """Write a text file atomically (a temporary file beside it, then renamed)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def write_csv(path: Path, header: list[str], rows) -> None:
+    """A CSV (floats to 6 significant digits) written atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows([f"{v:.6g}" if isinstance(v, float) else v for v in row] for row in rows)
 
 
 def read_image(path: Path | str) -> np.ndarray:

@@ -85,3 +85,50 @@ def write_plots(idata: az.InferenceData, simulator: Simulator, out_dir: Path) ->
     pixel_error_plot(idata, paths[1])
     fit_plot(idata, simulator, paths[2])
     return paths
+
+
+def bench_pixel_error_plot(traces: dict[str, list[np.ndarray]], path: Path, faces_shown: int = 3) -> None:
+    """Fig. 6a across statistics: one panel per statistic, pixel MSE against iteration (tuning included) for
+    every chain of the first ``faces_shown`` faces (thin lines, one colour per face) and the median over all
+    faces and chains (black). traces : {label: [(chains, iterations) float per face]}."""
+    n = len(traces)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), sharey=True, squeeze=False)
+    for ax, (label, per_face) in zip(axes.ravel(), traces.items(), strict=False):
+        for k, mse in enumerate(per_face[:faces_shown]):
+            for row in mse:
+                ax.plot(row, lw=0.6, alpha=0.6, color=f"C{k}")
+        ax.plot(np.median(np.concatenate(per_face), axis=0), color="k", lw=1.5, label="median, all faces")
+        ax.set(title=label, xlabel="iteration", yscale="log")
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("pixel MSE")
+    axes.ravel()[0].legend(fontsize=7)
+    fig.suptitle("Pixel error during inference, each summary statistic (colours: faces; lines: chains)")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def bench_bars_plot(rows: list[dict], path: Path) -> None:
+    """Fig. 6b: per statistic, final pixel MSE (left) and absolute error of the posterior mean angles (right),
+    means across faces with standard-error bars. rows : :func:`abc_inverse.bench_stats.summarize` output."""
+    labels = [r["statistic"] for r in rows]
+    x = np.arange(len(rows))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(max(8.0, 1.3 * len(rows) + 4), 4.2))
+    ax1.bar(x, [r["pixel_mse"] for r in rows], yerr=[r["pixel_mse_se"] for r in rows], capsize=3, color="C0")
+    ax1.set(ylabel="pixel MSE (posterior renders vs observed)", title="Pixel reconstruction error")
+    width = 0.27
+    for i, (name, text) in enumerate((("azimuth", "azimuth"), ("elevation", "elevation"),
+                                      ("light_azimuth", "light azimuth"))):
+        ax2.bar(x + (i - 1) * width, [r[f"abs_error_{name}"] for r in rows], width,
+                yerr=[r[f"abs_error_{name}_se"] for r in rows], capsize=2, label=text)
+    ax2.set(ylabel="|posterior mean − truth| (degrees)", title="Pose and light error")
+    ax2.legend(fontsize=8)
+    for ax in (ax1, ax2):
+        ax.set_xticks(x, labels, rotation=35, ha="right", fontsize=8)
+    fig.suptitle(f"Summary statistics compared ({rows[0]['faces'] if rows else 0} held-out faces; "
+                 "bars: mean ± standard error)")
+    fig.tight_layout()
+    _save(fig, path)

@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 from abc_inverse.io import atomic_path
 from encoders.clamp import ClampLatents
+from encoders.statistics import check_images
 
 DEFAULT_CHECKPOINT = Path(str(files("encoders") / "data" / "dcign_default.pt"))
 
@@ -229,12 +230,7 @@ class DCIGNStatistic:
                 "weights_sha256": weights_digest(self.model)}
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        images = np.asarray(images)
-        s = self.image_size
-        if images.ndim != 3 or images.shape[1:] != (s, s):
-            raise ValueError(f"images: expected shape (N, {s}, {s}) grey, got {images.shape}")
-        if not np.all(np.isfinite(images)) or images.min(initial=0) < 0 or images.max(initial=0) > 1:
-            raise ValueError("images: expected finite intensities in [0, 1]")
+        images = check_images(images, self.image_size)
         out = np.empty((len(images), self.dim))
         with torch.inference_mode():
             for i in range(0, len(images), self.batch):

@@ -15,14 +15,13 @@ Held-out faces are drawn from the scene prior with their own seed (``HELDOUT_SEE
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from abc_inverse.io import atomic_path, write_text
+from abc_inverse.io import write_csv, write_text
 from abc_inverse.scene import Scene
 from abc_inverse.simulator import Simulator, simulator_from_config
 from encoders.dcign import DCIGN, DCIGNStatistic, elbo_terms, load_checkpoint, weights_digest
@@ -140,14 +139,6 @@ def heldout_metrics(model: DCIGN, simulator: Simulator, n: int = 512, seed: int 
     with torch.inference_mode():
         mse = torch.mean((model.decode(model.encode(x)[0]) - x) ** 2).item()
     return {**terms, "pixel_mse": mse, "n": n}
-
-
-def write_csv(path: Path, header: list[str], rows) -> None:
-    """A CSV (floats to 6 significant digits) written atomically."""
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows([f"{v:.6g}" if isinstance(v, float) else v for v in row] for row in rows)
 
 
 def evaluate_encoder(checkpoint: Path, out: Path, faces: int = 100, command: str = "") -> dict:

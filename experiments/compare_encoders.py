@@ -19,7 +19,8 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 import numpy as np  # noqa: E402
 
-from encoders.evaluate import evaluate_encoder, write_csv  # noqa: E402
+from abc_inverse.io import write_csv  # noqa: E402
+from encoders.evaluate import evaluate_encoder  # noqa: E402
 from encoders.figures import invariance_plot  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
