@@ -1,0 +1,74 @@
+"""Fig. 6 (Kulkarni et al. 2015 §4.1): DC-IGN codes against ImageNet CNN layers and raw pixels as summary
+statistics for ABC-MCMC, on the same held-out synthetic faces with the same sampler budget and seeds.
+
+Runs ``abc-inverse bench-stats`` (resumable; its fits are kept in ``--work``) and copies the reports —
+summary.md / .csv (per statistic, mean ± standard error across faces), fits.csv (per fit), statistics.png
+(Fig. 6b bars) and pixel_error.png (Fig. 6a traces) — into ``docs/results/statistics/``.
+
+The DC-IGN networks other than the shipped one are made by the project's training command (see STATISTICS);
+the script refuses to start when one is missing.
+
+Usage: python experiments/fig6_statistics.py [--faces 20] [--workers 2] [--work runs/bench_stats]
+"""
+
+import argparse
+import os
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+
+from abc_inverse.cli import main as cli  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+# label=spec, and for DC-IGN networks not shipped, the command that trains them.
+STATISTICS = {
+    "dcign_random_z64=dcign": "shipped (encoders/data/dcign_default.pt.json)",
+    "dcign_specific_z64=dcign:runs/final/specific_sb10.pt":
+        "abc-inverse train --out runs/final/specific_sb10.pt --init encoders/data/dcign_default.pt --steps 10000 "
+        "--seed 0 --mode specific --clamp mean --shape-bias 10",
+    "dcign_random_z16=dcign:runs/bench/dcign_latent16.pt":
+        "abc-inverse train --out runs/bench/dcign_latent16.pt --steps 10000 --seed 0 --latent-dim 16",
+    "dcign_random_z200=dcign:runs/bench/dcign_latent200.pt":
+        "abc-inverse train --out runs/bench/dcign_latent200.pt --steps 10000 --seed 0 --latent-dim 200",
+    "squeezenet:conv1": "", "squeezenet:fire5": "", "squeezenet:fire9": "", "squeezenet:conv10": "",
+    "efficientnet:block4": "", "efficientnet:block10": "", "efficientnet:head": "",
+    "pixels": "",
+}
+
+
+def missing_networks() -> list[str]:
+    """Training commands of the DC-IGN checkpoints in STATISTICS that do not exist yet."""
+    out = []
+    for spec, command in STATISTICS.items():
+        path = spec.partition("=dcign:")[2]
+        if path and not (ROOT / path).is_file():
+            out.append(command)
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--faces", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_stats")
+    parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results" / "statistics")
+    args = parser.parse_args()
+    missing = missing_networks()
+    if missing:
+        sys.exit("missing DC-IGN networks; train them first:\n  " + "\n  ".join(missing))
+    os.chdir(ROOT)
+    code = cli(["bench-stats", "--statistics", ",".join(STATISTICS), "--faces", str(args.faces),
+                "--workers", str(args.workers), "--out", str(args.work)])
+    args.results.mkdir(parents=True, exist_ok=True)
+    for name in ("summary.md", "summary.csv", "fits.csv", "statistics.png", "pixel_error.png"):
+        shutil.copyfile(args.work / name, args.results / name)
+    with open(args.results / "summary.md", "a") as f:
+        f.write(f"\nWhole figure: `{shlex.join(['python', 'experiments/fig6_statistics.py', *sys.argv[1:]])}`\n")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
