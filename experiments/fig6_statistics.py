@@ -33,8 +33,8 @@ STATISTICS = {
         "abc-inverse train --out runs/bench/dcign_latent16.pt --steps 10000 --seed 0 --latent-dim 16",
     "dcign_random_z200=dcign:runs/bench/dcign_latent200.pt":
         "abc-inverse train --out runs/bench/dcign_latent200.pt --steps 10000 --seed 0 --latent-dim 200",
-    "squeezenet:conv1": "", "squeezenet:fire5": "", "squeezenet:fire9": "", "squeezenet:conv10": "",
-    "efficientnet:block4": "", "efficientnet:block10": "", "efficientnet:head": "",
+    "squeezenet:conv1": "", "squeezenet:fire5": "", "squeezenet:conv10": "",
+    "efficientnet:block10": "", "efficientnet:head": "",
     "pixels": "",
 }
 
