@@ -290,6 +290,7 @@ def write_reports(results: list[dict], out: Path, command: str = "") -> list[dic
     for r in results:
         with np.load(_fit_paths(out, r["label"], r["face"])[1]) as data:
             traces.setdefault(r["label"], []).append(data["pixel_mse"])
-    bench_pixel_error_plot(traces, out / "pixel_error.png")
+    tune = json.loads((out / "bench.json").read_text())["sampler"]["tune"]
+    bench_pixel_error_plot(traces, out / "pixel_error.png", tune=tune)
     bench_bars_plot(rows, out / "statistics.png")
     return rows

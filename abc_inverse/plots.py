@@ -87,10 +87,12 @@ def write_plots(idata: az.InferenceData, simulator: Simulator, out_dir: Path) ->
     return paths
 
 
-def bench_pixel_error_plot(traces: dict[str, list[np.ndarray]], path: Path, faces_shown: int = 3) -> None:
-    """Fig. 6a across statistics: one panel per statistic, pixel MSE against iteration (tuning included) for
-    every chain of the first ``faces_shown`` faces (thin lines, one colour per face) and the median over all
-    faces and chains (black). traces : {label: [(chains, iterations) float per face]}."""
+def bench_pixel_error_plot(traces: dict[str, list[np.ndarray]], path: Path, tune: int = 0,
+                           faces_shown: int = 3) -> None:
+    """Fig. 6a across statistics: one panel per statistic, pixel MSE against iteration (the first ``tune`` are
+    tuning steps, marked by a dashed line) for every chain of the first ``faces_shown`` faces (thin lines, one
+    colour per face) and the median over all faces and chains (black).
+    traces : {label: [(chains, iterations) float per face]}."""
     n = len(traces)
     cols = min(n, 4)
     rows = -(-n // cols)
@@ -100,6 +102,8 @@ def bench_pixel_error_plot(traces: dict[str, list[np.ndarray]], path: Path, face
             for row in mse:
                 ax.plot(row, lw=0.6, alpha=0.6, color=f"C{k}")
         ax.plot(np.median(np.concatenate(per_face), axis=0), color="k", lw=1.5, label="median, all faces")
+        if tune:
+            ax.axvline(tune, color="k", ls="--", lw=0.8, label="end of tuning")
         ax.set(title=label, xlabel="iteration", yscale="log")
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
