@@ -71,10 +71,13 @@ def cross_validated_accuracy(r: np.ndarray, same: np.ndarray, folds: int = 2, se
     return float(np.mean(scores))
 
 
-def same_different(statistic, images_a: np.ndarray, images_b: np.ndarray, same: np.ndarray) -> dict:
+def same_different(statistic, images_a: np.ndarray, images_b: np.ndarray, same: np.ndarray, chunk: int = 32
+                   ) -> dict:
     """Fig. 7 numbers of one statistic on rendered pairs: {'accuracy', 'threshold', 'cv_accuracy',
-    'mean_r_same', 'mean_r_different'}."""
-    r = pair_correlations(statistic(images_a), statistic(images_b))
+    'mean_r_same', 'mean_r_different'}. Pairs are encoded ``chunk`` at a time (an ImageNet layer can hold
+    800 000 numbers per image)."""
+    r = np.concatenate([pair_correlations(statistic(images_a[i:i + chunk]), statistic(images_b[i:i + chunk]))
+                        for i in range(0, len(same), chunk)])
     accuracy, threshold = best_threshold(r, same)
     return {"accuracy": accuracy, "threshold": threshold, "cv_accuracy": cross_validated_accuracy(r, same),
             "mean_r_same": float(r[same].mean()), "mean_r_different": float(r[~same].mean())}

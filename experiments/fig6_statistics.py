@@ -61,7 +61,7 @@ def main():
         sys.exit("missing DC-IGN networks; train them first:\n  " + "\n  ".join(missing))
     os.chdir(ROOT)
     code = cli(["bench-stats", "--statistics", ",".join(STATISTICS), "--faces", str(args.faces),
-                "--workers", str(args.workers), "--out", str(args.work)])
+                "--workers", str(args.workers), "--out", os.path.relpath(args.work, ROOT)])
     args.results.mkdir(parents=True, exist_ok=True)
     for name in ("summary.md", "summary.csv", "fits.csv", "statistics.png", "pixel_error.png"):
         shutil.copyfile(args.work / name, args.results / name)

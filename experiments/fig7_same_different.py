@@ -3,9 +3,9 @@
 Renders ``--pairs`` pairs of held-out faces under independent pose, light and camera, half of them the same
 identity (:mod:`encoders.same_different`), and reports per statistic the §4.2 best-threshold accuracy, the
 cross-validated accuracy and the mean correlations. Uses the statistics of ``fig6_statistics.py``. Writes
-``docs/results/same_different.{md,csv,png}``.
+``docs/results/<name>.{md,csv,png}``.
 
-Usage: python experiments/fig7_same_different.py [--pairs 96] [--seed 0]
+Usage: python experiments/fig7_same_different.py [--pairs 96] [--seed 0] [--name same_different]
 """
 
 import argparse
@@ -36,6 +36,7 @@ def main():
     parser.add_argument("--pairs", type=int, default=96)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results")
+    parser.add_argument("--name", default="same_different", help="file stem of the outputs")
     args = parser.parse_args()
     if missing_networks():
         sys.exit("missing DC-IGN networks; run: python experiments/fig6_statistics.py for the commands")
@@ -50,7 +51,7 @@ def main():
                                                           images_a, images_b, same)})
     command = shlex.join(["python", "experiments/fig7_same_different.py", *sys.argv[1:]])
     cols = ["statistic", "accuracy", "cv_accuracy", "threshold", "mean_r_same", "mean_r_different"]
-    write_csv(args.results / "same_different.csv", cols, [[r[c] for c in cols] for r in rows])
+    write_csv(args.results / f"{args.name}.csv", cols, [[r[c] for c in cols] for r in rows])
     lines = [f"Same/different faces (§4.2, Fig. 7): {args.pairs} held-out pairs, half the same identity, pose, "
              "light and camera drawn independently for every image; chance = 0.5.", "",
              "| statistic | accuracy (best threshold) | cross-validated accuracy | threshold | mean r, same | "
@@ -58,7 +59,7 @@ def main():
     lines += [f"| {r['statistic']} | {r['accuracy']:.3f} | {r['cv_accuracy']:.3f} | {r['threshold']:.3f} | "
               f"{r['mean_r_same']:.3f} | {r['mean_r_different']:.3f} |" for r in rows]
     lines += ["", f"Reproduce: `{command}`"]
-    write_text(args.results / "same_different.md", "\n".join(lines) + "\n")
+    write_text(args.results / f"{args.name}.md", "\n".join(lines) + "\n")
     fig, ax = plt.subplots(figsize=(max(7, 0.8 * len(rows)), 4))
     x = range(len(rows))
     ax.bar([i - 0.2 for i in x], [r["accuracy"] for r in rows], 0.4, label="best threshold (§4.2)")
@@ -68,7 +69,7 @@ def main():
     ax.set(ylabel="accuracy", ylim=(0.4, 1.0), title=f"Same/different faces, {args.pairs} pairs")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(args.results / "same_different.png") as tmp:
+    with atomic_path(args.results / f"{args.name}.png") as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     print("\n".join(lines))
 
