@@ -34,6 +34,7 @@ from abc_inverse.simulator import Simulator, simulator_from_config
 
 FACE_STREAM = 20_151_204  # seeds the held-out faces, apart from every training stream
 FIT_STREAM = 6_061_971
+CONNECT_TIMEOUT_S = 30  # how long to try reaching a Dask scheduler
 METRICS = ("pixel_mse", "abs_error_azimuth", "abs_error_elevation", "abs_error_light_azimuth", "acceptance_rate",
            "ess_bulk_min", "r_hat_max", "wall_s")
 _STATISTICS: dict = {}  # per worker process: spec -> loaded statistic
@@ -158,7 +159,11 @@ def _completed(tasks: list[tuple], scheduler: str | None, workers: int) -> Itera
     if scheduler:
         from distributed import Client, as_completed
 
-        with Client(scheduler) as client:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, ValueError, TypeError) as exc:
+            raise ValueError(f"scheduler: cannot reach a Dask scheduler at {scheduler!r} ({exc})") from None
+        with client:
             futures = [client.submit(run_fit, *task, pure=False) for task in tasks]
             for future in as_completed(futures):
                 yield future.result()

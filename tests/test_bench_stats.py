@@ -58,6 +58,9 @@ def test_resume_reuses_finished_fits_and_refuses_other_settings(local, monkeypat
                       progress=False)
     with pytest.raises(ValueError, match="label 'code' was 'dcign'"):
         run_benchmark(["code=pixels"], TINY, out, workers=1, progress=False)
+    monkeypatch.setattr(bench, "CONNECT_TIMEOUT_S", 2)
+    with pytest.raises(ValueError, match="scheduler: cannot reach a Dask scheduler at 'tcp://127.0.0.1:9'"):
+        run_benchmark(STATS, TINY, tmp_path / "nowhere", scheduler="tcp://127.0.0.1:9", progress=False)
     with pytest.raises(ValueError, match="labels must be unique"):
         run_benchmark(["a=pixels", "a=dcign"], TINY, tmp_path, workers=1, progress=False)
 
