@@ -31,6 +31,7 @@ from abc_inverse.fit import ANGLES, FitConfig, fit, simulator_for
 from abc_inverse.io import atomic_path, write_csv, write_text
 from abc_inverse.scene import Scene
 from abc_inverse.simulator import Simulator, simulator_from_config
+from samplers.diagnostics import stat_with_warmup
 
 FACE_STREAM = 20_151_204  # seeds the held-out faces, apart from every training stream
 FIT_STREAM = 6_061_971
@@ -111,14 +112,6 @@ def fit_metrics(idata: az.InferenceData, truth: Scene) -> dict:
     return out
 
 
-def pixel_mse_trace(idata: az.InferenceData) -> np.ndarray:
-    """Pixel MSE of each chain's current render against iteration, tuning included: (chains, tune + draws)."""
-    parts = [idata.sample_stats["pixel_mse"].values]
-    if "warmup_sample_stats" in idata.groups():
-        parts.insert(0, idata.warmup_sample_stats["pixel_mse"].values)
-    return np.concatenate(parts, axis=1).astype(np.float32)
-
-
 def run_fit(label: str, spec: str, face: int, config: BenchConfig, simulator_config: dict) -> dict:
     """One task: fit held-out face ``face`` with statistic ``spec``. Runs anywhere (a local process, a Dask
     worker) with one thread; returns {'label', 'spec', 'face', metrics…, 'trace': (chains, iterations)}."""
@@ -134,7 +127,7 @@ def run_fit(label: str, spec: str, face: int, config: BenchConfig, simulator_con
     idata = fit(observed, statistic, config.fit_config(face), simulator, progress=False)
     wall = time.perf_counter() - start
     return {"label": label, "spec": spec, "face": face, **fit_metrics(idata, truth), "wall_s": wall,
-            "trace": pixel_mse_trace(idata)}
+            "trace": stat_with_warmup(idata, "pixel_mse")[0].astype(np.float32)}
 
 
 def benchmark_simulator(specs: dict[str, str], image_size: int = 64) -> dict:

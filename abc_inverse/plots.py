@@ -14,6 +14,7 @@ import numpy as np  # noqa: E402
 from abc_inverse.fit import ANGLES, posterior_scenes  # noqa: E402
 from abc_inverse.io import atomic_path  # noqa: E402
 from abc_inverse.simulator import Simulator  # noqa: E402
+from samplers.diagnostics import stat_with_warmup  # noqa: E402
 
 
 def _save(fig, path: Path) -> None:
@@ -33,13 +34,7 @@ def trace_plot(idata: az.InferenceData, path: Path) -> None:
 def pixel_error_plot(idata: az.InferenceData, path: Path) -> None:
     """Pixel MSE between the observed image and the chain's current render against iteration, one line per
     chain, tuning included (Kulkarni et al. 2015 Fig. 6a)."""
-    stats = [idata.sample_stats["pixel_mse"].values]
-    n_tune = 0
-    if "warmup_sample_stats" in idata.groups():
-        warm = idata.warmup_sample_stats["pixel_mse"].values
-        stats.insert(0, warm)
-        n_tune = warm.shape[1]
-    mse = np.concatenate(stats, axis=1)
+    mse, n_tune = stat_with_warmup(idata, "pixel_mse")
     fig, ax = plt.subplots(figsize=(7, 4))
     for c, row in enumerate(mse):
         ax.plot(np.arange(len(row)), row, lw=1, label=f"chain {c}")

@@ -63,3 +63,12 @@ def save_netcdf(idata: az.InferenceData, path: Path) -> None:
 def acceptance_rate(idata: az.InferenceData) -> np.ndarray:
     """Fraction of accepted proposals per chain after tuning: (C,) float64."""
     return idata.sample_stats["is_accepted"].mean("draw").values
+
+
+def stat_with_warmup(idata: az.InferenceData, name: str = "pixel_mse") -> tuple[np.ndarray, int]:
+    """A sample statistic against iteration, tuning included: ((C, tune + draws) values, number of tuning steps)."""
+    parts = [idata.sample_stats[name].values]
+    if "warmup_sample_stats" in idata.groups():
+        parts.insert(0, idata.warmup_sample_stats[name].values)
+    n_tune = parts[0].shape[1] if len(parts) == 2 else 0
+    return np.concatenate(parts, axis=1), n_tune
