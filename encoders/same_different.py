@@ -1,10 +1,10 @@
 """Same/different face recognition from a summary statistic (Kulkarni et al. 2015 §4.2, Fig. 7).
 
-Pairs of held-out faces under independent pose, light and camera, half of them the same identity (shape and
-albedo). Following §4.2 (after Yildirim et al.): each image's representation is scaled to mean 0 and standard
-deviation 1, the Pearson correlation of the two representations of a pair is computed, and the threshold on
-it that classifies the most pairs correctly ("same" when the correlation is ≥ the threshold) gives the
-accuracy. That accuracy is chosen on the same pairs it is measured on, so it is optimistic; the
+Pairs of held-out faces under independent pose, light and camera (or a chosen subset of them), half of them the
+same identity (shape and albedo). Following §4.2 (after Yildirim et al.): each image's representation is scaled
+to mean 0 and standard deviation 1, the Pearson correlation of the two representations of a pair is computed,
+and the threshold on it that classifies the most pairs correctly ("same" when the correlation is ≥ the threshold)
+gives the accuracy. That threshold is chosen on the pairs it is scored on, so the accuracy is optimistic; the
 cross-validated accuracy (threshold chosen on the other fold) is reported beside it.
 """
 
@@ -18,19 +18,27 @@ from abc_inverse.simulator import Simulator
 PAIR_STREAM = 19_710_407  # seeds the pairs, apart from every training and benchmark stream
 
 
-def face_pairs(simulator: Simulator, n_pairs: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+VARIABLES = {"pose": ("azimuth", "elevation"), "light": ("light_azimuth",), "camera": ("camera",)}
+
+
+def face_pairs(simulator: Simulator, n_pairs: int, seed: int = 0, vary: tuple[str, ...] = tuple(VARIABLES)
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rendered pairs: images_a, images_b (n_pairs, H, W) float32 in [0, 1] and same (n_pairs,) bool.
 
-    Every image has its own pose, light and camera from the prior; in the first half of the pairs (in a
-    random order) both images share shape and albedo, in the rest each has its own. Raises ValueError if
-    n_pairs < 2 or odd.
+    The two images of a pair have independent prior draws of the variables in ``vary`` (any of 'pose',
+    'light', 'camera'; the rest is shared); in half of the pairs (in a random order) they share shape and
+    albedo, in the rest each has its own. Raises ValueError if n_pairs < 2 or odd, or for an unknown variable.
     """
     if n_pairs < 2 or n_pairs % 2:
         raise ValueError(f"pairs: expected an even number ≥ 2, got {n_pairs}")
+    unknown = set(vary) - set(VARIABLES)
+    if unknown:
+        raise ValueError(f"vary: expected some of {tuple(VARIABLES)}, got {sorted(unknown)}")
     rng = np.random.default_rng([PAIR_STREAM, seed])
     a, b = simulator.prior.sample(rng, n_pairs), simulator.prior.sample(rng, n_pairs)
     same = rng.permutation(np.arange(n_pairs) < n_pairs // 2)
-    b = Scene(**{**b._asdict(), "shape": np.where(same[:, None], a.shape, b.shape),
+    fields = {name: getattr(a, name) for group, names in VARIABLES.items() if group not in vary for name in names}
+    b = Scene(**{**b._asdict(), **fields, "shape": np.where(same[:, None], a.shape, b.shape),
                  "albedo": np.where(same[:, None], a.albedo, b.albedo)})
     return simulator(a), simulator(b), same
 

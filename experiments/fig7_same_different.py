@@ -6,6 +6,7 @@ cross-validated accuracy and the mean correlations. Uses the statistics of ``fig
 ``docs/results/<name>.{md,csv,png}``.
 
 Usage: python experiments/fig7_same_different.py [--pairs 96] [--seed 0] [--name same_different]
+       [--vary pose,light,camera]
 """
 
 import argparse
@@ -37,6 +38,8 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results")
     parser.add_argument("--name", default="same_different", help="file stem of the outputs")
+    parser.add_argument("--vary", default="pose,light,camera",
+                        help="what differs between the two images of a pair: some of pose, light, camera")
     args = parser.parse_args()
     if missing_networks():
         sys.exit("missing DC-IGN networks; run: python experiments/fig6_statistics.py for the commands")
@@ -44,7 +47,8 @@ def main():
     torch.set_num_threads(2)
     specs = dict(split_label(s) for s in STATISTICS)
     simulator = simulator_from_config(benchmark_simulator(specs))
-    images_a, images_b, same = face_pairs(simulator, args.pairs, args.seed)
+    vary = tuple(v for v in args.vary.split(",") if v)
+    images_a, images_b, same = face_pairs(simulator, args.pairs, args.seed, vary)
     rows = []
     for label, spec in tqdm(specs.items(), desc="statistics"):
         rows.append({"statistic": label, **same_different(load_statistic(spec, simulator.settings.image_size),
@@ -52,8 +56,8 @@ def main():
     command = shlex.join(["python", "experiments/fig7_same_different.py", *sys.argv[1:]])
     cols = ["statistic", "accuracy", "cv_accuracy", "threshold", "mean_r_same", "mean_r_different"]
     write_csv(args.results / f"{args.name}.csv", cols, [[r[c] for c in cols] for r in rows])
-    lines = [f"Same/different faces (§4.2, Fig. 7): {args.pairs} held-out pairs, half the same identity, pose, "
-             "light and camera drawn independently for every image; chance = 0.5.", "",
+    lines = [f"Same/different faces (§4.2, Fig. 7): {args.pairs} held-out pairs, half the same identity; drawn "
+             f"independently for each image of a pair: {', '.join(vary) or 'nothing'}; chance = 0.5.", "",
              "| statistic | accuracy (best threshold) | cross-validated accuracy | threshold | mean r, same | "
              "mean r, different |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['statistic']} | {r['accuracy']:.3f} | {r['cv_accuracy']:.3f} | {r['threshold']:.3f} | "
@@ -66,7 +70,8 @@ def main():
     ax.bar([i + 0.2 for i in x], [r["cv_accuracy"] for r in rows], 0.4, label="cross-validated")
     ax.axhline(0.5, color="k", ls="--", lw=0.8, label="chance")
     ax.set_xticks(list(x), [r["statistic"] for r in rows], rotation=35, ha="right", fontsize=8)
-    ax.set(ylabel="accuracy", ylim=(0.4, 1.0), title=f"Same/different faces, {args.pairs} pairs")
+    ax.set(ylabel="accuracy", ylim=(0.4, 1.0),
+           title=f"Same/different faces, {args.pairs} pairs, varying {', '.join(vary) or 'nothing'}")
     ax.legend(fontsize=8)
     fig.tight_layout()
     with atomic_path(args.results / f"{args.name}.png") as tmp:

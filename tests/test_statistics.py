@@ -72,6 +72,15 @@ def test_face_pairs_are_half_same_and_even():
     assert a.shape == b.shape == (8, 32, 32) and same.sum() == 4
     with pytest.raises(ValueError, match="even number"):
         face_pairs(sim, 7)
+    with pytest.raises(ValueError, match="vary: expected some of"):
+        face_pairs(sim, 4, vary=("hair",))
+    # nothing varies: a same pair is one image twice, a different pair two identities in one scene
+    a, b, same = face_pairs(sim, 8, seed=3, vary=())
+    np.testing.assert_array_equal(a[same], b[same])
+    assert all(np.abs(a[i] - b[i]).max() > 0 for i in np.flatnonzero(~same))
+    # light only: same pairs keep their silhouette (pose and camera shared), only the shading changes
+    a, b, same = face_pairs(sim, 8, seed=3, vary=("light",))
+    np.testing.assert_array_equal(a[same] > 0, b[same] > 0)
 
 
 def test_same_different_with_an_identity_oracle():
