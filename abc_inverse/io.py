@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +35,15 @@ def write_text(path: Path | str, text: str) -> None:
     """Write a text file atomically (a temporary file beside it, then renamed)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def sha256_of(path: Path | str) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def write_csv(path: Path, header: list[str], rows) -> None:

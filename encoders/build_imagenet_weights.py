@@ -12,27 +12,18 @@ The output is a plain ``.npz`` (kernels transposed to torch's (c_out, c_in, kh, 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.resources
 import pickle
 from pathlib import Path
 
 import numpy as np
 
-from abc_inverse.io import atomic_path
+from abc_inverse.io import atomic_path, sha256_of
+from encoders.imagenet import SQUEEZENET_SOURCE_SHA256
 
-SOURCE_SHA256 = "f286bbf493e6389979ed3036f960f4404e0079acdb92156500df0d4a43d085f1"
+SOURCE_SHA256 = SQUEEZENET_SOURCE_SHA256  # one pin, checked here on conversion and in encoders.imagenet on load
 DEFAULT_OUT = Path(__file__).parent / "data" / "squeezenet1_1.npz"
 N_PARAMETERS = 1_235_496
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def source_path() -> Path:

