@@ -13,7 +13,7 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 
 TRAIN_FLAGS = ("steps", "batch_size", "lr", "seed", "checkpoint_every", "n_shape", "n_albedo", "image_size",
-               "latent_dim", "channels", "mode", "clamp", "invariance", "shape_bias", "kl_weight",
+               "latent_dim", "channels", "decoder_hidden", "mode", "clamp", "invariance", "shape_bias", "kl_weight",
                "curriculum")
 
 
@@ -21,14 +21,14 @@ class UserError(Exception):
     """An error in the user's input, printed without a traceback."""
 
 
-def _positive_int(name):
+def _int_at_least(name, low=1):
     def parse(text):
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name}: expected an integer, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name}: expected an integer ≥ 1, got {value}")
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{name}: expected an integer ≥ {low}, got {value}")
         return value
     return parse
 
@@ -214,8 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image", nargs="?", type=Path,
                    help="PNG/JPEG, colour or grey, any size (default: scikit-image's astronaut photo)")
     p.add_argument("--out", type=Path, default=Path("abc-inverse-fit"), help="output directory")
-    p.add_argument("--chains", type=_positive_int("--chains"), default=8)
-    p.add_argument("--draws", type=_positive_int("--draws"), default=3000, help="recorded draws per chain")
+    p.add_argument("--chains", type=_int_at_least("--chains"), default=8)
+    p.add_argument("--draws", type=_int_at_least("--draws"), default=3000, help="recorded draws per chain")
     p.add_argument("--tune", type=int, default=3000, help="tuning steps per chain (ε adapted), not recorded")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epsilon", type=_finite_float("--epsilon", 1e-12), default=None,
@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="resample chains by kernel weight every N tuning steps (0 = off)")
     p.add_argument("--explore-chains", type=int, default=32,
                    help="chains run for the first half of tuning, of which the closest --chains go on (0 = off)")
-    p.add_argument("--pilot", type=_positive_int("--pilot"), default=2000,
+    p.add_argument("--pilot", type=_int_at_least("--pilot"), default=2000,
                    help="prior draws from whose best the chains start")
     p.add_argument("--crop", default="auto",
                    help="'auto' (largest detected face; central square if none), 'none' (image already framed "
@@ -251,10 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--light-azimuth", type=_finite_float("--light-azimuth"), required=True,
                    help="degrees, |·| ≤ 90; positive lights from the viewer's right")
     p.add_argument("--seed", type=int, default=None, help="identity drawn from the prior (default: mean face)")
-    p.add_argument("--size", type=_positive_int("--size"), default=64, help="pixels")
+    p.add_argument("--size", type=_int_at_least("--size"), default=64, help="pixels")
     p.add_argument("--color", action="store_true", help="RGB instead of grey")
-    p.add_argument("--n-shape", type=_positive_int("--n-shape"), default=20)
-    p.add_argument("--n-albedo", type=_positive_int("--n-albedo"), default=10)
+    p.add_argument("--n-shape", type=_int_at_least("--n-shape"), default=20)
+    p.add_argument("--n-albedo", type=_int_at_least("--n-albedo"), default=10)
     p.add_argument("--out", type=Path, required=True, help="PNG path")
     p.set_defaults(func=cmd_render)
 
@@ -275,16 +275,18 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--" + name.replace("_", "-"), dest=name, default=argparse.SUPPRESS,
                        help=f"{help} (default: {getattr(d, name)})".strip(), **kw)
 
-    flag("steps", type=_positive_int("--steps"))
-    flag("batch_size", type=_positive_int("--batch-size"))
+    flag("steps", type=_int_at_least("--steps"))
+    flag("batch_size", type=_int_at_least("--batch-size"))
     flag("lr", type=_finite_float("--lr", 1e-8, 1.0), help="RMSprop learning rate")
     flag("seed", type=int)
-    flag("checkpoint_every", type=_positive_int("--checkpoint-every"))
-    flag("n_shape", type=_positive_int("--n-shape"))
-    flag("n_albedo", type=_positive_int("--n-albedo"))
-    flag("image_size", type=_positive_int("--image-size"), help="pixels")
-    flag("latent_dim", type=_positive_int("--latent-dim"))
+    flag("checkpoint_every", type=_int_at_least("--checkpoint-every"))
+    flag("n_shape", type=_int_at_least("--n-shape"))
+    flag("n_albedo", type=_int_at_least("--n-albedo"))
+    flag("image_size", type=_int_at_least("--image-size"), help="pixels")
+    flag("latent_dim", type=_int_at_least("--latent-dim"))
     flag("channels", type=_channels, help="encoder feature maps")
+    flag("decoder_hidden", type=_int_at_least("--decoder-hidden", 0),
+         help="hidden ReLU units before the decoder's first layer (0 = the paper's linear layer)")
     flag("mode", choices=["random", "specific"], help="random (§3.1) or specific (§3.2) transformations")
     flag("clamp", choices=["first", "mean"],
          help="specific mode: clamp inactive latents to the first example or the batch mean")
@@ -295,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     flag("kl_weight", type=_finite_float("--kl-weight", 1e-6), help="β: weight of the KL term in the objective")
     flag("curriculum", type=int, help="specific mode: steps over which the varied angle's range widens from 10%% "
                                       "of the prior's to all of it (0 = off)")
-    p.add_argument("--threads", type=_positive_int("--threads"), default=2, help="torch threads")
+    p.add_argument("--threads", type=_int_at_least("--threads"), default=2, help="torch threads")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate-encoder", help="equivariance, invariance, decoder sweeps, held-out ELBO of a DC-IGN",
@@ -303,8 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Fig. 8-10); writes figures, CSVs, metrics.json and report.md into --out.")
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--faces", type=_positive_int("--faces"), default=100, help="held-out faces per sweep (≥ 2)")
-    p.add_argument("--threads", type=_positive_int("--threads"), default=2, help="torch threads")
+    p.add_argument("--faces", type=_int_at_least("--faces"), default=100, help="held-out faces per sweep (≥ 2)")
+    p.add_argument("--threads", type=_int_at_least("--threads"), default=2, help="torch threads")
     p.set_defaults(func=cmd_evaluate_encoder)
 
     p = sub.add_parser("bench-stats", help="compare summary statistics by fitting the same held-out faces",
@@ -314,17 +316,17 @@ def build_parser() -> argparse.ArgumentParser:
                                    "LABEL=SPEC. Finished fits in --out are reused, so an interrupted run resumes.")
     p.add_argument("--statistics", default="dcign,squeezenet:fire5,efficientnet:block10,pixels",
                    help="comma-separated specs (default: %(default)s)")
-    p.add_argument("--faces", type=_positive_int("--faces"), default=20, help="held-out faces")
-    p.add_argument("--draws", type=_positive_int("--draws"), default=200, help="recorded draws per chain")
+    p.add_argument("--faces", type=_int_at_least("--faces"), default=20, help="held-out faces")
+    p.add_argument("--draws", type=_int_at_least("--draws"), default=200, help="recorded draws per chain")
     p.add_argument("--tune", type=int, default=200, help="tuning steps per chain")
-    p.add_argument("--chains", type=_positive_int("--chains"), default=4)
-    p.add_argument("--pilot", type=_positive_int("--pilot"), default=100, help="prior draws the chains start from")
+    p.add_argument("--chains", type=_int_at_least("--chains"), default=4)
+    p.add_argument("--pilot", type=_int_at_least("--pilot"), default=100, help="prior draws the chains start from")
     p.add_argument("--distance", choices=["cosine", "l2", "l1", "correlation"], default="cosine")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True, help="output directory (reused fits live in OUT/fits)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="Dask scheduler address (tcp://host:port) to run the fits on; default: local processes")
-    p.add_argument("--workers", type=_positive_int("--workers"), default=2,
+    p.add_argument("--workers", type=_int_at_least("--workers"), default=2,
                    help="local processes (one thread each) when no --scheduler is given")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_bench_stats)

@@ -39,12 +39,17 @@ class DCIGNConfig:
         the decoder mirrors them (2× nearest-neighbour upsampling → 5×5 conv → ReLU), then a 5×5 conv to one
         channel and a sigmoid.
     kernel : int, convolution kernel size (odd).
+    decoder_hidden : int ≥ 0. 0: the decoder's first layer is linear z → feature maps, then ReLU (the paper's
+        Fig. 1). > 0: a hidden layer of this many ReLU units comes before it, so one latent can change the image
+        non-linearly (tell +a from −a of an angle whose images mostly change by their even part; see
+        ``experiments/decoder_sign_oracle.py``).
     """
 
     image_size: int = 64
     latent_dim: int = 64
     channels: tuple[int, ...] = (16, 32, 32)
     kernel: int = 5
+    decoder_hidden: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -55,6 +60,8 @@ class DCIGNConfig:
             raise ValueError(f"latent_dim: expected ≥ 1, got {self.latent_dim}")
         if self.kernel % 2 == 0:
             raise ValueError(f"kernel: expected an odd size, got {self.kernel}")
+        if self.decoder_hidden < 0:
+            raise ValueError(f"decoder_hidden: expected ≥ 0 units, got {self.decoder_hidden}")
 
 
 class DCIGN(nn.Module):
@@ -78,7 +85,9 @@ class DCIGN(nn.Module):
         n_feat = c_in * self.bottom**2
         self.mu = nn.Linear(n_feat, config.latent_dim)
         self.logvar = nn.Linear(n_feat, config.latent_dim)
-        self.expand = nn.Linear(config.latent_dim, n_feat)
+        h = config.decoder_hidden
+        self.expand = (nn.Linear(config.latent_dim, n_feat) if h == 0 else
+                       nn.Sequential(nn.Linear(config.latent_dim, h), nn.ReLU(), nn.Linear(h, n_feat)))
         dec = []
         rev = list(reversed(config.channels))
         for i, c in enumerate(rev):

@@ -52,6 +52,7 @@ class TrainConfig:
     seed : int, seeds weights, scenes and reparameterisation noise. checkpoint_every : int, steps between
     checkpoints. n_shape, n_albedo : int, morphable-model dimensions of the training scenes.
     image_size : int, pixels. latent_dim : int. channels : tuple of int, encoder feature maps.
+    decoder_hidden : int ≥ 0, hidden ReLU units before the decoder's first layer (0 = none; DCIGNConfig).
     mode : 'random' or 'specific'. clamp : 'first' or 'mean'. invariance : float ≥ 0, invariance-targeting factor
     (0 = zero gradient for clamped latents). shape_bias : float ≥ 0, odds of an intrinsic batch against each
     extrinsic type. mode … shape_bias matter only in specific mode.
@@ -76,6 +77,7 @@ class TrainConfig:
     image_size: int = 64
     latent_dim: int = 64
     channels: tuple[int, ...] = (16, 32, 32)
+    decoder_hidden: int = 0
     mode: str = "random"
     clamp: str = "first"
     invariance: float = 0.0
@@ -188,7 +190,8 @@ def train(config: TrainConfig, out: Path, command: str = "", progress: bool = Tr
     simulator = Simulator(load_model(config.n_shape, config.n_albedo), RenderSettings(image_size=config.image_size))
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
-    arch = DCIGNConfig(image_size=config.image_size, latent_dim=config.latent_dim, channels=config.channels)
+    arch = DCIGNConfig(image_size=config.image_size, latent_dim=config.latent_dim, channels=config.channels,
+                       decoder_hidden=config.decoder_hidden)
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         model = DCIGN(arch)

@@ -60,6 +60,31 @@ def test_checkpoint_round_trip(small, tmp_path):
     torch.testing.assert_close(model.encode(x)[0], small.eval().encode(x)[0])
 
 
+def test_decoder_hidden_layer_round_trips_and_older_configs_load(small, tmp_path):
+    torch.manual_seed(1)
+    deep = DCIGN(DCIGNConfig(image_size=16, latent_dim=4, channels=(4, 8), decoder_hidden=6))
+    z = torch.randn(3, 4)
+    assert deep.decode(z).shape == (3, 1, 16, 16)
+    save_checkpoint(tmp_path / "deep.pt", deep, CheckpointMeta())
+    loaded = load_checkpoint(tmp_path / "deep.pt")[0]
+    assert loaded.config.decoder_hidden == 6
+    torch.testing.assert_close(loaded.decode(z), deep.eval().decode(z))
+    # a checkpoint written before decoder_hidden existed has no such key: it loads as the paper's decoder
+    payload = torch.load(tmp_path / "deep.pt", weights_only=True)
+    save_checkpoint(tmp_path / "plain.pt", small, CheckpointMeta())
+    plain = torch.load(tmp_path / "plain.pt", weights_only=True)
+    plain["config"].pop("decoder_hidden")
+    torch.save(plain, tmp_path / "old.pt")
+    assert load_checkpoint(tmp_path / "old.pt")[0].config.decoder_hidden == 0
+    # weights of a hidden-layer decoder under a config without one: a clear mismatch error
+    payload["config"]["decoder_hidden"] = 0
+    torch.save(payload, tmp_path / "mismatch.pt")
+    with pytest.raises(ValueError, match="does not match its DC-IGN config"):
+        load_checkpoint(tmp_path / "mismatch.pt")
+    with pytest.raises(ValueError, match="decoder_hidden"):
+        DCIGNConfig(decoder_hidden=-1)
+
+
 def test_corrupt_and_mismatched_checkpoints(small, tmp_path):
     with pytest.raises(FileNotFoundError, match="checkpoint: no such file"):
         load_checkpoint(tmp_path / "missing.pt")
