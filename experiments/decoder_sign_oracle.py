@@ -135,6 +135,8 @@ def main(argv=None):
     cmd = "python experiments/decoder_sign_oracle.py" + "".join(
         f" --{k} {getattr(args, k)}" for k in ("variables", "steps", "hidden", "seed")
         if getattr(args, k) != p.get_default(k))
+    if args.out.resolve() != (ROOT / "docs" / "results").resolve():
+        cmd += f" --out {args.out}"
     lines += ["", f"Reproduce: `{cmd}`", ""]
     write_text(args.out / "decoder_sign_oracle.md", "\n".join(lines))
     print("\n".join(lines))
