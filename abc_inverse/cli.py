@@ -14,7 +14,7 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 TRAIN_FLAGS = ("steps", "batch_size", "lr", "seed", "checkpoint_every", "n_shape", "n_albedo", "image_size",
                "latent_dim", "channels", "decoder_hidden", "mode", "clamp", "invariance", "shape_bias", "kl_weight",
-               "curriculum")
+               "curriculum", "mirror")
 
 
 class UserError(Exception):
@@ -297,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     flag("kl_weight", type=_finite_float("--kl-weight", 1e-6), help="β: weight of the KL term in the objective")
     flag("curriculum", type=int, help="specific mode: steps over which the varied angle's range widens from 10%% "
                                       "of the prior's to all of it (0 = off)")
+    flag("mirror", type=_finite_float("--mirror", 0.0),
+         help="specific mode: weight of the term asking z1, z3 to change sign when the image is mirrored (0 = off)")
     p.add_argument("--threads", type=_int_at_least("--threads"), default=2, help="torch threads")
     p.set_defaults(func=cmd_train)
 

@@ -59,6 +59,8 @@ class TrainConfig:
     kl_weight : float > 0, β multiplying the KL term of the training objective (1 = the SGVB bound of §3; the
     reported ELBO is always the unweighted bound). The KL term does not grow with the image while the summed
     reconstruction term does, so β < 1 at 64×64 keeps the balance the paper's 150×150 images had (≈ (64/150)²).
+    mirror : float ≥ 0, specific mode: weight of the mirror term (:func:`mirror_penalty`) added to the objective of
+    azimuth and light batches (0 = off, the paper's objective).
     curriculum : int ≥ 0, specific mode: steps over which the range of the angle an extrinsic batch varies widens
     linearly from CURRICULUM_START of its prior range to all of it (0 = the full range from the start). Over a
     narrow range an image changes almost linearly with the angle, so the latent learns a monotone code rather than
@@ -84,6 +86,7 @@ class TrainConfig:
     shape_bias: float = 10.0
     kl_weight: float = 1.0
     curriculum: int = 0
+    mirror: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -91,8 +94,9 @@ class TrainConfig:
             raise ValueError(f"mode: expected 'random' or 'specific', got {self.mode!r}")
         if self.clamp not in CLAMP_MODES:
             raise ValueError(f"clamp: expected one of {CLAMP_MODES}, got {self.clamp!r}")
-        if not (self.invariance >= 0 and self.shape_bias >= 0):
-            raise ValueError(f"invariance, shape_bias: expected ≥ 0, got {self.invariance}, {self.shape_bias}")
+        if not (self.invariance >= 0 and self.shape_bias >= 0 and self.mirror >= 0):
+            raise ValueError(f"invariance, shape_bias, mirror: expected ≥ 0, got {self.invariance}, "
+                             f"{self.shape_bias}, {self.mirror}")
         if self.mode == "specific" and self.latent_dim < 4:
             raise ValueError(f"latent_dim: specific mode needs ≥ 4 latents, got {self.latent_dim}")
         for name in ("steps", "batch_size", "checkpoint_every", "latent_dim"):
@@ -132,14 +136,36 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
     return torch.from_numpy(simulator(scenes))[:, None], active
 
 
+def mirror_penalty(model: DCIGN, x: torch.Tensor, mu: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+    """Mirror term of a specific-mode batch: mean over the batch of Σ_k (μ_k(flip x) + μ_k(x))², k over the active
+    latents among z1 (face azimuth) and z3 (light azimuth).
+
+    Flipping an image left-right turns a (near-symmetric) face at azimuth a lit from light azimuth b into one at −a
+    lit from −b, so the term asks z1 and z3 to be odd functions of their angle and rules out the folded, even codes
+    that SGVB with clamping tends to find (see ``experiments/decoder_sign_oracle.py``). Not in Kulkarni et al. 2015.
+    x : (N, 1, H, W) images; mu : (N, L) their encoder means; active : (L,) bool. Returns a scalar tensor (0 when the
+    batch trains neither z1 nor z3: elevation and intrinsic batches).
+    """
+    k = active.clone()
+    k[1], k[3:] = False, False
+    if not k.any():
+        return mu.new_zeros(())
+    mu_flip, _ = model.encode(torch.flip(x, dims=[3]))
+    return ((mu_flip[:, k] + mu[:, k]) ** 2).sum(dim=1).mean()
+
+
 def train_step(model: DCIGN, opt: torch.optim.Optimizer, x: torch.Tensor, active: torch.Tensor | None,
                gen: torch.Generator, config: TrainConfig) -> tuple[float, float, float]:
-    """One SGVB update on batch x (with clamping if ``active`` is given), objective reconstruction + β·KL.
+    """One SGVB update on batch x (with clamping if ``active`` is given), objective reconstruction + β·KL, plus
+    ``config.mirror`` × :func:`mirror_penalty` in specific mode.
     Returns (loss, reconstruction, KL), nats per image, loss = -ELBO (unweighted)."""
     logits, mu, logvar, _ = model(x, gen, active, config.clamp, config.invariance)
     loss, rec, kl = sgvb_loss(logits, x, mu, logvar, active)
+    objective = rec + config.kl_weight * kl
+    if config.mirror and active is not None:
+        objective = objective + config.mirror * mirror_penalty(model, x, mu, active)
     opt.zero_grad(set_to_none=True)
-    (rec + config.kl_weight * kl).backward()
+    objective.backward()
     opt.step()
     return loss.item(), rec.item(), kl.item()
 

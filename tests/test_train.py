@@ -93,3 +93,27 @@ def test_curriculum_widens_the_varied_angle_from_a_tenth_to_the_prior_range():
         transformation_scenes(prior, rng, "azimuth", 4, spread=0.0)
     with pytest.raises(ValueError, match="curriculum: expected ≥ 0"):
         TrainConfig(curriculum=-1)
+
+
+def test_mirror_penalty_matches_hand_computation_and_skips_other_batches():
+    from encoders.batches import active_latents
+    from encoders.dcign import DCIGN, DCIGNConfig
+    from encoders.train import mirror_penalty
+
+    torch.manual_seed(0)
+    model = DCIGN(DCIGNConfig(image_size=16, latent_dim=5, channels=(4, 8)))
+    x = torch.rand(3, 1, 16, 16)
+    mu = model.encode(x)[0]
+    mu_flip = model.encode(x.flip(3))[0]
+    for kind, k in (("azimuth", 0), ("light", 2)):
+        got = mirror_penalty(model, x, mu, torch.from_numpy(active_latents(kind, 5)))
+        torch.testing.assert_close(got, ((mu_flip[:, k] + mu[:, k]) ** 2).mean())
+    for kind in ("elevation", "intrinsic"):
+        assert mirror_penalty(model, x, mu, torch.from_numpy(active_latents(kind, 5))).item() == 0.0
+    # a left-right symmetric image: the term is (2 μ_k)², zero only for μ_k = 0
+    sym = (x + x.flip(3)) / 2
+    mu_sym = model.encode(sym)[0]
+    torch.testing.assert_close(mirror_penalty(model, sym, mu_sym, torch.from_numpy(active_latents("azimuth", 5))),
+                               (4 * mu_sym[:, 0] ** 2).mean())
+    with pytest.raises(ValueError, match="mirror"):
+        TrainConfig(mirror=-1.0)
