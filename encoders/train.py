@@ -25,7 +25,7 @@ from tqdm import tqdm
 from abc_inverse.io import write_text
 from abc_inverse.morphable import load_model
 from abc_inverse.simulator import RenderSettings, Simulator
-from encoders.batches import active_latents, draw_batch_type, transformation_scenes
+from encoders.batches import LATENT_OF, active_latents, draw_batch_type, transformation_scenes
 from encoders.clamp import CLAMP_MODES
 from encoders.dcign import (
     DCIGN,
@@ -146,8 +146,9 @@ def mirror_penalty(model: DCIGN, x: torch.Tensor, mu: torch.Tensor, active: torc
     x : (N, 1, H, W) images; mu : (N, L) their encoder means; active : (L,) bool. Returns a scalar tensor (0 when the
     batch trains neither z1 nor z3: elevation and intrinsic batches).
     """
-    k = active.clone()
-    k[1], k[3:] = False, False
+    k = torch.zeros_like(active)
+    k[[LATENT_OF["azimuth"], LATENT_OF["light"]]] = True
+    k &= active
     if not k.any():
         return mu.new_zeros(())
     mu_flip, _ = model.encode(torch.flip(x, dims=[3]))

@@ -35,12 +35,14 @@ from tqdm import tqdm
 
 from abc_inverse.io import write_csv, write_text
 from abc_inverse.simulator import simulator_from_config
-from encoders.batches import active_latents, transformation_scenes
+from encoders.batches import LATENT_OF, active_latents, transformation_scenes
 from encoders.clamp import ClampLatents
 from encoders.dcign import DCIGN, DCIGNConfig, load_checkpoint
 from encoders.train import TrainConfig, make_optimizer
 
-VARIABLES = {"elevation": ("elevation", 1), "light_azimuth": ("light", 2), "azimuth": ("azimuth", 0)}
+# scene variable -> (batch type that varies it, index of its latent)
+VARIABLES = {name: (kind, LATENT_OF[kind]) for name, kind in
+             (("elevation", "elevation"), ("light_azimuth", "light"), ("azimuth", "azimuth"))}
 CODES = {"none": lambda a: torch.zeros_like(a), "abs": lambda a: a.abs() / 0.5, "mono": lambda a: a / 0.5}
 ROOT = Path(__file__).resolve().parents[1]
 
