@@ -14,7 +14,7 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 TRAIN_FLAGS = ("steps", "batch_size", "lr", "seed", "checkpoint_every", "n_shape", "n_albedo", "image_size",
                "latent_dim", "channels", "decoder_hidden", "mode", "clamp", "invariance", "shape_bias", "kl_weight",
-               "curriculum", "mirror")
+               "curriculum", "mirror", "slowness")
 
 
 class UserError(Exception):
@@ -299,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "of the prior's to all of it (0 = off)")
     flag("mirror", type=_finite_float("--mirror", 0.0),
          help="specific mode: weight of the term asking z1, z3 to change sign when the image is mirrored (0 = off)")
+    flag("slowness", type=_finite_float("--slowness", 0.0),
+         help="specific mode: weight of the term asking z1-z3 to change slowly along their batch's sorted angle "
+              "(0 = off)")
     p.add_argument("--threads", type=_int_at_least("--threads"), default=2, help="torch threads")
     p.set_defaults(func=cmd_train)
 

@@ -31,7 +31,7 @@ def measure(config: TrainConfig, steps: int) -> dict:
     model = DCIGN(DCIGNConfig(image_size=config.image_size, latent_dim=config.latent_dim, channels=config.channels))
     opt, gen, rng = make_optimizer(model, config), torch.Generator().manual_seed(0), np.random.default_rng(0)
     for _ in range(5):  # warm-up: Numba JIT, allocator
-        train_step(model, opt, *draw_batch(simulator, rng, config), gen, config)
+        train_step(model, opt, draw_batch(simulator, rng, config), gen, config)
 
     def rate(fn):
         start = time.perf_counter()
@@ -41,8 +41,8 @@ def measure(config: TrainConfig, steps: int) -> dict:
 
     batch = draw_batch(simulator, rng, config)
     return {"render_images_per_s": rate(lambda: draw_batch(simulator, rng, config)),
-            "update_images_per_s": rate(lambda: train_step(model, opt, *batch, gen, config)),
-            "train_images_per_s": rate(lambda: train_step(model, opt, *draw_batch(simulator, rng, config), gen,
+            "update_images_per_s": rate(lambda: train_step(model, opt, batch, gen, config)),
+            "train_images_per_s": rate(lambda: train_step(model, opt, draw_batch(simulator, rng, config), gen,
                                                           config))}
 
 

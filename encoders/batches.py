@@ -14,6 +14,7 @@ from abc_inverse.scene import Scene, ScenePrior
 
 BATCH_TYPES = ("azimuth", "elevation", "light", "intrinsic")
 LATENT_OF = {"azimuth": 0, "elevation": 1, "light": 2}  # z1, z2, z3; z4… are intrinsic
+VARIED_ANGLE = {"azimuth": "azimuth", "elevation": "elevation", "light": "light_azimuth"}  # Scene field per type
 
 
 def draw_batch_type(rng: np.random.Generator, shape_bias: float) -> str:
@@ -39,8 +40,7 @@ def transformation_scenes(prior: ScenePrior, rng: np.random.Generator, kind: str
     base = prior.sample(rng, 1)
     varied = prior.sample(rng, n)
     fields = {name: np.repeat(value, n, axis=0) for name, value in base._asdict().items()}
-    names = {"azimuth": ["azimuth"], "elevation": ["elevation"], "light": ["light_azimuth"],
-             "intrinsic": ["shape", "albedo"]}[kind]
+    names = [VARIED_ANGLE[kind]] if kind in VARIED_ANGLE else ["shape", "albedo"]
     for name in names:
         fields[name] = getattr(varied, name) * (spread if kind != "intrinsic" else 1.0)
     return Scene(**fields)

@@ -17,6 +17,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -25,7 +26,7 @@ from tqdm import tqdm
 from abc_inverse.io import write_text
 from abc_inverse.morphable import load_model
 from abc_inverse.simulator import RenderSettings, Simulator
-from encoders.batches import LATENT_OF, active_latents, draw_batch_type, transformation_scenes
+from encoders.batches import LATENT_OF, VARIED_ANGLE, active_latents, draw_batch_type, transformation_scenes
 from encoders.clamp import CLAMP_MODES
 from encoders.dcign import (
     DCIGN,
@@ -61,6 +62,8 @@ class TrainConfig:
     reconstruction term does, so β < 1 at 64×64 keeps the balance the paper's 150×150 images had (≈ (64/150)²).
     mirror : float ≥ 0, specific mode: weight of the mirror term (:func:`mirror_penalty`) added to the objective of
     azimuth and light batches (0 = off, the paper's objective).
+    slowness : float ≥ 0, specific mode: weight of the slowness term (:func:`slowness_penalty`) added to the
+    objective of azimuth, elevation and light batches (0 = off, the paper's objective).
     curriculum : int ≥ 0, specific mode: steps over which the range of the angle an extrinsic batch varies widens
     linearly from CURRICULUM_START of its prior range to all of it (0 = the full range from the start). Over a
     narrow range an image changes almost linearly with the angle, so the latent learns a monotone code rather than
@@ -87,6 +90,7 @@ class TrainConfig:
     kl_weight: float = 1.0
     curriculum: int = 0
     mirror: float = 0.0
+    slowness: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -94,9 +98,9 @@ class TrainConfig:
             raise ValueError(f"mode: expected 'random' or 'specific', got {self.mode!r}")
         if self.clamp not in CLAMP_MODES:
             raise ValueError(f"clamp: expected one of {CLAMP_MODES}, got {self.clamp!r}")
-        if not (self.invariance >= 0 and self.shape_bias >= 0 and self.mirror >= 0):
-            raise ValueError(f"invariance, shape_bias, mirror: expected ≥ 0, got {self.invariance}, "
-                             f"{self.shape_bias}, {self.mirror}")
+        if not (self.invariance >= 0 and self.shape_bias >= 0 and self.mirror >= 0 and self.slowness >= 0):
+            raise ValueError(f"invariance, shape_bias, mirror, slowness: expected ≥ 0, got {self.invariance}, "
+                             f"{self.shape_bias}, {self.mirror}, {self.slowness}")
         if self.mode == "specific" and self.latent_dim < 4:
             raise ValueError(f"latent_dim: specific mode needs ≥ 4 latents, got {self.latent_dim}")
         for name in ("steps", "batch_size", "checkpoint_every", "latent_dim"):
@@ -118,22 +122,32 @@ def curriculum_spread(config: TrainConfig, step: int) -> float:
     return min(1.0, CURRICULUM_START + (1 - CURRICULUM_START) * (step - 1) / config.curriculum)
 
 
-def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConfig, step: int | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """One training minibatch: images (batch_size, 1, S, S) float32 in [0, 1] and the active latents.
+class Batch(NamedTuple):
+    """A training minibatch. x : (N, 1, S, S) float32 images in [0, 1]. active : (L,) bool mask of the latents it
+    trains (None in random mode). order : (N,) int64 indices that sort the batch by its varied angle — the frames
+    of the transformation as a video would show them (None in random mode and for intrinsic batches)."""
+    x: torch.Tensor
+    active: torch.Tensor | None = None
+    order: torch.Tensor | None = None
 
-    Random mode: independent prior scenes, active None. Specific mode: one batch type (shape bias), its scenes
+
+def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConfig, step: int | None = None
+               ) -> Batch:
+    """One training minibatch (:class:`Batch`).
+
+    Random mode: independent prior scenes. Specific mode: one batch type (shape bias), its scenes
     (:func:`encoders.batches.transformation_scenes`, angle range from :func:`curriculum_spread` at ``step``;
-    None = the full range) and its (latent_dim,) bool mask of active latents.
+    None = the full range), its active latents and, for an extrinsic type, the order of its varied angle.
     """
-    if config.mode == "specific":
-        kind = draw_batch_type(rng, config.shape_bias)
-        spread = 1.0 if step is None else curriculum_spread(config, step)
-        scenes = transformation_scenes(simulator.prior, rng, kind, config.batch_size, spread)
-        active = torch.from_numpy(active_latents(kind, config.latent_dim))
-    else:
-        scenes, active = simulator.prior.sample(rng, config.batch_size), None
-    return torch.from_numpy(simulator(scenes))[:, None], active
+    if config.mode != "specific":
+        return Batch(torch.from_numpy(simulator(simulator.prior.sample(rng, config.batch_size)))[:, None])
+    kind = draw_batch_type(rng, config.shape_bias)
+    spread = 1.0 if step is None else curriculum_spread(config, step)
+    scenes = transformation_scenes(simulator.prior, rng, kind, config.batch_size, spread)
+    active = torch.from_numpy(active_latents(kind, config.latent_dim))
+    order = (torch.from_numpy(np.argsort(getattr(scenes, VARIED_ANGLE[kind]), kind="stable"))
+             if kind in VARIED_ANGLE else None)
+    return Batch(torch.from_numpy(simulator(scenes))[:, None], active, order)
 
 
 def mirror_penalty(model: DCIGN, x: torch.Tensor, mu: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
@@ -155,16 +169,41 @@ def mirror_penalty(model: DCIGN, x: torch.Tensor, mu: torch.Tensor, active: torc
     return ((mu_flip[:, k] + mu[:, k]) ** 2).sum(dim=1).mean()
 
 
-def train_step(model: DCIGN, opt: torch.optim.Optimizer, x: torch.Tensor, active: torch.Tensor | None,
-               gen: torch.Generator, config: TrainConfig) -> tuple[float, float, float]:
-    """One SGVB update on batch x (with clamping if ``active`` is given), objective reconstruction + β·KL, plus
-    ``config.mirror`` × :func:`mirror_penalty` in specific mode.
-    Returns (loss, reconstruction, KL), nats per image, loss = -ELBO (unweighted)."""
+def slowness_penalty(mu: torch.Tensor, active: torch.Tensor, order: torch.Tensor | None) -> torch.Tensor:
+    """Slowness term of an extrinsic batch: for each active latent, the mean squared step between consecutive
+    frames (the batch sorted by its varied angle) over twice its batch variance, summed over those latents.
+
+    Read as a video of the transformation (a nodding face, a light moving round it), the batch should be coded by
+    a latent that changes slowly from frame to frame relative to its total change: temporal coherence / slow
+    feature analysis (Wiskott & Sejnowski 2002, Neural Comput. 14(4); Mobahi, Collobert & Weston 2009, ICML). Only
+    the order of the frames is used, never the angles' values. For N angles drawn uniformly the term is about
+    12/((N+1)(N+2)) for a code linear in the angle, about 4× that for a folded code (|angle|: same steps, a quarter
+    of the variance) and about 1 for a code unrelated to the angle, so it favours the monotone code that SGVB with
+    clamping tends to miss (see ``experiments/decoder_sign_oracle.py``). It does not depend on the latents' scale.
+    Not in Kulkarni et al. 2015.
+    mu : (N, L) encoder means; active : (L,) bool; order : (N,) int64 or None. Returns a scalar tensor (0 when
+    ``order`` is None: random-mode and intrinsic batches).
+    """
+    if order is None:
+        return mu.new_zeros(())
+    m = mu[order][:, active]
+    steps = (m[1:] - m[:-1]).pow(2).mean(dim=0)
+    return (steps / (2 * m.var(dim=0, unbiased=False) + 1e-6)).sum()
+
+
+def train_step(model: DCIGN, opt: torch.optim.Optimizer, batch: Batch, gen: torch.Generator, config: TrainConfig
+               ) -> tuple[float, float, float]:
+    """One SGVB update on a :class:`Batch` (with clamping if it has active latents), objective reconstruction
+    + β·KL, plus ``config.mirror`` × :func:`mirror_penalty` and ``config.slowness`` × :func:`slowness_penalty` in
+    specific mode. Returns (loss, reconstruction, KL), nats per image, loss = -ELBO (unweighted)."""
+    x, active, order = batch
     logits, mu, logvar, _ = model(x, gen, active, config.clamp, config.invariance)
     loss, rec, kl = sgvb_loss(logits, x, mu, logvar, active)
     objective = rec + config.kl_weight * kl
     if config.mirror and active is not None:
         objective = objective + config.mirror * mirror_penalty(model, x, mu, active)
+    if config.slowness and active is not None:
+        objective = objective + config.slowness * slowness_penalty(mu, active, order)
     opt.zero_grad(set_to_none=True)
     objective.backward()
     opt.step()
@@ -271,8 +310,7 @@ def train(config: TrainConfig, out: Path, command: str = "", progress: bool = Tr
     bar = tqdm(range(done + 1, config.steps + 1), desc="train DC-IGN", disable=not progress, mininterval=1.0,
                initial=done, total=config.steps)
     for step in bar:
-        x, active = draw_batch(simulator, rng, config, step)
-        loss, rec, kl = train_step(model, opt, x, active, gen, config)
+        loss, rec, kl = train_step(model, opt, draw_batch(simulator, rng, config, step), gen, config)
         history.append(-loss)
         if step % 20 == 0:
             bar.set_postfix(elbo=f"{np.mean(history[-20:]):.1f}", rec=f"{rec:.1f}", kl=f"{kl:.1f}")

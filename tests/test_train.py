@@ -117,3 +117,29 @@ def test_mirror_penalty_matches_hand_computation_and_skips_other_batches():
                                (4 * mu_sym[:, 0] ** 2).mean())
     with pytest.raises(ValueError, match="mirror"):
         TrainConfig(mirror=-1.0)
+
+
+def test_slowness_penalty_matches_hand_computation_and_prefers_monotone_codes():
+    from encoders.batches import active_latents
+    from encoders.train import slowness_penalty
+
+    mu = torch.tensor([[0.0, 3.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    order = torch.tensor([3, 1, 2, 0])  # sorted frames: codes 0, 1, 2, 3
+    active = torch.from_numpy(active_latents("elevation", 4))
+    # steps 1, 1, 1 → mean 1; population variance of (0, 1, 2, 3) = 1.25
+    torch.testing.assert_close(slowness_penalty(mu, active, order), torch.tensor(1 / 2.5), atol=1e-5, rtol=0)
+    assert slowness_penalty(mu, active, None).item() == 0.0  # intrinsic and random-mode batches
+    # the same codes in another frame order: steps 2, 1, 1 (codes 0, 2, 1, 3 → |2|,|1|,|2|) cost more
+    assert slowness_penalty(mu, active, torch.tensor([3, 2, 1, 0])) > slowness_penalty(mu, active, order)
+    # uniform angles: linear code ≈ 12/((N+1)(N+2)), folded |angle| ≈ 4×, scale-free
+    angle = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, 400))
+    order = torch.argsort(angle)
+    active = torch.from_numpy(active_latents("azimuth", 4))
+    codes = {name: torch.zeros(400, 4, dtype=torch.float64) for name in ("linear", "folded")}
+    codes["linear"][:, 0], codes["folded"][:, 0] = angle, angle.abs()
+    linear = slowness_penalty(codes["linear"], active, order).item()
+    assert abs(linear - 12 / (401 * 402)) < 0.2 * 12 / (401 * 402)
+    assert 3 < slowness_penalty(codes["folded"], active, order).item() / linear < 5
+    assert slowness_penalty(100 * codes["linear"], active, order).item() == pytest.approx(linear, rel=1e-5)
+    with pytest.raises(ValueError, match="slowness"):
+        TrainConfig(slowness=-1.0)
