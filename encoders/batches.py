@@ -25,13 +25,15 @@ def draw_batch_type(rng: np.random.Generator, shape_bias: float) -> str:
     return BATCH_TYPES[rng.choice(4, p=p / p.sum())]
 
 
-def transformation_scenes(prior: ScenePrior, rng: np.random.Generator, kind: str, n: int, spread: float = 1.0
-                          ) -> Scene:
+def transformation_scenes(prior: ScenePrior, rng: np.random.Generator, kind: str, n: int, spread: float = 1.0,
+                          intrinsic_camera: bool = False) -> Scene:
     """n scenes in which only the variable(s) of ``kind`` vary (drawn from the prior), all else shared.
 
     spread : float in (0, 1]; a varied angle is drawn from spread × its prior range (the priors are uniform and
-    centred on 0, so the draw is U(-spread·R, spread·R)); used by the training curriculum. Raises ValueError for
-    an unknown kind or spread outside (0, 1].
+    centred on 0, so the draw is U(-spread·R, spread·R)); used by the training curriculum. intrinsic_camera : an
+    intrinsic batch also varies the camera, so that everything but the three angles coded by z1-z3 varies in it
+    (the camera is then left to z4…, and with clamping z1-z3 are asked to ignore it). Raises ValueError for an
+    unknown kind or spread outside (0, 1].
     """
     if kind not in BATCH_TYPES:
         raise ValueError(f"batch type: expected one of {BATCH_TYPES}, got {kind!r}")
@@ -40,9 +42,11 @@ def transformation_scenes(prior: ScenePrior, rng: np.random.Generator, kind: str
     base = prior.sample(rng, 1)
     varied = prior.sample(rng, n)
     fields = {name: np.repeat(value, n, axis=0) for name, value in base._asdict().items()}
-    names = [VARIED_ANGLE[kind]] if kind in VARIED_ANGLE else ["shape", "albedo"]
-    for name in names:
-        fields[name] = getattr(varied, name) * (spread if kind != "intrinsic" else 1.0)
+    if kind in VARIED_ANGLE:
+        fields[VARIED_ANGLE[kind]] = getattr(varied, VARIED_ANGLE[kind]) * spread
+    else:
+        for name in ("shape", "albedo", "camera") if intrinsic_camera else ("shape", "albedo"):
+            fields[name] = getattr(varied, name)
     return Scene(**fields)
 
 

@@ -62,6 +62,8 @@ class TrainConfig:
     reconstruction term does, so β < 1 at 64×64 keeps the balance the paper's 150×150 images had (≈ (64/150)²).
     mirror : float ≥ 0, specific mode: weight of the mirror term (:func:`mirror_penalty`) added to the objective of
     azimuth and light batches (0 = off, the paper's objective).
+    intrinsic_camera : bool, specific mode: intrinsic batches vary the camera as well as shape and albedo
+    (:func:`encoders.batches.transformation_scenes`; False = the paper's intrinsic batches).
     slowness : float ≥ 0, specific mode: weight of the slowness term (:func:`slowness_penalty`) added to the
     objective of azimuth, elevation and light batches (0 = off, the paper's objective).
     curriculum : int ≥ 0, specific mode: steps over which the range of the angle an extrinsic batch varies widens
@@ -91,6 +93,7 @@ class TrainConfig:
     curriculum: int = 0
     mirror: float = 0.0
     slowness: float = 0.0
+    intrinsic_camera: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -143,7 +146,7 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
         return Batch(torch.from_numpy(simulator(simulator.prior.sample(rng, config.batch_size)))[:, None])
     kind = draw_batch_type(rng, config.shape_bias)
     spread = 1.0 if step is None else curriculum_spread(config, step)
-    scenes = transformation_scenes(simulator.prior, rng, kind, config.batch_size, spread)
+    scenes = transformation_scenes(simulator.prior, rng, kind, config.batch_size, spread, config.intrinsic_camera)
     active = torch.from_numpy(active_latents(kind, config.latent_dim))
     order = (torch.from_numpy(np.argsort(getattr(scenes, VARIED_ANGLE[kind]), kind="stable"))
              if kind in VARIED_ANGLE else None)

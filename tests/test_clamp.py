@@ -41,9 +41,10 @@ def test_transformation_batches_vary_one_thing():
     from encoders.batches import active_latents, draw_batch_type, transformation_scenes
 
     prior = ScenePrior(4, 3)
-    for kind, varied in (("azimuth", {"azimuth"}), ("elevation", {"elevation"}), ("light", {"light_azimuth"}),
-                         ("intrinsic", {"shape", "albedo"})):
-        scenes = transformation_scenes(prior, rng, kind, 5)
+    for kind, camera, varied in (("azimuth", True, {"azimuth"}), ("elevation", True, {"elevation"}),
+                                 ("light", True, {"light_azimuth"}), ("intrinsic", False, {"shape", "albedo"}),
+                                 ("intrinsic", True, {"shape", "albedo", "camera"})):
+        scenes = transformation_scenes(prior, rng, kind, 5, intrinsic_camera=camera)
         prior.validate(scenes)
         for name, value in scenes._asdict().items():
             spread = np.ptp(value, axis=0).max()
