@@ -14,7 +14,8 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 TRAIN_FLAGS = ("steps", "batch_size", "lr", "seed", "checkpoint_every", "n_shape", "n_albedo", "image_size",
                "latent_dim", "channels", "decoder_hidden", "mode", "clamp", "invariance", "shape_bias", "kl_weight",
-               "curriculum", "mirror", "slowness", "intrinsic_camera")
+               "curriculum", "mirror", "slowness", "intrinsic_camera",
+               "camera_invariance")
 
 
 class UserError(Exception):
@@ -302,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     flag("slowness", type=_finite_float("--slowness", 0.0),
          help="specific mode: weight of the term asking z1-z3 to change slowly along their batch's sorted angle "
               "(0 = off)")
+    flag("camera_invariance", type=_finite_float("--camera-invariance", 0.0),
+         help="specific mode: weight of the term asking z1-z3 to stay put when the camera moves (0 = off)")
     flag("intrinsic_camera", action="store_true",
          help="specific mode: intrinsic batches also vary the camera, leaving it to z4… (off = the paper's batches)")
     p.add_argument("--threads", type=_int_at_least("--threads"), default=2, help="torch threads")

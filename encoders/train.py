@@ -66,6 +66,8 @@ class TrainConfig:
     (:func:`encoders.batches.transformation_scenes`; False = the paper's intrinsic batches).
     slowness : float ≥ 0, specific mode: weight of the slowness term (:func:`slowness_penalty`) added to the
     objective of azimuth, elevation and light batches (0 = off, the paper's objective).
+    camera_invariance : float ≥ 0, specific mode: weight of the camera term (:func:`camera_penalty`) added to the
+    objective of azimuth, elevation and light batches (0 = off, the paper's objective).
     curriculum : int ≥ 0, specific mode: steps over which the range of the angle an extrinsic batch varies widens
     linearly from CURRICULUM_START of its prior range to all of it (0 = the full range from the start). Over a
     narrow range an image changes almost linearly with the angle, so the latent learns a monotone code rather than
@@ -94,6 +96,7 @@ class TrainConfig:
     mirror: float = 0.0
     slowness: float = 0.0
     intrinsic_camera: bool = False
+    camera_invariance: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -101,9 +104,10 @@ class TrainConfig:
             raise ValueError(f"mode: expected 'random' or 'specific', got {self.mode!r}")
         if self.clamp not in CLAMP_MODES:
             raise ValueError(f"clamp: expected one of {CLAMP_MODES}, got {self.clamp!r}")
-        if not (self.invariance >= 0 and self.shape_bias >= 0 and self.mirror >= 0 and self.slowness >= 0):
-            raise ValueError(f"invariance, shape_bias, mirror, slowness: expected ≥ 0, got {self.invariance}, "
-                             f"{self.shape_bias}, {self.mirror}, {self.slowness}")
+        weights = {name: getattr(self, name) for name in
+                   ("invariance", "shape_bias", "mirror", "slowness", "camera_invariance")}
+        if not all(w >= 0 for w in weights.values()):
+            raise ValueError(f"{', '.join(weights)}: expected ≥ 0, got {', '.join(map(str, weights.values()))}")
         if self.mode == "specific" and self.latent_dim < 4:
             raise ValueError(f"latent_dim: specific mode needs ≥ 4 latents, got {self.latent_dim}")
         for name in ("steps", "batch_size", "checkpoint_every", "latent_dim"):
@@ -128,10 +132,13 @@ def curriculum_spread(config: TrainConfig, step: int) -> float:
 class Batch(NamedTuple):
     """A training minibatch. x : (N, 1, S, S) float32 images in [0, 1]. active : (L,) bool mask of the latents it
     trains (None in random mode). order : (N,) int64 indices that sort the batch by its varied angle — the frames
-    of the transformation as a video would show them (None in random mode and for intrinsic batches)."""
+    of the transformation as a video would show them (None in random mode and for intrinsic batches).
+    x_camera : (N, 1, S, S) float32, the same scenes seen from cameras redrawn from the prior (only for extrinsic
+    batches of a run with ``camera_invariance`` > 0, else None)."""
     x: torch.Tensor
     active: torch.Tensor | None = None
     order: torch.Tensor | None = None
+    x_camera: torch.Tensor | None = None
 
 
 def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConfig, step: int | None = None
@@ -140,7 +147,8 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
 
     Random mode: independent prior scenes. Specific mode: one batch type (shape bias), its scenes
     (:func:`encoders.batches.transformation_scenes`, angle range from :func:`curriculum_spread` at ``step``;
-    None = the full range), its active latents and, for an extrinsic type, the order of its varied angle.
+    None = the full range), its active latents and, for an extrinsic type, the order of its varied angle and
+    (with ``config.camera_invariance``) its scenes rendered from other cameras.
     """
     if config.mode != "specific":
         return Batch(torch.from_numpy(simulator(simulator.prior.sample(rng, config.batch_size)))[:, None])
@@ -148,9 +156,15 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
     spread = 1.0 if step is None else curriculum_spread(config, step)
     scenes = transformation_scenes(simulator.prior, rng, kind, config.batch_size, spread, config.intrinsic_camera)
     active = torch.from_numpy(active_latents(kind, config.latent_dim))
-    order = (torch.from_numpy(np.argsort(getattr(scenes, VARIED_ANGLE[kind]), kind="stable"))
-             if kind in VARIED_ANGLE else None)
-    return Batch(torch.from_numpy(simulator(scenes))[:, None], active, order)
+    x = torch.from_numpy(simulator(scenes))[:, None]
+    if kind not in VARIED_ANGLE:
+        return Batch(x, active)
+    order = torch.from_numpy(np.argsort(getattr(scenes, VARIED_ANGLE[kind]), kind="stable"))
+    x_camera = None
+    if config.camera_invariance:
+        moved = scenes._replace(camera=simulator.prior.sample(rng, config.batch_size).camera)
+        x_camera = torch.from_numpy(simulator(moved))[:, None]
+    return Batch(x, active, order, x_camera)
 
 
 def mirror_penalty(model: DCIGN, x: torch.Tensor, mu: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
@@ -194,12 +208,33 @@ def slowness_penalty(mu: torch.Tensor, active: torch.Tensor, order: torch.Tensor
     return (steps / (2 * m.var(dim=0, unbiased=False) + 1e-6)).sum()
 
 
+def camera_penalty(model: DCIGN, x_camera: torch.Tensor | None, mu: torch.Tensor, active: torch.Tensor
+                   ) -> torch.Tensor:
+    """Camera term of an extrinsic batch: for each active latent, the mean squared change of its code when each scene
+    is seen from another camera, over twice its batch variance, summed over those latents.
+
+    A camera translation (±20 mm, :func:`abc_inverse.scene.camera_position_mm`) mostly shifts the face in the image,
+    which an encoder can mistake for a turn of the face; z1-z3 should not move with it. Dividing by the code's
+    variation along its angle keeps the term from being met by shrinking the code (the unnormalised invariance
+    gradient of §3.2.1 shrinks it). 0 for a code that ignores the camera, about 1 for one that follows only the
+    camera. Not in Kulkarni et al. 2015.
+    x_camera : (N, 1, H, W) images of the batch's scenes from other cameras, or None; mu : (N, L) encoder means of
+    the batch; active : (L,) bool. Returns a scalar tensor (0 when ``x_camera`` is None).
+    """
+    if x_camera is None:
+        return mu.new_zeros(())
+    moved, _ = model.encode(x_camera)
+    m = mu[:, active]
+    change = (moved[:, active] - m).pow(2).mean(dim=0)
+    return (change / (2 * m.var(dim=0, unbiased=False) + 1e-6)).sum()
+
+
 def train_step(model: DCIGN, opt: torch.optim.Optimizer, batch: Batch, gen: torch.Generator, config: TrainConfig
                ) -> tuple[float, float, float]:
     """One SGVB update on a :class:`Batch` (with clamping if it has active latents), objective reconstruction
-    + β·KL, plus ``config.mirror`` × :func:`mirror_penalty` and ``config.slowness`` × :func:`slowness_penalty` in
-    specific mode. Returns (loss, reconstruction, KL), nats per image, loss = -ELBO (unweighted)."""
-    x, active, order = batch
+    + β·KL, plus ``config.mirror`` × :func:`mirror_penalty`, ``config.slowness`` × :func:`slowness_penalty` and
+    ``config.camera_invariance`` × :func:`camera_penalty` in specific mode. Returns (loss, reconstruction, KL), nats per image, loss = -ELBO (unweighted)."""
+    x, active, order, x_camera = batch
     logits, mu, logvar, _ = model(x, gen, active, config.clamp, config.invariance)
     loss, rec, kl = sgvb_loss(logits, x, mu, logvar, active)
     objective = rec + config.kl_weight * kl
@@ -207,6 +242,8 @@ def train_step(model: DCIGN, opt: torch.optim.Optimizer, batch: Batch, gen: torc
         objective = objective + config.mirror * mirror_penalty(model, x, mu, active)
     if config.slowness and active is not None:
         objective = objective + config.slowness * slowness_penalty(mu, active, order)
+    if config.camera_invariance and active is not None:
+        objective = objective + config.camera_invariance * camera_penalty(model, x_camera, mu, active)
     opt.zero_grad(set_to_none=True)
     objective.backward()
     opt.step()

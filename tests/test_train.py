@@ -143,3 +143,30 @@ def test_slowness_penalty_matches_hand_computation_and_prefers_monotone_codes():
     assert slowness_penalty(100 * codes["linear"], active, order).item() == pytest.approx(linear, rel=1e-5)
     with pytest.raises(ValueError, match="slowness"):
         TrainConfig(slowness=-1.0)
+
+
+def test_camera_penalty_matches_hand_computation_and_draw_batch_renders_moved_cameras():
+    from abc_inverse.morphable import load_model
+    from abc_inverse.simulator import RenderSettings, Simulator
+    from encoders.batches import active_latents
+    from encoders.dcign import DCIGN, DCIGNConfig
+    from encoders.train import camera_penalty, draw_batch
+
+    torch.manual_seed(0)
+    model = DCIGN(DCIGNConfig(image_size=16, latent_dim=5, channels=(4, 8)))
+    x, x_camera = torch.rand(6, 1, 16, 16), torch.rand(6, 1, 16, 16)
+    mu, moved = model.encode(x)[0], model.encode(x_camera)[0]
+    active = torch.from_numpy(active_latents("light", 5))
+    want = ((moved[:, 2] - mu[:, 2]) ** 2).mean() / (2 * mu[:, 2].var(unbiased=False) + 1e-6)
+    torch.testing.assert_close(camera_penalty(model, x_camera, mu, active), want)
+    assert camera_penalty(model, x, mu, active).item() == 0.0  # the camera did not move the code
+    assert camera_penalty(model, None, mu, active).item() == 0.0
+
+    simulator = Simulator(load_model(4, 3), RenderSettings(image_size=16))
+    config = TrainConfig(mode="specific", shape_bias=0.0, batch_size=4, camera_invariance=1.0)
+    batch = draw_batch(simulator, np.random.default_rng(0), config)
+    assert batch.x_camera.shape == batch.x.shape and not torch.equal(batch.x_camera, batch.x)
+    plain = draw_batch(simulator, np.random.default_rng(0), TrainConfig(mode="specific", shape_bias=0.0, batch_size=4))
+    assert plain.x_camera is None and torch.equal(plain.x, batch.x)
+    with pytest.raises(ValueError, match="camera_invariance"):
+        TrainConfig(camera_invariance=-1.0)
