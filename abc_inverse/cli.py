@@ -299,7 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     flag("curriculum", type=int, help="specific mode: steps over which the varied angle's range widens from 10%% "
                                       "of the prior's to all of it (0 = off)")
     flag("mirror", type=_finite_float("--mirror", 0.0),
-         help="specific mode: weight of the term asking z1, z3 to change sign when the image is mirrored (0 = off)")
+         help="specific mode: weight of the term asking z1, z3 to change sign and z2 to stay when the image is "
+              "mirrored (0 = off)")
     flag("slowness", type=_finite_float("--slowness", 0.0),
          help="specific mode: weight of the term asking z1-z3 to change slowly along their batch's sorted angle "
               "(0 = off)")

@@ -61,7 +61,7 @@ class TrainConfig:
     reported ELBO is always the unweighted bound). The KL term does not grow with the image while the summed
     reconstruction term does, so β < 1 at 64×64 keeps the balance the paper's 150×150 images had (≈ (64/150)²).
     mirror : float ≥ 0, specific mode: weight of the mirror term (:func:`mirror_penalty`) added to the objective of
-    azimuth and light batches (0 = off, the paper's objective).
+    azimuth, elevation and light batches (0 = off, the paper's objective).
     intrinsic_camera : bool, specific mode: intrinsic batches vary the camera as well as shape and albedo
     (:func:`encoders.batches.transformation_scenes`; False = the paper's intrinsic batches).
     slowness : float ≥ 0, specific mode: weight of the slowness term (:func:`slowness_penalty`) added to the
@@ -168,22 +168,25 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
 
 
 def mirror_penalty(model: DCIGN, x: torch.Tensor, mu: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
-    """Mirror term of a specific-mode batch: mean over the batch of Σ_k (μ_k(flip x) + μ_k(x))², k over the active
-    latents among z1 (face azimuth) and z3 (light azimuth).
+    """Mirror term of a specific-mode batch: mean over the batch of Σ_k (μ_k(flip x) ± μ_k(x))² over the active ones
+    of z1 (face azimuth) and z3 (light azimuth) with +, and of z2 (elevation) with −.
 
-    Flipping an image left-right turns a (near-symmetric) face at azimuth a lit from light azimuth b into one at −a
-    lit from −b, so the term asks z1 and z3 to be odd functions of their angle and rules out the folded, even codes
-    that SGVB with clamping tends to find (see ``experiments/decoder_sign_oracle.py``). Not in Kulkarni et al. 2015.
-    x : (N, 1, H, W) images; mu : (N, L) their encoder means; active : (L,) bool. Returns a scalar tensor (0 when the
-    batch trains neither z1 nor z3: elevation and intrinsic batches).
+    Flipping an image left-right turns a (near-symmetric) face at azimuth a and elevation e lit from light azimuth b
+    into one at −a, e, −b, so the term asks z1 and z3 to be odd functions of their angle — ruling out the folded,
+    even codes that SGVB with clamping tends to find (see ``experiments/decoder_sign_oracle.py``) — and z2 not to
+    change, so that the way z2 follows elevation cannot depend on which way the face is turned. Not in Kulkarni et
+    al. 2015.
+    x : (N, 1, H, W) images; mu : (N, L) their encoder means; active : (L,) bool. Returns a scalar tensor (0 for an
+    intrinsic batch).
     """
-    k = torch.zeros_like(active)
-    k[[LATENT_OF["azimuth"], LATENT_OF["light"]]] = True
-    k &= active
+    sign = torch.zeros(active.shape, dtype=mu.dtype)
+    sign[[LATENT_OF["azimuth"], LATENT_OF["light"]]] = 1.0
+    sign[LATENT_OF["elevation"]] = -1.0
+    k = active & (sign != 0)
     if not k.any():
         return mu.new_zeros(())
     mu_flip, _ = model.encode(torch.flip(x, dims=[3]))
-    return ((mu_flip[:, k] + mu[:, k]) ** 2).sum(dim=1).mean()
+    return ((mu_flip[:, k] + sign[k] * mu[:, k]) ** 2).sum(dim=1).mean()
 
 
 def slowness_penalty(mu: torch.Tensor, active: torch.Tensor, order: torch.Tensor | None) -> torch.Tensor:
