@@ -67,7 +67,7 @@ class TrainConfig:
     slowness : float ≥ 0, specific mode: weight of the slowness term (:func:`slowness_penalty`) added to the
     objective of azimuth, elevation and light batches (0 = off, the paper's objective).
     camera_invariance : float ≥ 0, specific mode: weight of the camera term (:func:`camera_penalty`) added to the
-    objective of azimuth, elevation and light batches (0 = off, the paper's objective).
+    objective of azimuth and light batches (0 = off, the paper's objective).
     curriculum : int ≥ 0, specific mode: steps over which the range of the angle an extrinsic batch varies widens
     linearly from CURRICULUM_START of its prior range to all of it (0 = the full range from the start). Over a
     narrow range an image changes almost linearly with the angle, so the latent learns a monotone code rather than
@@ -133,8 +133,8 @@ class Batch(NamedTuple):
     """A training minibatch. x : (N, 1, S, S) float32 images in [0, 1]. active : (L,) bool mask of the latents it
     trains (None in random mode). order : (N,) int64 indices that sort the batch by its varied angle — the frames
     of the transformation as a video would show them (None in random mode and for intrinsic batches).
-    x_camera : (N, 1, S, S) float32, the same scenes seen from cameras redrawn from the prior (only for extrinsic
-    batches of a run with ``camera_invariance`` > 0, else None)."""
+    x_camera : (N, 1, S, S) float32, the same scenes seen from cameras redrawn from the prior (only for azimuth and
+    light batches of a run with ``camera_invariance`` > 0, else None)."""
     x: torch.Tensor
     active: torch.Tensor | None = None
     order: torch.Tensor | None = None
@@ -161,7 +161,7 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
         return Batch(x, active)
     order = torch.from_numpy(np.argsort(getattr(scenes, VARIED_ANGLE[kind]), kind="stable"))
     x_camera = None
-    if config.camera_invariance:
+    if config.camera_invariance and kind != "elevation":
         moved = scenes._replace(camera=simulator.prior.sample(rng, config.batch_size).camera)
         x_camera = torch.from_numpy(simulator(moved))[:, None]
     return Batch(x, active, order, x_camera)
@@ -213,22 +213,29 @@ def slowness_penalty(mu: torch.Tensor, active: torch.Tensor, order: torch.Tensor
 
 def camera_penalty(model: DCIGN, x_camera: torch.Tensor | None, mu: torch.Tensor, active: torch.Tensor
                    ) -> torch.Tensor:
-    """Camera term of an extrinsic batch: for each active latent, the mean squared change of its code when each scene
-    is seen from another camera, over twice its batch variance, summed over those latents.
+    """Camera term of an azimuth or light batch: the mean squared change of the active one of z1, z3 when each scene
+    is seen from another camera, over twice its batch variance.
 
     A camera translation (±20 mm, :func:`abc_inverse.scene.camera_position_mm`) mostly shifts the face in the image,
-    which an encoder can mistake for a turn of the face; z1-z3 should not move with it. Dividing by the code's
+    which an encoder can mistake for a turn of the face; z1 and z3 should not move with it. Dividing by the code's
     variation along its angle keeps the term from being met by shrinking the code (the unnormalised invariance
     gradient of §3.2.1 shrinks it). 0 for a code that ignores the camera, about 1 for one that follows only the
-    camera. Not in Kulkarni et al. 2015.
+    camera. z2 is left out: a vertical shift looks like the up-down motion of the features that tells elevation's
+    sign, and with z2 in the term the elevation code folded (|elevation|) in training. Not in Kulkarni et al. 2015.
     x_camera : (N, 1, H, W) images of the batch's scenes from other cameras, or None; mu : (N, L) encoder means of
-    the batch; active : (L,) bool. Returns a scalar tensor (0 when ``x_camera`` is None).
+    the batch; active : (L,) bool. Returns a scalar tensor (0 when ``x_camera`` is None or the batch trains
+    neither z1 nor z3).
     """
     if x_camera is None:
         return mu.new_zeros(())
+    k = torch.zeros_like(active)
+    k[[LATENT_OF["azimuth"], LATENT_OF["light"]]] = True
+    k &= active
+    if not k.any():
+        return mu.new_zeros(())
     moved, _ = model.encode(x_camera)
-    m = mu[:, active]
-    change = (moved[:, active] - m).pow(2).mean(dim=0)
+    m = mu[:, k]
+    change = (moved[:, k] - m).pow(2).mean(dim=0)
     return (change / (2 * m.var(dim=0, unbiased=False) + 1e-6)).sum()
 
 

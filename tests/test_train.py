@@ -162,12 +162,18 @@ def test_camera_penalty_matches_hand_computation_and_draw_batch_renders_moved_ca
     torch.testing.assert_close(camera_penalty(model, x_camera, mu, active), want)
     assert camera_penalty(model, x, mu, active).item() == 0.0  # the camera did not move the code
     assert camera_penalty(model, None, mu, active).item() == 0.0
+    assert camera_penalty(model, x_camera, mu, torch.from_numpy(active_latents("elevation", 5))).item() == 0.0
 
     simulator = Simulator(load_model(4, 3), RenderSettings(image_size=16))
     config = TrainConfig(mode="specific", shape_bias=0.0, batch_size=4, camera_invariance=1.0)
-    batch = draw_batch(simulator, np.random.default_rng(0), config)
-    assert batch.x_camera.shape == batch.x.shape and not torch.equal(batch.x_camera, batch.x)
-    plain = draw_batch(simulator, np.random.default_rng(0), TrainConfig(mode="specific", shape_bias=0.0, batch_size=4))
-    assert plain.x_camera is None and torch.equal(plain.x, batch.x)
+    for seed in range(6):  # azimuth and light batches get the moved cameras, elevation batches not
+        batch = draw_batch(simulator, np.random.default_rng(seed), config)
+        plain = draw_batch(simulator, np.random.default_rng(seed),
+                           TrainConfig(mode="specific", shape_bias=0.0, batch_size=4))
+        assert plain.x_camera is None and torch.equal(plain.x, batch.x)
+        if batch.active[1]:
+            assert batch.x_camera is None
+        else:
+            assert batch.x_camera.shape == batch.x.shape and not torch.equal(batch.x_camera, batch.x)
     with pytest.raises(ValueError, match="camera_invariance"):
         TrainConfig(camera_invariance=-1.0)
