@@ -1,9 +1,11 @@
 """DC-IGN training throughput on this machine: images per second with data generation included.
 
-For each training mode, times ``--steps`` minibatches three ways in one run: rendering the batches alone
-(:func:`encoders.train.draw_batch`), the SGVB updates alone on one pre-rendered batch
-(:func:`encoders.train.train_step`), and both together as ``abc-inverse train`` runs them. Default settings are
-those of ``abc-inverse train`` (64×64, batch 32, 64 latents). The last line printed is JSON.
+For each training mode (``abc-inverse train`` defaults: 64×64, batch 32, 64 latents) and for the two stages that
+made the shipped network (``default-1``, random mode with its decoder; ``default-2``, the config recorded in
+``encoders/data/dcign_default.pt.json``), times ``--steps`` minibatches three ways in one run: rendering the batches
+alone (:func:`encoders.train.draw_batch`), the SGVB updates alone on one pre-rendered batch
+(:func:`encoders.train.train_step`), and both together as ``abc-inverse train`` runs them, then the estimated time
+to train the shipped network. The last line printed is JSON.
 
 Usage: python benchmarks/training_throughput.py [--steps 200] [--threads 2]
 """
@@ -13,6 +15,7 @@ import json
 import os
 import platform
 import time
+from dataclasses import replace
 
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
@@ -21,14 +24,18 @@ import torch  # noqa: E402
 
 from abc_inverse.morphable import load_model  # noqa: E402
 from abc_inverse.simulator import RenderSettings, Simulator  # noqa: E402
-from encoders.dcign import DCIGN, DCIGNConfig  # noqa: E402
+from encoders.dcign import DEFAULT_CHECKPOINT, DCIGN, DCIGNConfig  # noqa: E402
 from encoders.train import TrainConfig, draw_batch, make_optimizer, train_step  # noqa: E402
+
+
+DEFAULT_RANDOM_STAGE_STEPS = 4000  # steps of the random-mode network the shipped one starts from (README)
 
 
 def measure(config: TrainConfig, steps: int) -> dict:
     """Images/s of rendering alone, updates alone, and the full training loop, over ``steps`` batches each."""
     simulator = Simulator(load_model(config.n_shape, config.n_albedo), RenderSettings(image_size=config.image_size))
-    model = DCIGN(DCIGNConfig(image_size=config.image_size, latent_dim=config.latent_dim, channels=config.channels))
+    model = DCIGN(DCIGNConfig(image_size=config.image_size, latent_dim=config.latent_dim, channels=config.channels,
+                              decoder_hidden=config.decoder_hidden))
     opt, gen, rng = make_optimizer(model, config), torch.Generator().manual_seed(0), np.random.default_rng(0)
     for _ in range(5):  # warm-up: Numba JIT, allocator
         train_step(model, opt, draw_batch(simulator, rng, config), gen, config)
@@ -54,16 +61,24 @@ def main():
     torch.set_num_threads(args.threads)
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{args.threads} torch threads, {args.steps} batches per figure")
+    shipped = TrainConfig(**json.loads(DEFAULT_CHECKPOINT.with_name(DEFAULT_CHECKPOINT.name + ".json").read_text()
+                                       )["config"])
+    configs = {"random": TrainConfig(mode="random"), "specific": TrainConfig(mode="specific"),
+               # the shipped network: a random-mode stage (README: 4000 steps), then its own recorded config
+               "default-1": replace(shipped, mode="random", steps=DEFAULT_RANDOM_STAGE_STEPS), "default-2": shipped}
     results = {}
-    for mode in ("random", "specific"):
-        config = TrainConfig(mode=mode)
+    for mode, config in configs.items():
         r = measure(config, args.steps)
         results[mode] = {k: round(v, 1) for k, v in r.items()}
         steps_per_s = r["train_images_per_s"] / config.batch_size
-        print(f"{mode:8s}: render {r['render_images_per_s']:7.0f} img/s | updates {r['update_images_per_s']:6.0f} "
+        print(f"{mode:9s}: render {r['render_images_per_s']:7.0f} img/s | updates {r['update_images_per_s']:6.0f} "
               f"img/s | training with data {r['train_images_per_s']:6.0f} img/s = {steps_per_s:.2f} steps/s "
-              f"(batch {config.batch_size}); 10000 steps ≈ {10000 / steps_per_s / 60:.0f} min; rendering is "
+              f"(batch {config.batch_size}); {config.steps} steps ≈ {config.steps / steps_per_s / 60:.0f} min; "
+              f"rendering is "
               f"{100 * r['train_images_per_s'] / r['render_images_per_s']:.0f}% of the loop")
+    minutes = sum(configs[k].steps * configs[k].batch_size / results[k]["train_images_per_s"]
+                  for k in ("default-1", "default-2")) / 60
+    print(f"shipped network, both stages: ≈ {minutes:.0f} min")
     print(json.dumps(results))
 
 

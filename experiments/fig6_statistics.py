@@ -25,9 +25,10 @@ from abc_inverse.cli import main as cli  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 # label=spec, and for DC-IGN networks not shipped, the command that trains them.
 STATISTICS = {
-    "dcign_random_z64=dcign": "shipped (encoders/data/dcign_default.pt.json)",
+    "dcign_random_z64=dcign:encoders/data/dcign_random.pt":
+        "shipped (encoders/data/dcign_random.pt.json; the default network until 2026-11-21)",
     "dcign_specific_z64=dcign:runs/final/specific_sb10.pt":
-        "abc-inverse train --out runs/final/specific_sb10.pt --init encoders/data/dcign_default.pt --steps 10000 "
+        "abc-inverse train --out runs/final/specific_sb10.pt --init encoders/data/dcign_random.pt --steps 10000 "
         "--seed 0 --mode specific --clamp mean --shape-bias 10",
     "dcign_random_z16=dcign:runs/bench/dcign_latent16.pt":
         "abc-inverse train --out runs/bench/dcign_latent16.pt --steps 10000 --seed 0 --latent-dim 16",
