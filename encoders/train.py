@@ -168,7 +168,8 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
 
 
 def mirror_penalty(model: DCIGN, x: torch.Tensor, mu: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
-    """Mirror term of a specific-mode batch: mean over the batch of Σ_k (μ_k(flip x) ± μ_k(x))² over the active ones
+    """Mirror term of a specific-mode batch: mean over the batch of Σ_k (μ_k(flip x) ± μ_k(x))² over the active
+    ones
     of z1 (face azimuth) and z3 (light azimuth) with +, and of z2 (elevation) with −.
 
     Flipping an image left-right turns a (near-symmetric) face at azimuth a and elevation e lit from light azimuth b
@@ -189,6 +190,11 @@ def mirror_penalty(model: DCIGN, x: torch.Tensor, mu: torch.Tensor, active: torc
     return ((mu_flip[:, k] + sign[k] * mu[:, k]) ** 2).sum(dim=1).mean()
 
 
+def _relative_to_spread(mean_square: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """Σ over columns of mean_square (K,) / (2 · batch variance of m (N, K)): scale-free, 1 for independent draws."""
+    return (mean_square / (2 * m.var(dim=0, unbiased=False) + 1e-6)).sum()
+
+
 def slowness_penalty(mu: torch.Tensor, active: torch.Tensor, order: torch.Tensor | None) -> torch.Tensor:
     """Slowness term of an extrinsic batch: for each active latent, the mean squared step between consecutive
     frames (the batch sorted by its varied angle) over twice its batch variance, summed over those latents.
@@ -207,8 +213,7 @@ def slowness_penalty(mu: torch.Tensor, active: torch.Tensor, order: torch.Tensor
     if order is None:
         return mu.new_zeros(())
     m = mu[order][:, active]
-    steps = (m[1:] - m[:-1]).pow(2).mean(dim=0)
-    return (steps / (2 * m.var(dim=0, unbiased=False) + 1e-6)).sum()
+    return _relative_to_spread((m[1:] - m[:-1]).pow(2).mean(dim=0), m)
 
 
 def camera_penalty(model: DCIGN, x_camera: torch.Tensor | None, mu: torch.Tensor, active: torch.Tensor
@@ -235,15 +240,15 @@ def camera_penalty(model: DCIGN, x_camera: torch.Tensor | None, mu: torch.Tensor
         return mu.new_zeros(())
     moved, _ = model.encode(x_camera)
     m = mu[:, k]
-    change = (moved[:, k] - m).pow(2).mean(dim=0)
-    return (change / (2 * m.var(dim=0, unbiased=False) + 1e-6)).sum()
+    return _relative_to_spread((moved[:, k] - m).pow(2).mean(dim=0), m)
 
 
 def train_step(model: DCIGN, opt: torch.optim.Optimizer, batch: Batch, gen: torch.Generator, config: TrainConfig
                ) -> tuple[float, float, float]:
     """One SGVB update on a :class:`Batch` (with clamping if it has active latents), objective reconstruction
     + β·KL, plus ``config.mirror`` × :func:`mirror_penalty`, ``config.slowness`` × :func:`slowness_penalty` and
-    ``config.camera_invariance`` × :func:`camera_penalty` in specific mode. Returns (loss, reconstruction, KL), nats per image, loss = -ELBO (unweighted)."""
+    ``config.camera_invariance`` × :func:`camera_penalty` in specific mode.
+    Returns (loss, reconstruction, KL), nats per image, loss = -ELBO (unweighted)."""
     x, active, order, x_camera = batch
     logits, mu, logvar, _ = model(x, gen, active, config.clamp, config.invariance)
     loss, rec, kl = sgvb_loss(logits, x, mu, logvar, active)
