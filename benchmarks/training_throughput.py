@@ -24,9 +24,8 @@ import torch  # noqa: E402
 
 from abc_inverse.morphable import load_model  # noqa: E402
 from abc_inverse.simulator import RenderSettings, Simulator  # noqa: E402
-from encoders.dcign import DEFAULT_CHECKPOINT, DCIGN, DCIGNConfig  # noqa: E402
+from encoders.dcign import DCIGN, DEFAULT_CHECKPOINT, DCIGNConfig  # noqa: E402
 from encoders.train import TrainConfig, draw_batch, make_optimizer, train_step  # noqa: E402
-
 
 DEFAULT_RANDOM_STAGE_STEPS = 4000  # steps of the random-mode network the shipped one starts from (README)
 

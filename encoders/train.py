@@ -169,8 +169,7 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
 
 def mirror_penalty(model: DCIGN, x: torch.Tensor, mu: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
     """Mirror term of a specific-mode batch: mean over the batch of Σ_k (μ_k(flip x) ± μ_k(x))² over the active
-    ones
-    of z1 (face azimuth) and z3 (light azimuth) with +, and of z2 (elevation) with −.
+    ones of z1 (face azimuth) and z3 (light azimuth) with +, and of z2 (elevation) with −.
 
     Flipping an image left-right turns a (near-symmetric) face at azimuth a and elevation e lit from light azimuth b
     into one at −a, e, −b, so the term asks z1 and z3 to be odd functions of their angle — ruling out the folded,
