@@ -305,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
          help="specific mode: weight of the term asking z1-z3 to change slowly along their batch's sorted angle "
               "(0 = off)")
     flag("camera_invariance", type=_finite_float("--camera-invariance", 0.0),
-         help="specific mode: weight of the term asking z1-z3 to stay put when the camera moves (0 = off)")
+         help="specific mode: weight of the term asking z1, z3 to stay put when the camera moves (0 = off)")
     flag("intrinsic_camera", action="store_true",
          help="specific mode: intrinsic batches also vary the camera, leaving it to z4… (off = the paper's batches)")
     p.add_argument("--threads", type=_int_at_least("--threads"), default=2, help="torch threads")

@@ -42,6 +42,7 @@ from encoders.dcign import (
 CURRICULUM_START = 0.1  # fraction of each angle's prior range varied at step 0 of the curriculum
 # Settings a resumed run may change: they do not alter the sequence of updates.
 RESUMABLE_CHANGES = ("steps", "checkpoint_every")
+CAMERA_TERM_KINDS = ("azimuth", "light")  # batch types whose latent (z1, z3) the camera term covers
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
         return Batch(x, active)
     order = torch.from_numpy(np.argsort(getattr(scenes, VARIED_ANGLE[kind]), kind="stable"))
     x_camera = None
-    if config.camera_invariance and kind != "elevation":
+    if config.camera_invariance and kind in CAMERA_TERM_KINDS:
         moved = scenes._replace(camera=simulator.prior.sample(rng, config.batch_size).camera)
         x_camera = torch.from_numpy(simulator(moved))[:, None]
     return Batch(x, active, order, x_camera)
@@ -233,7 +234,7 @@ def camera_penalty(model: DCIGN, x_camera: torch.Tensor | None, mu: torch.Tensor
     if x_camera is None:
         return mu.new_zeros(())
     k = torch.zeros_like(active)
-    k[[LATENT_OF["azimuth"], LATENT_OF["light"]]] = True
+    k[[LATENT_OF[kind] for kind in CAMERA_TERM_KINDS]] = True
     k &= active
     if not k.any():
         return mu.new_zeros(())
