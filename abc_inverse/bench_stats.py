@@ -21,16 +21,18 @@ import math
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import arviz as az
 import numpy as np
 
-from abc_inverse.fit import ANGLES, FitConfig, fit, simulator_for
+from abc_inverse.fit import FitConfig, fit
 from abc_inverse.io import atomic_path, write_csv, write_text
-from abc_inverse.scene import Scene
-from abc_inverse.simulator import Simulator, simulator_from_config
+from abc_inverse.model.scene import ANGLES, Scene
+from abc_inverse.options import check_options, option, to_dict
+from abc_inverse.render.simulator import Simulator, simulator_from_config
+from encoders.statistics import load_statistic, simulator_for, split_label
 from samplers.diagnostics import stat_with_warmup
 
 FACE_STREAM = 20_151_204  # seeds the held-out faces, apart from every training stream
@@ -38,41 +40,32 @@ FIT_STREAM = 6_061_971
 CONNECT_TIMEOUT_S = 30  # how long to try reaching a Dask scheduler
 METRICS = ("pixel_mse", "abs_error_azimuth", "abs_error_elevation", "abs_error_light_azimuth", "acceptance_rate",
            "ess_bulk_min", "r_hat_max", "wall_s")
-_STATISTICS: dict = {}  # per worker process: spec -> loaded statistic
 
 
 @dataclass(frozen=True)
 class BenchConfig:
     """Settings shared by every fit of a benchmark (``abc-inverse bench-stats`` flags of the same names).
 
-    faces : int ≥ 1, held-out faces. seed : int, seeds faces and fits. chains, draws, tune, pilot : sampler
-    budget per fit (see :class:`abc_inverse.fit.FitConfig`; the exploration phase is off so every statistic
-    gets exactly ``pilot + chains · (tune + draws)`` simulations). distance : ρ between summaries.
+    faces : int ≥ 1, held-out faces. seed : int, seeds faces and fits. sampler : the sampler settings of each fit
+    (:class:`abc_inverse.fit.FitConfig`; its own seed is replaced by :func:`fit_seed`). By default a small budget
+    and no exploration phase, so every statistic gets exactly ``pilot + chains · (tune + draws)`` simulations.
     """
 
-    faces: int = 20
-    seed: int = 0
-    chains: int = 4
-    draws: int = 200
-    tune: int = 200
-    pilot: int = 100
-    distance: str = "cosine"
+    faces: int = option(20, "held-out faces", ge=1)
+    seed: int = option(0, "seeds the held-out faces and every fit")
+    sampler: FitConfig = option(FitConfig(chains=4, draws=200, tune=200, pilot=100, explore_chains=0),
+                                skip=("seed",))
 
     def __post_init__(self):
-        if self.faces < 1:
-            raise ValueError(f"faces: expected an integer ≥ 1, got {self.faces}")
-        self.fit_config(0)  # validates the sampler settings
+        check_options(self)
 
     def fit_config(self, face: int) -> FitConfig:
         """The sampler settings of face ``face``'s fit."""
-        return FitConfig(chains=self.chains, draws=self.draws, tune=self.tune, pilot=self.pilot,
-                         distance=self.distance, explore_chains=0, seed=fit_seed(self.seed, face))
+        return replace(self.sampler, seed=fit_seed(self.seed, face))
 
     def sampler_settings(self) -> dict:
         """Everything that must match for a finished fit to be reused (all but ``faces``)."""
-        settings = asdict(self)
-        settings.pop("faces")
-        return settings
+        return {"seed": self.seed, **to_dict(self.sampler)}
 
 
 def fit_seed(seed: int, face: int) -> int:
@@ -84,16 +77,6 @@ def heldout_face(simulator: Simulator, seed: int, face: int) -> tuple[Scene, np.
     """Held-out face ``face``: its scene (one prior draw) and render (H, W) float32 in [0, 1]."""
     scene = simulator.prior.sample(np.random.default_rng([FACE_STREAM, seed, face]), 1)
     return scene, simulator(scene)[0]
-
-
-def load_statistic(spec: str, image_size: int):
-    """The statistic of ``spec``, loaded once per process (:func:`encoders.statistics.make_statistic`)."""
-    from encoders.statistics import make_statistic
-
-    key = (spec, image_size)
-    if key not in _STATISTICS:
-        _STATISTICS[key] = make_statistic(spec, image_size)
-    return _STATISTICS[key]
 
 
 def fit_metrics(idata: az.InferenceData, truth: Scene) -> dict:
@@ -209,8 +192,6 @@ def run_benchmark(statistics: list[str], config: BenchConfig, out: Path, schedul
     duplicate labels, statistics made for different renders, or an ``out`` holding other settings.
     """
     from tqdm import tqdm
-
-    from encoders.statistics import split_label
 
     specs = dict(split_label(s) for s in statistics)
     if len(specs) != len(statistics) or len({_folder(label) for label in specs}) != len(specs):

@@ -3,8 +3,8 @@
 Each distance has a single form ``name(x, y)`` for two vectors (D,) -> float and a batched form
 ``name_batch(x, Y)`` for one vector (D,) against rows of Y (N, D) -> (N,) float64. Cosine distance is
 1 - x·y / (|x| |y|); correlation distance is 1 - Pearson r. Where they are undefined (a zero vector, a constant
-vector) they are NaN, which the sampler counts as a rejection. The ``*_ref`` functions are the NumPy reference
-twins the tests compare against.
+vector) they are NaN, which the sampler counts as a rejection. Their NumPy reference twins are in
+``tests/reference.py``.
 
 References
 ----------
@@ -90,19 +90,3 @@ def distance(name: str, x: np.ndarray, y: np.ndarray) -> float:
         raise ValueError(f"distance: expected one of {NAMES}, got {name!r}")
     x, y = _vectors(x, y, batched=False)
     return float(_row(x, y, _KINDS[name]))
-
-
-def distance_batch_ref(name: str, x: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """NumPy reference twin of :func:`distance_batch`."""
-    x, ys = _vectors(x, ys, batched=True)
-    if name == "l1":
-        return np.abs(ys - x).sum(axis=1)
-    if name == "l2":
-        return np.sqrt(((ys - x) ** 2).sum(axis=1))
-    if name in ("cosine", "correlation"):
-        if name == "correlation":
-            x, ys = x - x.mean(), ys - ys.mean(axis=1, keepdims=True)
-        norms = np.sqrt((ys**2).sum(axis=1)) * np.sqrt((x**2).sum())
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(norms > 0, 1.0 - ys @ x / norms, np.nan)
-    raise ValueError(f"distance: expected one of {NAMES}, got {name!r}")

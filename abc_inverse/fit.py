@@ -1,129 +1,179 @@
-"""Fit a face image: posterior over scenes by ABC-MCMC with a DC-IGN summary statistic.
+"""Fit a face image: the posterior over scenes by ABC-MCMC with a summary statistic.
 
-Pipeline (Kulkarni et al. 2015 §4.1, Fig. 5): u (standard-normal scene coordinates) -> scene -> simulator ->
-image I_R -> summary ν(I_R) -> distance ρ(ν(I_D), ν(I_R)) -> ABC kernel.
-
-Tuning (nothing of it is recorded as posterior draws): a pilot of prior draws; an exploration phase in which
-``explore_chains`` chains start from the best pilot draws and the closest ``chains`` of them go on; then the
-tuning proper, with the paper's α ~ U(-1, 1) moves, ε adapted towards a target acceptance rate (unless given)
-and resampling by kernel weight. Then ε is fixed and the draws are recorded with the multi-scale elliptical
-proposal.
+One path (Kulkarni et al. 2015 §4.1, Fig. 5; ``docs/architecture.md``): u (standard-normal coordinates, prior
+N(0, I)) -> θ (:meth:`abc_inverse.model.scene.ScenePrior.from_normal`) -> pixels (:class:`abc_inverse.render.simulator.
+Simulator`) -> summary ν (a statistic of :mod:`encoders.statistics`) -> distance ρ (:mod:`abc_inverse.distances`)
+-> kernel K_ε(ρ) and accept (:mod:`samplers`). :func:`fit` composes them: a pilot of prior draws, the warm-up
+(:func:`samplers.warmup.run_warmup`: exploration, ε adaptation and resampling with the paper's α ~ U(-1, 1)
+moves), the recorded draws at fixed ε with the multi-scale elliptical proposal, and InferenceData.
 """
 
 from __future__ import annotations
 
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import arviz as az
 import numpy as np
+from tqdm import tqdm
 
 import abc_inverse
 from abc_inverse.distances import NAMES as DISTANCE_NAMES
 from abc_inverse.distances import distance_batch
-from abc_inverse.scene import Scene, ScenePrior
-from abc_inverse.simulator import RenderSettings, Simulator, simulator_from_config
-from samplers.abc_mcmc import ABCState, build_abc_mcmc, run_chains
+from abc_inverse.model.scene import Scene, ScenePrior
+from abc_inverse.options import check_options, option, to_dict
+from abc_inverse.render.simulator import Simulator
+from encoders.statistics import simulator_for
+from samplers.abc_mcmc import build_abc_mcmc, sample
 from samplers.diagnostics import trace_to_inference_data
 from samplers.kernels import KERNELS, make_kernel
 from samplers.proposals import blockwise_elliptical
+from samplers.warmup import run_warmup
 
-ANGLES = ("azimuth", "elevation", "light_azimuth")
+PILOT_BATCH = 64  # pilot simulations rendered and encoded at once
 
 
 @dataclass(frozen=True)
 class FitConfig:
-    """Sampler settings (each is an ``abc-inverse fit`` flag of the same name).
+    """Sampler settings of a fit; each is an ``abc-inverse fit`` flag of the same name. Raises ValueError naming
+    the setting when one is out of range or the settings contradict each other."""
 
-    chains : int ≥ 1. draws : int ≥ 1, recorded draws per chain. tune : int ≥ 0, tuning steps per chain.
-    seed : int. epsilon : float > 0 or None (adapt during tuning). kernel : 'gaussian' or 'indicator'.
-    distance : 'l1', 'l2', 'cosine' or 'correlation'. target_acceptance : float in (0, 1), for ε adaptation.
-    pilot : int ≥ chains, prior draws from which the chains start (the best ones).
-    min_alpha_scale : float in (0, 1]; 1 is the paper's α ~ U(-1, 1), smaller values the multi-scale elliptical
-    proposal of :func:`samplers.proposals.blockwise_elliptical` used for the recorded draws.
-    resample_every : int ≥ 1 or 0 (off). During tuning, chains are resampled by their kernel weights this often,
-    so a chain stuck in a local mode of negligible weight moves to a better one.
-    explore_chains : int ≥ 0. If larger than ``chains``, tuning starts with an exploration phase: that many
-    chains from the best pilot draws run ``tune // 2`` steps of the paper's proposal (ε adapted), and the
-    ``chains`` closest ones continue. 0 turns it off.
-    """
-
-    chains: int = 8
-    draws: int = 3000
-    tune: int = 3000
-    seed: int = 0
-    epsilon: float | None = None
-    kernel: str = "gaussian"
-    distance: str = "cosine"
-    target_acceptance: float = 0.1
-    pilot: int = 2000
-    min_alpha_scale: float = 0.01
-    resample_every: int = 100
-    explore_chains: int = 32
+    chains: int = option(8, "chains recorded", ge=1)
+    draws: int = option(3000, "recorded draws per chain", ge=1)
+    tune: int = option(3000, "warm-up steps per chain (ε adapted, chains resampled), not recorded", ge=0)
+    seed: int = option(0, "seeds the pilot, the proposals and the acceptances")
+    epsilon: float | None = option(None, "fixed ABC tolerance ε, in units of the distance (default: adapted "
+                                   "during warm-up)", gt=0)
+    kernel: str = option("gaussian", "ABC kernel K_ε(ρ)", choices=tuple(KERNELS))
+    distance: str = option("cosine", "distance ρ between summary statistics (cosine recovered pose best in our "
+                           "tests)", choices=DISTANCE_NAMES)
+    target_acceptance: float = option(0.1, "acceptance rate of the paper's α ~ U(-1, 1) moves on which ε is "
+                                      "calibrated during warm-up", gt=0, lt=1)
+    pilot: int = option(2000, "prior draws from whose best the chains start", ge=1)
+    min_alpha_scale: float = option(0.01, "1 = the paper's α ~ U(-1, 1) for the draws too; smaller = "
+                                    "multi-scale elliptical moves α = s·U(-1, 1), log s ~ U(log min, 0)", gt=0, le=1)
+    resample_every: int = option(100, "resample chains by kernel weight every N warm-up steps (0 = off)", ge=0)
+    explore_chains: int = option(32, "chains run for the first half of warm-up, of which the closest --chains go "
+                                 "on (0 = off)", ge=0)
 
     def __post_init__(self):
-        for name, lo in (("chains", 1), ("draws", 1), ("tune", 0)):
-            if getattr(self, name) < lo:
-                raise ValueError(f"{name}: expected an integer ≥ {lo}, got {getattr(self, name)}")
-        if self.explore_chains < 0:
-            raise ValueError(f"explore_chains: expected an integer ≥ 0, got {self.explore_chains}")
+        check_options(self)
         if self.pilot < max(self.chains, self.explore_chains):
             raise ValueError(f"pilot: expected ≥ chains and explore_chains "
                              f"({max(self.chains, self.explore_chains)}), got {self.pilot}")
-        if self.epsilon is not None and not (np.isfinite(self.epsilon) and self.epsilon > 0):
-            raise ValueError(f"epsilon: expected a finite number > 0, got {self.epsilon}")
         if self.epsilon is None and self.tune == 0:
             raise ValueError("epsilon: with tune = 0 there is nothing to adapt ε on; give --epsilon or --tune > 0")
-        if self.kernel not in KERNELS:
-            raise ValueError(f"kernel: expected one of {tuple(KERNELS)}, got {self.kernel!r}")
-        if self.distance not in DISTANCE_NAMES:
-            raise ValueError(f"distance: expected one of {DISTANCE_NAMES}, got {self.distance!r}")
-        if self.resample_every < 0:
-            raise ValueError(f"resample_every: expected an integer ≥ 0 (0 = off), got {self.resample_every}")
-        if not 0 < self.min_alpha_scale <= 1:
-            raise ValueError(f"min_alpha_scale: expected a number in (0, 1], got {self.min_alpha_scale}")
-        if not 0 < self.target_acceptance < 1:
-            raise ValueError(f"target_acceptance: expected a number in (0, 1), got {self.target_acceptance}")
 
 
-def simulator_for(statistic) -> Simulator:
-    """The simulator whose renders the statistic was trained on (from a DC-IGN checkpoint's record); for a
-    statistic without one (pixels, ImageNet layers), the default simulator at the statistic's image size."""
-    record = getattr(getattr(statistic, "meta", None), "simulator", None)
-    if record:
-        return simulator_from_config(record)
-    return Simulator(settings=RenderSettings(image_size=statistic.image_size))
-
-
-def make_forward(observed: np.ndarray, statistic, simulator: Simulator, distance: str,
-                 nu_obs: np.ndarray | None = None):
-    """Closure u (C, D) -> (distance (C,), pixel_mse (C,)): render, encode and compare all C scenes at once.
-
-    observed : (H, W) float32 grey in [0, 1], H = W = the statistic's image size. nu_obs : (S,) its summary,
-    computed here when not given.
-    """
-    if nu_obs is None:
-        nu_obs = statistic(observed[None])[0]
+def make_forward(observed: np.ndarray, statistic, simulator: Simulator, distance: str, nu_obs: np.ndarray):
+    """The ``simulate`` of :func:`samplers.abc_mcmc.build_abc_mcmc`: u (C, D) -> (ρ (C,), pixel MSE (C,)), all C
+    scenes rendered, encoded and compared at once. observed : (H, W) float32 grey in [0, 1]; nu_obs : (S,) its
+    summary."""
 
     def forward(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         images = simulator(simulator.prior.from_normal(u))
         d = distance_batch(distance, nu_obs, statistic(images))
-        mse = np.mean((images - observed[None]) ** 2, axis=(1, 2), dtype=np.float64)
-        return d, mse
+        return d, np.mean((images - observed[None]) ** 2, axis=(1, 2), dtype=np.float64)
 
     return forward
+
+
+def check_observation(observed: np.ndarray, size: int) -> np.ndarray:
+    """``observed`` as (size, size) float32 after checking its shape and intensities. Raises ValueError."""
+    observed = np.asarray(observed, dtype=np.float32)
+    if observed.shape != (size, size):
+        raise ValueError(f"observed: expected a ({size}, {size}) grey image, got shape {observed.shape}")
+    if not np.all(np.isfinite(observed)) or observed.min() < 0 or observed.max() > 1:
+        raise ValueError("observed: expected finite intensities in [0, 1]")
+    return observed
+
+
+def pilot_starts(rng: np.random.Generator, forward, prior: ScenePrior, config: FitConfig) -> tuple[np.ndarray, dict]:
+    """The best ``max(chains, explore_chains)`` of ``config.pilot`` prior draws, as positions (n, D), and the
+    quantiles of the pilot distances. Raises ValueError when no pilot distance is finite."""
+    u = prior.sample_normal(rng, config.pilot)
+    d = np.concatenate([forward(u[i:i + PILOT_BATCH])[0] for i in range(0, config.pilot, PILOT_BATCH)])
+    if not np.isfinite(d).any():
+        raise ValueError(f"distance: no pilot simulation gave a finite {config.distance} distance to the observed "
+                         "summary (is the observed image blank?); try --distance l2")
+    d = np.where(np.isfinite(d), d, np.inf)
+    starts = u[np.argsort(d)[:max(config.chains, config.explore_chains)]]
+    return starts, {"pilot_distance_quantiles": np.quantile(d, [0.01, 0.5]).tolist()}
+
+
+def progress_bar(total: int, enabled: bool):
+    """A tqdm bar for the sampler's steps, showing the acceptance rate, ε and the mean pixel MSE; a callback for
+    :func:`samplers.abc_mcmc.run_steps`."""
+    bar = tqdm(total=total, desc="ABC-MCMC", disable=not enabled, mininterval=0.5)
+    accepted: list[float] = []
+
+    def callback(state, info, kernel) -> None:
+        bar.update()
+        accepted.append(float(info.is_accepted.mean()))
+        if enabled and bar.n % 50 == 0:
+            bar.set_postfix(acc=f"{np.mean(accepted[-500:]):.3f}", eps=f"{kernel.epsilon:.3g}",
+                            mse=f"{np.mean(state.aux):.4f}")
+
+    return callback
+
+
+def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator | None = None,
+        progress: bool = True, attrs: dict | None = None) -> az.InferenceData:
+    """Sample the ABC posterior of scenes given an observed image.
+
+    observed : (H, W) float32 grey in [0, 1], H = W = ``statistic.image_size``. statistic : images (N, H, W) ->
+    (N, S), e.g. from :func:`encoders.statistics.make_statistic`. simulator : renders the scenes; default: the one the
+    statistic was trained on (:func:`encoders.statistics.simulator_for`). Returns InferenceData: posterior azimuth, elevation,
+    light_azimuth (degrees), shape, albedo, camera; sample_stats distance, is_accepted, acceptance_rate, pixel_mse,
+    epsilon, nonfinite; warm-up groups; observed_data image and summary; attrs with the seed, settings and
+    provenance. Raises ValueError on a wrongly sized or invalid image, or no finite pilot distance.
+    """
+    simulator = simulator if simulator is not None else simulator_for(statistic)
+    observed, prior = check_observation(observed, statistic.image_size), simulator.prior
+    rng = np.random.default_rng(config.seed)
+    nu_obs = statistic(observed[None])[0]
+    forward = make_forward(observed, statistic, simulator, config.distance, nu_obs)
+    starts, pilot = pilot_starts(rng, forward, prior, config)
+    init, step = build_abc_mcmc(forward, blockwise_elliptical(prior.blocks, prior.dim, config.min_alpha_scale))
+    _, paper_step = build_abc_mcmc(forward, blockwise_elliptical(prior.blocks, prior.dim, 1.0))
+    state = init(starts)
+    kernel = make_kernel(config.kernel, config.epsilon or float(np.median(state.distance)))
+    explore = config.tune // 2 if len(starts) > config.chains and config.tune >= 2 else 0
+    callback = progress_bar(explore + config.tune + config.draws, progress)
+    (state, kernel), warm = run_warmup(
+        rng, state, paper_step, kernel, config.tune, keep=config.chains, explore_steps=explore,
+        target_acceptance=None if config.epsilon is not None else config.target_acceptance,
+        resample_every=config.resample_every or None, callback=callback)
+    draws = sample(rng, state, step, kernel, config.draws, callback)
+    provenance = {"seed": config.seed, "fit_config": to_dict(config), "prior": prior.get_config(),
+                  "simulator": simulator.get_config(), "statistic": statistic.get_config(),
+                  "abc_inverse_version": abc_inverse.__version__, "git_hash": _git_hash(), "angle_units": "degrees",
+                  "final_epsilon": warm.epsilon, **pilot, **(attrs or {})}
+    return trace_to_inference_data(
+        draws, lambda position: scene_variables(prior, position), warmup=warm.trace if config.tune else None,
+        aux_name="pixel_mse", dims=DIMS, coords={"camera_axis": ["x", "y", "z"]},
+        observed_data={"image": observed, "summary": nu_obs}, constant_data={"epsilon": np.float64(warm.epsilon)},
+        attrs=provenance)
+
+
+DIMS = {"shape": ["shape_dim"], "albedo": ["albedo_dim"], "camera": ["camera_axis"], "image": ["row", "col"],
+        "summary": ["summary_dim"]}
 
 
 def scene_variables(prior: ScenePrior, position: np.ndarray) -> dict:
     """Posterior variables from positions (C, T, D): angles in degrees (C, T), shape (C, T, n_shape), albedo
     (C, T, n_albedo), camera (C, T, 3) in [0, 1]."""
     c, t, d = position.shape
-    scene = prior.from_normal(position.reshape(-1, d))
-    out = {name: np.degrees(getattr(scene, name)).reshape(c, t) for name in ANGLES}
-    out.update(shape=scene.shape.reshape(c, t, -1), albedo=scene.albedo.reshape(c, t, -1),
-               camera=scene.camera.reshape(c, t, 3))
-    return out
+    return {name: value.reshape(c, t, *value.shape[1:])
+            for name, value in prior.from_normal(position.reshape(-1, d)).variables().items()}
+
+
+def posterior_scenes(idata: az.InferenceData, index: list[tuple[int, int]]) -> Scene:
+    """Scenes of posterior draws ``[(chain, draw), ...]`` (angles converted back to radians)."""
+    post = idata.posterior
+    return Scene.from_variables({name: np.array([post[name].values[c, d] for c, d in index])
+                                 for name in Scene._fields})
 
 
 def _git_hash() -> str:
@@ -132,74 +182,3 @@ def _git_hash() -> str:
                               cwd=Path(__file__).parent).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator | None = None,
-        progress: bool = True, attrs: dict | None = None) -> az.InferenceData:
-    """Sample the ABC posterior of scenes given an observed image.
-
-    observed : (H, W) float32 grey in [0, 1], H = W = ``statistic.image_size``.
-    statistic : summary statistic, images (N, H, W) -> (N, S) (e.g. :class:`encoders.dcign.DCIGNStatistic`).
-    Returns InferenceData: posterior azimuth, elevation, light_azimuth (degrees), shape, albedo, camera;
-    sample_stats distance, is_accepted, acceptance_rate, pixel_mse, epsilon, nonfinite; warm-up groups;
-    observed_data image and summary; attrs with seed, config and provenance.
-    Raises ValueError on a wrongly sized or invalid image.
-    """
-    simulator = simulator if simulator is not None else simulator_for(statistic)
-    s = statistic.image_size
-    observed = np.asarray(observed, dtype=np.float32)
-    if observed.shape != (s, s):
-        raise ValueError(f"observed: expected a ({s}, {s}) grey image, got shape {observed.shape}")
-    if not np.all(np.isfinite(observed)) or observed.min() < 0 or observed.max() > 1:
-        raise ValueError("observed: expected finite intensities in [0, 1]")
-    prior = simulator.prior
-    rng = np.random.default_rng(config.seed)
-    nu_obs = statistic(observed[None])[0]
-    forward = make_forward(observed, statistic, simulator, config.distance, nu_obs)
-
-    pilot_u = prior.sample_normal(rng, config.pilot)
-    pilot_d = np.concatenate([forward(pilot_u[i:i + 64])[0] for i in range(0, config.pilot, 64)])
-    if not np.isfinite(pilot_d).any():
-        raise ValueError(f"distance: no pilot simulation gave a finite {config.distance} distance to the observed "
-                         "summary (is the observed image blank?); try --distance l2")
-    pilot_d = np.where(np.isfinite(pilot_d), pilot_d, np.inf)
-    init, step = build_abc_mcmc(forward, blockwise_elliptical(prior.blocks, prior.dim, config.min_alpha_scale))
-    _, paper_step = build_abc_mcmc(forward, blockwise_elliptical(prior.blocks, prior.dim, 1.0))
-    n_start = max(config.chains, config.explore_chains)
-    state = init(pilot_u[np.argsort(pilot_d)[:n_start]])
-    eps0 = config.epsilon if config.epsilon is not None else float(np.median(state.distance))
-    kernel = make_kernel(config.kernel, eps0)
-    if n_start > config.chains and config.tune >= 2:
-        explore = run_chains(rng, state, paper_step, kernel, config.tune // 2, 0,
-                             target_acceptance=None if config.epsilon is not None else config.target_acceptance,
-                             progress=progress, desc="explore")
-        best = np.argsort(explore.distance[:, -1])[:config.chains]
-        state = ABCState(explore.position[best, -1], explore.distance[best, -1], explore.pixel_mse[best, -1])
-        kernel = kernel.with_epsilon(float(explore.epsilon[0, -1]))
-    trace = run_chains(rng, state, step, kernel, config.tune, config.draws,
-                       target_acceptance=None if config.epsilon is not None else config.target_acceptance,
-                       tune_step=paper_step, resample_every=config.resample_every or None, progress=progress)
-
-    posterior = scene_variables(prior, trace.position)
-    dims = {"shape": ["shape_dim"], "albedo": ["albedo_dim"], "camera": ["camera_axis"],
-            "image": ["row", "col"], "summary": ["summary_dim"]}
-    coords = {"camera_axis": ["x", "y", "z"]}
-    provenance = {"seed": config.seed, "fit_config": asdict(config), "prior": prior.get_config(),
-                  "simulator": simulator.get_config(), "statistic": statistic.get_config(),
-                  "abc_inverse_version": abc_inverse.__version__, "git_hash": _git_hash(),
-                  "angle_units": "degrees", "final_epsilon": float(trace.epsilon[0, -1]),
-                  "pilot_distance_quantiles": np.quantile(pilot_d, [0.01, 0.5]).tolist(),
-                  **(attrs or {})}
-    return trace_to_inference_data(
-        trace, posterior, dims=dims, coords=coords,
-        observed_data={"image": observed, "summary": nu_obs},
-        constant_data={"epsilon": np.float64(trace.epsilon[0, -1])}, attrs=provenance)
-
-
-def posterior_scenes(idata: az.InferenceData, prior: ScenePrior, index: list[tuple[int, int]]) -> Scene:
-    """Scenes of posterior draws ``[(chain, draw), ...]`` (angles converted back to radians)."""
-    post = idata.posterior
-    pick = lambda name: np.array([post[name].values[c, d] for c, d in index])  # noqa: E731
-    return Scene(shape=pick("shape"), albedo=pick("albedo"), azimuth=np.radians(pick("azimuth")),
-                 elevation=np.radians(pick("elevation")), light_azimuth=np.radians(pick("light_azimuth")),
-                 camera=pick("camera"))

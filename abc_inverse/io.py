@@ -180,3 +180,15 @@ def save_png(path: Path | str, image: np.ndarray) -> None:
     arr = (np.clip(np.asarray(image), 0, 1) * 255 + 0.5).astype(np.uint8)
     with atomic_path(path) as tmp:
         Image.fromarray(arr).save(tmp, format="PNG")
+
+
+def save_netcdf(idata, path: Path | str) -> None:
+    """Write ArviZ InferenceData to NetCDF (h5netcdf) atomically (temporary file, then rename)."""
+    with atomic_path(path) as tmp:
+        idata.to_netcdf(str(tmp), engine="h5netcdf")
+
+
+def write_table(table, path: Path | str) -> None:
+    """Write a pandas DataFrame (e.g. an ArviZ summary) as CSV, its index labelled ``variable``, atomically."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index_label="variable")

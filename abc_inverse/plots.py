@@ -11,9 +11,10 @@ import arviz as az  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from abc_inverse.fit import ANGLES, posterior_scenes  # noqa: E402
+from abc_inverse.fit import posterior_scenes  # noqa: E402
 from abc_inverse.io import atomic_path  # noqa: E402
-from abc_inverse.simulator import Simulator  # noqa: E402
+from abc_inverse.model.scene import ANGLES  # noqa: E402
+from abc_inverse.render.simulator import Simulator  # noqa: E402
 from samplers.diagnostics import stat_with_warmup  # noqa: E402
 
 
@@ -56,7 +57,7 @@ def fit_plot(idata: az.InferenceData, simulator: Simulator, path: Path, n_draws:
     picks = [(int(c), int(d)) for c, d in zip(rng.integers(n_chain, size=n_draws), rng.integers(n_draw, size=n_draws),
                                               strict=True)]
     index = [(int(best[0]), int(best[1])), *picks]
-    renders = simulator(posterior_scenes(idata, simulator.prior, index))
+    renders = simulator(posterior_scenes(idata, index))
     post = idata.posterior
     titles = ["observed", "best fit"] + [f"draw {c}:{d}" for c, d in picks]
     images = [observed, *renders]

@@ -18,8 +18,9 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from abc_inverse.fit import make_forward, simulator_for  # noqa: E402
-from abc_inverse.simulator import RenderSettings, Simulator  # noqa: E402
+from abc_inverse.fit import make_forward  # noqa: E402
+from encoders.statistics import simulator_for  # noqa: E402
+from abc_inverse.render.simulator import RenderSettings, Simulator  # noqa: E402
 from encoders.dcign import DCIGNStatistic  # noqa: E402
 from samplers.abc_mcmc import build_abc_mcmc  # noqa: E402
 from samplers.kernels import GaussianKernel  # noqa: E402
@@ -28,7 +29,7 @@ from samplers.proposals import blockwise_elliptical  # noqa: E402
 
 def proposals_per_second(simulator, statistic, observed, chains, steps, seed=0):
     rng = np.random.default_rng(seed)
-    forward = make_forward(observed, statistic, simulator, "l2")
+    forward = make_forward(observed, statistic, simulator, "l2", statistic(observed[None])[0])
     init, step = build_abc_mcmc(forward, blockwise_elliptical(simulator.prior.blocks, simulator.prior.dim, 0.01))
     state = init(simulator.prior.sample_normal(rng, chains))
     kernel = GaussianKernel(0.1)

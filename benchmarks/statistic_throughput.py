@@ -18,7 +18,7 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from abc_inverse.simulator import Simulator  # noqa: E402
+from abc_inverse.render.simulator import Simulator  # noqa: E402
 from encoders.statistics import make_statistic  # noqa: E402
 
 SPECS = ("dcign", "pixels", "squeezenet:conv1", "squeezenet:fire5", "squeezenet:conv10", "efficientnet:block10",

@@ -22,8 +22,8 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from abc_inverse.morphable import load_model  # noqa: E402
-from abc_inverse.simulator import RenderSettings, Simulator  # noqa: E402
+from abc_inverse.model.morphable import load_model  # noqa: E402
+from abc_inverse.render.simulator import RenderSettings, Simulator  # noqa: E402
 from encoders.dcign import DCIGN, DEFAULT_CHECKPOINT, DCIGNConfig  # noqa: E402
 from encoders.train import TrainConfig, draw_batch, make_optimizer, train_step  # noqa: E402
 

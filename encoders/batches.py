@@ -8,13 +8,17 @@ often as each extrinsic type (the paper's "shape bias"; the later Model section 
 
 from __future__ import annotations
 
-import numpy as np
+from typing import NamedTuple
 
-from abc_inverse.scene import Scene, ScenePrior
+import numpy as np
+import torch
+
+from abc_inverse.model.scene import Scene, ScenePrior
 
 BATCH_TYPES = ("azimuth", "elevation", "light", "intrinsic")
 LATENT_OF = {"azimuth": 0, "elevation": 1, "light": 2}  # z1, z2, z3; z4… are intrinsic
 VARIED_ANGLE = {"azimuth": "azimuth", "elevation": "elevation", "light": "light_azimuth"}  # Scene field per type
+CAMERA_TERM_KINDS = ("azimuth", "light")  # batch types whose latent (z1, z3) the camera term covers
 
 
 def draw_batch_type(rng: np.random.Generator, shape_bias: float) -> str:
@@ -60,3 +64,17 @@ def active_latents(kind: str, latent_dim: int) -> np.ndarray:
     else:
         active[LATENT_OF[kind]] = True
     return active
+
+
+class Batch(NamedTuple):
+    """A training minibatch. x : (N, 1, S, S) float32 images in [0, 1]. active : (L,) bool mask of the latents it
+    trains (None in random mode). order : (N,) int64 indices that sort the batch by its varied angle — the frames
+    of the transformation as a video would show them (None in random mode and for intrinsic batches).
+    x_camera : (N, 1, S, S) float32, the same scenes seen from cameras redrawn from the prior (only for azimuth and
+    light batches when ``camera`` is asked for, else None)."""
+
+    x: torch.Tensor
+    active: torch.Tensor | None = None
+    order: torch.Tensor | None = None
+    x_camera: torch.Tensor | None = None
+

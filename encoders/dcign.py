@@ -21,8 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from abc_inverse.io import atomic_path
-from encoders.clamp import ClampLatents
-from encoders.statistics import check_images
+from encoders.base import check_images
 
 DEFAULT_CHECKPOINT = Path(str(files("encoders") / "data" / "dcign_default.pt"))
 
@@ -110,18 +109,18 @@ class DCIGN(nn.Module):
         """Bernoulli means (N, 1, H, W) in (0, 1)."""
         return torch.sigmoid(self.decode_logits(z))
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None, active: torch.Tensor | None = None,
-                clamp: str = "first", invariance: float = 0.0):
-        """x (N, 1, H, W) in [0, 1] -> (decoder logits (N, 1, H, W), mu, logvar, z), each code (N, latent_dim).
-
-        active : (latent_dim,) bool or None. If given, the inactive latents of z are clamped over the batch
-        (:class:`encoders.clamp.ClampLatents` with ``clamp`` and ``invariance``; §3.2, §3.2.1).
-        """
-        mu, logvar = self.encode(x)
+    @staticmethod
+    def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
+                       ) -> torch.Tensor:
+        """z = mu + exp(logvar / 2) · ε, ε ~ N(0, I) drawn with ``generator`` (the reparameterisation trick): (N, L)."""
         eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
-        z = mu + torch.exp(0.5 * logvar) * eps
-        if active is not None:
-            z = ClampLatents.apply(z, active, clamp, invariance)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        """x (N, 1, H, W) in [0, 1] -> (decoder logits (N, 1, H, W), mu, logvar, z), each code (N, latent_dim).
+        Training with clamped latents composes the same steps (:func:`encoders.losses.forward_pass`)."""
+        mu, logvar = self.encode(x)
+        z = self.reparameterise(mu, logvar, generator)
         return self.decode_logits(z), mu, logvar, z
 
 

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from abc_inverse.io import write_csv, write_text
-from abc_inverse.scene import Scene
-from abc_inverse.simulator import Simulator, simulator_from_config
+from abc_inverse.model.scene import Scene
+from abc_inverse.render.simulator import Simulator, simulator_from_config
 from encoders.dcign import DCIGN, DCIGNStatistic, elbo_terms, load_checkpoint, weights_digest
 from encoders.figures import decoder_sweep_plot, equivariance_plot, invariance_plot
 

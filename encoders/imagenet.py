@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from abc_inverse.io import sha256_of
-from encoders.statistics import check_images
+from encoders.base import check_images
 
 SQUEEZENET_WEIGHTS = Path(str(files("encoders") / "data" / "squeezenet1_1.npz"))
 SQUEEZENET_SOURCE_SHA256 = "f286bbf493e6389979ed3036f960f4404e0079acdb92156500df0d4a43d085f1"

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from abc_inverse.scene import Scene
-from abc_inverse.simulator import Simulator
+from abc_inverse.model.scene import Scene
+from abc_inverse.render.simulator import Simulator
 
 PAIR_STREAM = 19_710_407  # seeds the pairs, apart from every training and benchmark stream
 

@@ -1,58 +1,24 @@
-"""Summary statistics by name: one interface for DC-IGN codes, ImageNet CNN layers and raw pixels.
+"""Summary statistics by name: one registry for DC-IGN codes, ImageNet CNN layers and raw pixels.
 
-A summary statistic ν is any object with ``name`` (str), ``image_size`` (int, pixels), ``get_config()``
-(provenance dict) and ``__call__(images (N, image_size, image_size) float32 grey in [0, 1]) -> (N, S)``
-(Kulkarni et al. 2015 §4.1: ν(I_D), ν(I_R) compared by a distance ρ). DC-IGN statistics also carry ``meta``,
-the record of the renders they were trained on.
+Specifications (``abc-inverse bench-stats --statistics``, :func:`make_statistic`), optionally prefixed by a label
+``LABEL=``:
 
-Specifications (``abc-inverse bench-stats --statistics``), optionally prefixed by a label ``LABEL=``:
-
-* ``pixels`` — the image itself, flattened (S = image_size²);
+* ``pixels`` — the image itself, flattened (S = image_size²; :class:`encoders.base.PixelStatistic`);
 * ``dcign`` (the shipped network) or ``dcign:PATH`` (a checkpoint made by ``abc-inverse train``);
 * ``squeezenet[:LAYER]``, ``efficientnet[:LAYER]`` — :class:`encoders.imagenet.ImageNetStatistic`.
+
+Every statistic follows :class:`encoders.base.SummaryStatistic`. DC-IGN statistics also carry ``meta``, the record
+of the renders they were trained on, from which :func:`simulator_for` rebuilds their simulator.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from abc_inverse.render.simulator import RenderSettings, Simulator, simulator_from_config
+from encoders.base import PixelStatistic, SummaryStatistic
+from encoders.dcign import DCIGNStatistic
+from encoders.imagenet import DEFAULT_LAYER, NETWORKS, ImageNetStatistic
 
-import numpy as np
-
-
-class SummaryStatistic(Protocol):
-    """What the sampler needs of a summary statistic (see the module docstring)."""
-
-    name: str
-    image_size: int
-
-    def get_config(self) -> dict: ...
-
-    def __call__(self, images: np.ndarray) -> np.ndarray: ...
-
-
-def check_images(images: np.ndarray, size: int) -> np.ndarray:
-    """``images`` as an array after checking it is (N, size, size) with finite intensities in [0, 1].
-    Raises ValueError naming what was expected and what was received."""
-    images = np.asarray(images)
-    if images.ndim != 3 or images.shape[1:] != (size, size):
-        raise ValueError(f"images: expected shape (N, {size}, {size}) grey, got {images.shape}")
-    if not np.all(np.isfinite(images)) or images.min(initial=0) < 0 or images.max(initial=0) > 1:
-        raise ValueError("images: expected finite intensities in [0, 1]")
-    return images
-
-
-class PixelStatistic:
-    """ν(x) = x: the grey intensities in [0, 1], flattened to (N, image_size²) float64 (the no-learning baseline)."""
-
-    def __init__(self, image_size: int = 64):
-        self.name, self.image_size = "pixels", int(image_size)
-
-    def get_config(self) -> dict:
-        return {"name": self.name, "image_size": self.image_size}
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        images = check_images(images, self.image_size)
-        return images.reshape(len(images), -1).astype(np.float64)
+_LOADED: dict = {}  # per process: (spec, image_size) -> statistic, see load_statistic
 
 
 def split_label(spec: str) -> tuple[str, str]:
@@ -74,16 +40,29 @@ def make_statistic(spec: str, image_size: int = 64) -> SummaryStatistic:
     if name == "pixels" and not arg:
         return PixelStatistic(image_size)
     if name == "dcign":
-        from encoders.dcign import DCIGNStatistic
-
         statistic = DCIGNStatistic.from_checkpoint(arg or None)
         if statistic.image_size != image_size:
             raise ValueError(f"statistic {spec!r}: trained on {statistic.image_size}-pixel renders, "
                              f"expected {image_size}")
         return statistic
-    from encoders.imagenet import DEFAULT_LAYER, NETWORKS, ImageNetStatistic
-
     if name in NETWORKS:
         return ImageNetStatistic(name, arg or DEFAULT_LAYER[name], image_size)
     raise ValueError(f"statistic: expected pixels, dcign[:CHECKPOINT], squeezenet[:LAYER] or "
                      f"efficientnet[:LAYER], got {spec!r}")
+
+
+def load_statistic(spec: str, image_size: int = 64) -> SummaryStatistic:
+    """:func:`make_statistic`, loaded once per process (networks are costly to load; workers reuse them)."""
+    key = (spec, image_size)
+    if key not in _LOADED:
+        _LOADED[key] = make_statistic(spec, image_size)
+    return _LOADED[key]
+
+
+def simulator_for(statistic) -> Simulator:
+    """The simulator whose renders the statistic was trained on (from a DC-IGN checkpoint's record); for a
+    statistic without one (pixels, ImageNet layers), the default simulator at the statistic's image size."""
+    record = getattr(getattr(statistic, "meta", None), "simulator", None)
+    if record:
+        return simulator_from_config(record)
+    return Simulator(settings=RenderSettings(image_size=statistic.image_size))

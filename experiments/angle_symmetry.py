@@ -15,7 +15,7 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 import numpy as np  # noqa: E402
 
-from abc_inverse.simulator import RenderSettings, Simulator  # noqa: E402
+from abc_inverse.render.simulator import RenderSettings, Simulator  # noqa: E402
 from encoders.evaluate import sweep_scenes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,8 +8,8 @@ to the image centre, in box heights. Usage: python experiments/calibrate_face_cr
 import numpy as np
 
 from abc_inverse.io import detect_face
-from abc_inverse.scene import Scene
-from abc_inverse.simulator import RenderSettings, Simulator
+from abc_inverse.model.scene import Scene
+from abc_inverse.render.simulator import RenderSettings, Simulator
 
 size, n = 256, 24
 sim = Simulator(settings=RenderSettings(image_size=size))

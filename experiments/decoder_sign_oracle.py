@@ -34,9 +34,9 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from abc_inverse.io import write_csv, write_text
-from abc_inverse.simulator import simulator_from_config
+from abc_inverse.render.simulator import simulator_from_config
 from encoders.batches import LATENT_OF, active_latents, transformation_scenes
-from encoders.clamp import ClampLatents
+from encoders.clamp import clamp_latents
 from encoders.dcign import DCIGN, DCIGNConfig, load_checkpoint
 from encoders.train import TrainConfig, make_optimizer
 
@@ -74,7 +74,7 @@ def reconstruction(model: DCIGN, x: torch.Tensor, angle: torch.Tensor, variable:
         mu, logvar = model.encode(x)
         z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen)
         z[:, k] = CODES[code](angle) + 0.05 * torch.randn(len(x), generator=gen)
-    z = ClampLatents.apply(z, torch.from_numpy(active_latents(kind, z.shape[1])), "mean", 0.0)
+    z = clamp_latents(z, torch.from_numpy(active_latents(kind, z.shape[1])), "mean")
     return F.binary_cross_entropy_with_logits(model.decode_logits(z), x, reduction="sum") / len(x)
 
 

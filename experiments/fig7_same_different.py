@@ -25,11 +25,11 @@ import torch  # noqa: E402
 from fig6_statistics import ROOT, STATISTICS, missing_networks  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from abc_inverse.bench_stats import benchmark_simulator, load_statistic  # noqa: E402
+from abc_inverse.bench_stats import benchmark_simulator  # noqa: E402
 from abc_inverse.io import atomic_path, write_csv, write_text  # noqa: E402
-from abc_inverse.simulator import simulator_from_config  # noqa: E402
+from abc_inverse.render.simulator import simulator_from_config  # noqa: E402
 from encoders.same_different import face_pairs, same_different  # noqa: E402
-from encoders.statistics import split_label  # noqa: E402
+from encoders.statistics import load_statistic, split_label  # noqa: E402
 
 
 def main():

@@ -1,72 +1,60 @@
-"""Chains as ArviZ InferenceData: conversion, convergence summary, NetCDF output.
+"""Chains as ArviZ InferenceData, and their convergence summary.
 
-Schema (ArviZ InferenceData): ``posterior`` and ``sample_stats`` with dims (chain, draw, ...), tuning draws in
-``warmup_posterior`` / ``warmup_sample_stats``, the observation in ``observed_data``, fixed settings in
-``constant_data``, provenance in ``posterior.attrs``.
+Schema (ArviZ InferenceData): ``posterior`` and ``sample_stats`` with dims (chain, draw, ...), warm-up iterations
+in ``warmup_posterior`` / ``warmup_sample_stats``, the observation in ``observed_data``, fixed settings in
+``constant_data``, provenance in ``posterior.attrs``. Writing files is the caller's business (ArviZ's
+``to_netcdf``).
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-from pathlib import Path
+from collections.abc import Callable
 
 import arviz as az
 import numpy as np
 
-from abc_inverse.io import atomic_path
 from samplers.abc_mcmc import Trace
 
-SAMPLE_STATS = ("distance", "is_accepted", "acceptance_rate", "pixel_mse", "epsilon", "nonfinite")
+SAMPLE_STATS = ("distance", "is_accepted", "acceptance_rate", "aux", "epsilon", "nonfinite")
 
 
-def trace_to_inference_data(trace: Trace, posterior: dict, dims: dict | None = None, coords: dict | None = None,
+def trace_to_inference_data(draws: Trace, variables: Callable[[np.ndarray], dict], warmup: Trace | None = None,
+                            aux_name: str = "aux", dims: dict | None = None, coords: dict | None = None,
                             observed_data: dict | None = None, constant_data: dict | None = None,
                             attrs: dict | None = None) -> az.InferenceData:
-    """Build InferenceData from a :class:`samplers.abc_mcmc.Trace`.
+    """Build InferenceData from the recorded draws and, optionally, the warm-up trace of the same chains.
 
-    posterior : name -> array (C, T, ...) over all T = n_tune + n_draws iterations (split here into warm-up and
-    posterior). dims, coords : ArviZ dims/coords of the extra axes. attrs : provenance; values that are not
-    str/number are stored as JSON strings, plus ``created_at`` and ``inference_library``.
+    variables : positions (C, T, D) -> {name: array (C, T, ...)}, the posterior variables (e.g. the prior's
+    transform of the standard-normal coordinates). aux_name : the name of ``Trace.aux`` in ``sample_stats``.
+    dims, coords : ArviZ dims/coords of the extra axes. attrs : provenance; values that are not str/number are
+    stored as JSON strings, plus ``created_at`` and ``inference_library``.
     """
-    k = trace.n_tune
-    stats = {name: getattr(trace, name) for name in SAMPLE_STATS}
+    def stats(trace: Trace) -> dict:
+        return {aux_name if name == "aux" else name: getattr(trace, name) for name in SAMPLE_STATS}
+
     idata = az.from_dict(
-        posterior={n: v[:, k:] for n, v in posterior.items()},
-        sample_stats={n: v[:, k:] for n, v in stats.items()},
-        warmup_posterior={n: v[:, :k] for n, v in posterior.items()} if k else None,
-        warmup_sample_stats={n: v[:, :k] for n, v in stats.items()} if k else None,
-        observed_data=observed_data, constant_data=constant_data, coords=coords, dims=dims, save_warmup=bool(k))
+        posterior=variables(draws.position), sample_stats=stats(draws),
+        warmup_posterior=variables(warmup.position) if warmup is not None else None,
+        warmup_sample_stats=stats(warmup) if warmup is not None else None,
+        observed_data=observed_data, constant_data=constant_data, coords=coords, dims=dims,
+        save_warmup=warmup is not None)
     meta = {"created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "inference_library": "abc_inverse.samplers (ABC-MCMC, elliptical proposals)", **(attrs or {})}
+            "inference_library": "samplers (ABC-MCMC, elliptical proposals)", **(attrs or {})}
     for name, value in meta.items():
         idata.posterior.attrs[name] = value if isinstance(value, (str, int, float)) else json.dumps(value)
     return idata
 
 
-def summary(idata: az.InferenceData, var_names: list[str], path: Path | None = None):
+def summary(idata: az.InferenceData, var_names: list[str]):
     """ArviZ summary (mean, sd, 94 % HDI, MCSE, bulk/tail ESS, R-hat) of the posterior variables, one row per
-    scalar; written to ``path`` as CSV (atomically) when given. Returns the pandas DataFrame."""
-    table = az.summary(idata, var_names=var_names, kind="all")
-    if path is not None:
-        with atomic_path(path) as tmp:
-            table.to_csv(tmp, index_label="variable")
-    return table
+    scalar: a pandas DataFrame."""
+    return az.summary(idata, var_names=var_names, kind="all")
 
 
-def save_netcdf(idata: az.InferenceData, path: Path) -> None:
-    """Write InferenceData to NetCDF atomically (temporary file, then rename)."""
-    with atomic_path(path) as tmp:
-        idata.to_netcdf(str(tmp), engine="h5netcdf")
-
-
-def acceptance_rate(idata: az.InferenceData) -> np.ndarray:
-    """Fraction of accepted proposals per chain after tuning: (C,) float64."""
-    return idata.sample_stats["is_accepted"].mean("draw").values
-
-
-def stat_with_warmup(idata: az.InferenceData, name: str = "pixel_mse") -> tuple[np.ndarray, int]:
-    """A sample statistic against iteration, tuning included: ((C, tune + draws) values, number of tuning steps)."""
+def stat_with_warmup(idata: az.InferenceData, name: str) -> tuple[np.ndarray, int]:
+    """A sample statistic against iteration, warm-up included: ((C, warm-up + draws) values, warm-up steps)."""
     parts = [idata.sample_stats[name].values]
     if "warmup_sample_stats" in idata.groups():
         parts.insert(0, idata.warmup_sample_stats[name].values)

@@ -6,8 +6,8 @@ os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from abc_inverse.morphable import load_model  # noqa: E402
-from abc_inverse.scene import Scene  # noqa: E402
+from abc_inverse.model.morphable import load_model  # noqa: E402
+from abc_inverse.model.scene import Scene  # noqa: E402
 
 
 @pytest.fixture

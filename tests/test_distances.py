@@ -4,7 +4,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from abc_inverse.distances import NAMES, distance, distance_batch, distance_batch_ref
+from abc_inverse.distances import NAMES, distance, distance_batch
+from tests.reference import distance_batch_ref
 
 vectors = arrays(np.float64, 8, elements=st.floats(-100, 100, allow_nan=False))
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from abc_inverse.cli import main
-from abc_inverse.simulator import RenderSettings, Simulator
+from abc_inverse.render.simulator import RenderSettings, Simulator
 from encoders.evaluate import SWEEPS, invariance, sweep_scenes
 
 

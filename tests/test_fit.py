@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from abc_inverse.fit import FitConfig, fit
-from abc_inverse.simulator import RenderSettings, Simulator
+from abc_inverse.render.simulator import RenderSettings, Simulator
 from encoders.dcign import CheckpointMeta
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from abc_inverse.morphable import N_DATA_SHAPE_MODES, load_model
+from abc_inverse.model.morphable import N_DATA_SHAPE_MODES, load_model
 
 
 def test_shapes_and_units(model):

@@ -3,9 +3,11 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from samplers.abc_mcmc import build_abc_mcmc, run_chains
+import samplers
+from samplers.abc_mcmc import ABCState, build_abc_mcmc, sample
 from samplers.kernels import GaussianKernel, IndicatorKernel, make_kernel
 from samplers.proposals import blockwise_elliptical, elliptical_move
+from samplers.warmup import resample_chains, run_warmup
 
 BLOCKS = {"a": slice(0, 2), "b": slice(2, 3)}
 
@@ -41,7 +43,7 @@ def test_flat_kernel_reproduces_prior(min_scale):
     rng = np.random.default_rng(1)
     init, step = build_abc_mcmc(lambda u: (np.zeros(len(u)), np.zeros(len(u))),
                                 blockwise_elliptical(BLOCKS, 3, min_scale))
-    trace = run_chains(rng, init(rng.standard_normal((4, 3))), step, GaussianKernel(1.0), 0, 4000, progress=False)
+    trace = sample(rng, init(rng.standard_normal((4, 3))), step, GaussianKernel(1.0), 4000)
     idata = az.from_dict(posterior={"u": trace.position})
     ess = az.ess(idata)["u"].values
     mean, var = trace.position.reshape(-1, 3).mean(0), trace.position.reshape(-1, 3).var(0)
@@ -77,8 +79,8 @@ def test_conjugate_gaussian_abc_posterior(kernel):
 
     rng = np.random.default_rng(3)
     init, step = build_abc_mcmc(_toy(x_obs, sigma), blockwise_elliptical({"theta": slice(0, 1)}, 1))
-    trace = run_chains(rng, init(np.full((8, 1), x_obs / 2)), step, kernel, 500, 6000, progress=False)
-    draws = trace.position[:, trace.n_tune:, 0]
+    (state, kernel), _ = run_warmup(rng, init(np.full((8, 1), x_obs / 2)), step, kernel, 500)
+    draws = sample(rng, state, step, kernel, 6000).position[:, :, 0]
     ess = float(az.ess(az.from_dict(posterior={"theta": draws}))["theta"])
     assert ess > 500
     assert abs(draws.mean() - mean) < 4 * np.sqrt(var / ess)
@@ -98,10 +100,12 @@ def test_nonfinite_distances_are_counted_rejections(rng):
 
 def test_epsilon_adaptation_hits_target(rng):
     init, step = build_abc_mcmc(_toy(0.0, 0.3), blockwise_elliptical({"theta": slice(0, 1)}, 1))
-    trace = run_chains(rng, init(np.zeros((8, 1))), step, GaussianKernel(5.0), 3000, 2000, target_acceptance=0.2,
-                       progress=False)
-    assert np.all(trace.epsilon[:, trace.n_tune:] == trace.epsilon[0, -1])  # fixed after tuning
-    assert abs(trace.is_accepted[:, trace.n_tune:].mean() - 0.2) < 0.05
+    (state, kernel), info = run_warmup(rng, init(np.zeros((8, 1))), step, GaussianKernel(5.0), 3000,
+                                       target_acceptance=0.2)
+    assert info.epsilon == kernel.epsilon < 5.0 and info.trace.epsilon.shape == (8, 3000)
+    trace = sample(rng, state, step, kernel, 2000)
+    assert np.all(trace.epsilon == kernel.epsilon)  # fixed after warm-up
+    assert abs(trace.is_accepted.mean() - 0.2) < 0.05
 
 
 @pytest.mark.parametrize("name, eps, match", [("gaussian", 0.0, "epsilon"), ("indicator", np.nan, "epsilon"),
@@ -111,7 +115,33 @@ def test_kernel_errors(name, eps, match):
         make_kernel(name, eps)
 
 
-def test_run_chains_rejects_bad_counts(rng):
+def test_bad_counts_are_refused(rng):
     init, step = build_abc_mcmc(_toy(0.0, 1.0), blockwise_elliptical({"t": slice(0, 1)}, 1))
+    state = init(np.zeros((1, 1)))
     with pytest.raises(ValueError, match="n_draws"):
-        run_chains(rng, init(np.zeros((1, 1))), step, GaussianKernel(1.0), 0, -1, progress=False)
+        sample(rng, state, step, GaussianKernel(1.0), -1)
+    for kwargs, match in (({"keep": 0}, "keep"), ({"resample_every": 0}, "resample_every"),
+                          ({"target_acceptance": 1.0}, "target_acceptance"), ({"explore_steps": -1}, "explore_steps")):
+        with pytest.raises(ValueError, match=match):
+            run_warmup(rng, state, step, GaussianKernel(1.0), 1, **kwargs)
+
+
+def test_exploration_keeps_the_closest_chains(rng):
+    """After exploring, the kept chains are the closest ones; resampling moves every chain to a heavy state."""
+    init, step = build_abc_mcmc(_toy(0.0, 0.3), blockwise_elliptical({"theta": slice(0, 1)}, 1))
+    state = init(np.linspace(-3, 3, 12)[:, None])
+    (kept, _), info = run_warmup(rng, state, step, GaussianKernel(0.5), 5, keep=3, explore_steps=20)
+    assert kept.position.shape == (3, 1) and info.explored == 12 and info.trace.position.shape == (3, 5, 1)
+    (first, _), info = run_warmup(rng, state, step, GaussianKernel(0.5), 0, keep=3)
+    np.testing.assert_array_equal(np.sort(first.distance), np.sort(state.distance)[:3])
+    assert info.explored == 0
+    heavy = ABCState(np.arange(4.0)[:, None], np.array([0.0, 50.0, 50.0, 50.0]), np.zeros(4))
+    np.testing.assert_array_equal(resample_chains(rng, heavy, GaussianKernel(1.0)).position[:, 0], np.zeros(4))
+
+
+def test_module_docstring_example_runs():
+    """The toy example in samplers/__init__.py (a Gaussian simulator) runs and gives the exact ABC posterior mean."""
+    import doctest
+
+    result = doctest.testmod(samplers, raise_on_error=False)
+    assert result.attempted > 10 and result.failed == 0

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from abc_inverse.scene import AZIMUTH_LIMIT, ELEVATION_LIMIT, Scene, ScenePrior, camera_position_mm
+from abc_inverse.model.scene import AZIMUTH_LIMIT, ELEVATION_LIMIT, Scene, ScenePrior, camera_position_mm
 
 
 @pytest.fixture

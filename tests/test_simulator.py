@@ -2,9 +2,11 @@ import numpy as np
 import pytest
 from scipy.ndimage import maximum_filter, minimum_filter
 
-from abc_inverse.raster import rasterize_ref, shade_batch, shade_ref, vertex_normals_ref
-from abc_inverse.simulator import RenderSettings, Simulator
+from abc_inverse.model.build_model import vertex_normals
+from abc_inverse.render.raster import shade_batch
+from abc_inverse.render.simulator import RenderSettings, Simulator
 from tests.conftest import make_scene
+from tests.reference import rasterize_ref, shade_ref
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,7 @@ def test_numba_pipeline_matches_numpy_reference(sim, rng):
     tris = s.model.triangles
     colors = shade_batch(verts, albedo, light, tris, np.float32(0.3), np.float32(0.7))
     for i in range(2):
-        normals = vertex_normals_ref(verts[i].astype(np.float64), tris)
+        normals = vertex_normals(verts[i].astype(np.float64), tris)
         ref_colors = shade_ref(normals, albedo[i], light[i], 0.3, 0.7)
         np.testing.assert_allclose(colors[i], ref_colors, atol=1e-4)
         ref_img, ref_depth = rasterize_ref(verts[i].astype(np.float64), ref_colors, tris, s.settings.focal_px, 32, 32)

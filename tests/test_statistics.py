@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from abc_inverse.simulator import RenderSettings, Simulator
+from abc_inverse.render.simulator import RenderSettings, Simulator
 from encoders.dcign import DCIGNStatistic
 from encoders.same_different import (
     best_threshold,
@@ -12,7 +12,8 @@ from encoders.same_different import (
     pair_correlations,
     same_different,
 )
-from encoders.statistics import PixelStatistic, make_statistic, split_label
+from encoders.base import PixelStatistic
+from encoders.statistics import make_statistic, split_label
 
 
 def test_specs_and_labels():

@@ -74,7 +74,7 @@ def test_cli_resume_and_init(tmp_path, capsys):
 
 
 def test_curriculum_widens_the_varied_angle_from_a_tenth_to_the_prior_range():
-    from abc_inverse.scene import ScenePrior
+    from abc_inverse.model.scene import ScenePrior
     from encoders.batches import transformation_scenes
     from encoders.train import CURRICULUM_START, curriculum_spread
 
@@ -98,7 +98,7 @@ def test_curriculum_widens_the_varied_angle_from_a_tenth_to_the_prior_range():
 def test_mirror_penalty_matches_hand_computation_and_skips_other_batches():
     from encoders.batches import active_latents
     from encoders.dcign import DCIGN, DCIGNConfig
-    from encoders.train import mirror_penalty
+    from encoders.losses import mirror_penalty
 
     torch.manual_seed(0)
     model = DCIGN(DCIGNConfig(image_size=16, latent_dim=5, channels=(4, 8)))
@@ -122,7 +122,7 @@ def test_mirror_penalty_matches_hand_computation_and_skips_other_batches():
 
 def test_slowness_penalty_matches_hand_computation_and_prefers_monotone_codes():
     from encoders.batches import active_latents
-    from encoders.train import slowness_penalty
+    from encoders.losses import slowness_penalty
 
     mu = torch.tensor([[0.0, 3.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 2.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
     order = torch.tensor([3, 1, 2, 0])  # sorted frames: codes 0, 1, 2, 3
@@ -147,11 +147,12 @@ def test_slowness_penalty_matches_hand_computation_and_prefers_monotone_codes():
 
 
 def test_camera_penalty_matches_hand_computation_and_draw_batch_renders_moved_cameras():
-    from abc_inverse.morphable import load_model
-    from abc_inverse.simulator import RenderSettings, Simulator
+    from abc_inverse.model.morphable import load_model
+    from abc_inverse.render.simulator import RenderSettings, Simulator
     from encoders.batches import active_latents
     from encoders.dcign import DCIGN, DCIGNConfig
-    from encoders.train import camera_penalty, draw_batch
+    from encoders.losses import camera_penalty
+    from encoders.train import draw_batch
 
     torch.manual_seed(0)
     model = DCIGN(DCIGNConfig(image_size=16, latent_dim=5, channels=(4, 8)))
@@ -177,3 +178,20 @@ def test_camera_penalty_matches_hand_computation_and_draw_batch_renders_moved_ca
             assert batch.x_camera.shape == batch.x.shape and not torch.equal(batch.x_camera, batch.x)
     with pytest.raises(ValueError, match="camera_invariance"):
         TrainConfig(camera_invariance=-1.0)
+
+
+def test_invariance_term_pulls_the_encoder_means_of_clamped_latents_together():
+    """§3.2.1 through the whole forward pass: the invariance term's gradient with respect to μ is z − batch mean
+    on the latents the batch clamps (dz/dμ = 1) and 0 on the one it trains."""
+    from encoders.batches import Batch, active_latents
+    from encoders.dcign import DCIGN, DCIGNConfig
+    from encoders.losses import TERMS, forward_pass
+
+    torch.manual_seed(0)
+    model = DCIGN(DCIGNConfig(image_size=16, latent_dim=5, channels=(4, 8)))
+    active = torch.from_numpy(active_latents("azimuth", 5))
+    f = forward_pass(model, Batch(torch.rand(6, 1, 16, 16), active), torch.Generator().manual_seed(0), "mean")
+    (grad,) = torch.autograd.grad(TERMS["invariance"].fn(f, TrainConfig(invariance=1.0)), f.mu)
+    want = (f.z - f.z.mean(0)).detach()
+    torch.testing.assert_close(grad[:, 1:], want[:, 1:])
+    assert torch.equal(grad[:, 0], torch.zeros(6))

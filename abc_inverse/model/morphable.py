@@ -19,7 +19,7 @@ N_DATA_SHAPE_MODES = 9  # modes 1-9 come from PCA of the 45 SIMPOP faces; the re
 
 @dataclass(frozen=True, eq=False)
 class MorphableModel:
-    """A 3DMM-style face model built by :mod:`abc_inverse.build_model`.
+    """A 3DMM-style face model built by :mod:`abc_inverse.model.build_model`.
 
     Attributes
     ----------

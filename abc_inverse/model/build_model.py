@@ -1,6 +1,6 @@
 """Rebuild the shipped morphable face model (``abc_inverse/data/face_model.npz``).
 
-Run ``python -m abc_inverse.build_model`` after ``pip install --no-deps python-shape-stats==1.0.0``; it is not
+Run ``python -m abc_inverse.model.build_model`` after ``pip install --no-deps python-shape-stats==1.0.0``; it is not
 needed at run time. The source data are the 45 SIMPOP faces of python-shape-stats 1.0.0 (MIT, Copyright (c)
 2023 harrymatthews50; notice in ``abc_inverse/data/LICENSE-python-shape-stats.txt``): 7160 vertices,
 14050 triangles, same topology, millimetres.
@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
 
 N_FACES = 45
-DEFAULT_OUT = Path(__file__).parent / "data" / "face_model.npz"
+DEFAULT_OUT = Path(__file__).parents[1] / "data" / "face_model.npz"
 SKIN_RGB = np.array([0.78, 0.58, 0.48])  # mean diffuse reflectance, linear RGB in [0, 1]
 
 
@@ -81,12 +81,14 @@ def cotangent_laplacian(verts: np.ndarray, tris: np.ndarray) -> tuple[sp.csr_mat
 
 
 def vertex_normals(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals ``(V, 3)``."""
+    """Area-weighted unit vertex normals ``(V, 3)`` of vertices ``(V, 3)`` and triangles ``(F, 3)``; 0 for a vertex
+    in no triangle. The NumPy twin of the simulator's Numba normals (``tests/test_simulator.py`` compares them)."""
     fn = np.cross(verts[tris[:, 1]] - verts[tris[:, 0]], verts[tris[:, 2]] - verts[tris[:, 0]])
     vn = np.zeros_like(verts)
     for k in range(3):
         np.add.at(vn, tris[:, k], fn)
-    return vn / np.linalg.norm(vn, axis=1, keepdims=True)
+    norm = np.linalg.norm(vn, axis=1, keepdims=True)
+    return np.where(norm > 0, vn / np.where(norm > 0, norm, 1), 0)
 
 
 def build(n_synthetic_shape: int = 41, n_smooth_albedo: int = 18, faces_dir: Path | None = None) -> dict:
@@ -141,7 +143,7 @@ def build(n_synthetic_shape: int = 41, n_smooth_albedo: int = 18, faces_dir: Pat
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: ``python -m abc_inverse.build_model [--out PATH]``."""
+    """Command line: ``python -m abc_inverse.model.build_model [--out PATH]``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)

@@ -1,5 +1,5 @@
-"""Numba kernels of the simulator (vertex normals, Lambertian shading, z-buffer rasterisation) and their
-plain-NumPy reference twins, which the tests compare against.
+"""Numba kernels of the simulator: vertex normals, Lambertian shading, z-buffer rasterisation. Their plain-NumPy
+reference twins live in ``tests/reference.py``; the tests compare the two.
 
 Conventions: camera space, x right, y up, the camera at the origin looking along -z (so visible points have
 z < 0). Screen space: pixel (row, col) covers [col, col + 1) × [row, row + 1); row 0 is the top; pixel centres
@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-
-# --------------------------------------------------------------------------------------------- numba kernels
-
 
 @numba.njit(cache=True, fastmath=True)
 def _vertex_normals(verts, tris):
@@ -170,49 +167,3 @@ def shade_batch(verts, albedo, light, tris, ambient, diffuse):
     for i in numba.prange(verts.shape[0]):
         out[i] = _shade(_vertex_normals(verts[i], tris), albedo[i], light[i], ambient, diffuse)
     return out
-
-
-# ------------------------------------------------------------------------------------ NumPy reference twins
-
-
-def vertex_normals_ref(verts: np.ndarray, tris: np.ndarray) -> np.ndarray:
-    """Area-weighted unit vertex normals, (V, 3), of vertices (V, 3) and triangles (F, 3)."""
-    face_n = np.cross(verts[tris[:, 1]] - verts[tris[:, 0]], verts[tris[:, 2]] - verts[tris[:, 0]])
-    n = np.zeros_like(verts)
-    for k in range(3):
-        np.add.at(n, tris[:, k], face_n)
-    norm = np.linalg.norm(n, axis=1, keepdims=True)
-    return np.where(norm > 0, n / np.where(norm > 0, norm, 1), 0)
-
-
-def shade_ref(normals, albedo, light, ambient, diffuse):
-    """Lambertian + ambient per-vertex colour, (V, C): albedo · (ambient + diffuse · max(0, n·l)), clipped."""
-    lam = np.maximum(normals @ light, 0.0)
-    return np.clip(albedo * (ambient + diffuse * lam)[:, None], 0.0, 1.0)
-
-
-def rasterize_ref(verts, colors, tris, focal, height, width):
-    """Slow reference rasteriser of one camera-space mesh, verts (V, 3) mm and colours (V, C): returns image
-    (H, W, C) and depth (H, W) as one scene of :func:`render_scenes`."""
-    inv = 1.0 / np.maximum(-verts[:, 2], 1e-6)
-    sx = 0.5 * width + focal * verts[:, 0] * inv
-    sy = 0.5 * height - focal * verts[:, 1] * inv
-    image = np.zeros((height, width, colors.shape[1]))
-    inv_depth = np.zeros((height, width))
-    rows, cols = np.mgrid[0:height, 0:width] + 0.5
-    for a, b, c in tris:
-        area = (sx[b] - sx[a]) * (sy[c] - sy[a]) - (sx[c] - sx[a]) * (sy[b] - sy[a])
-        if abs(area) < 1e-12:
-            continue
-        w0 = ((sx[b] - cols) * (sy[c] - rows) - (sx[c] - cols) * (sy[b] - rows)) / area
-        w1 = ((sx[c] - cols) * (sy[a] - rows) - (sx[a] - cols) * (sy[c] - rows)) / area
-        w2 = 1 - w0 - w1
-        iz = w0 * inv[a] + w1 * inv[b] + w2 * inv[c]
-        hit = (w0 >= 0) & (w1 >= 0) & (w2 >= 0) & (iz > inv_depth)
-        if not hit.any():
-            continue
-        inv_depth[hit] = iz[hit]
-        p = np.stack([w0 * inv[a], w1 * inv[b], w2 * inv[c]], -1)[hit] / iz[hit, None]
-        image[hit] = p @ colors[[a, b, c]]
-    depth = np.where(inv_depth > 0, 1 / np.where(inv_depth > 0, inv_depth, 1), 0)
-    return image, depth

@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from abc_inverse.io import GREY_WEIGHTS
-from abc_inverse.morphable import MorphableModel, load_model
-from abc_inverse.raster import render_scenes, shade_batch
-from abc_inverse.scene import Scene, ScenePrior, camera_position_mm
+from abc_inverse.model.morphable import MorphableModel, load_model
+from abc_inverse.render.raster import render_scenes, shade_batch
+from abc_inverse.model.scene import Scene, ScenePrior, camera_position_mm
 
 BACKENDS = ("numba", "pyrender")
 
@@ -115,7 +115,7 @@ class Simulator:
 
     def camera_space(self, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Geometry and materials of scenes in camera space, computed with NumPy (the reference twin of the
-        geometry stage of :func:`abc_inverse.raster.render_scenes`).
+        geometry stage of :func:`abc_inverse.render.raster.render_scenes`).
 
         Returns verts (N, V, 3) float32 mm, albedo (N, V, C) float32 in [0, 1], light (N, 3) float32 unit.
         """
@@ -145,7 +145,7 @@ class Simulator:
                 self._albedo_basis, scene.albedo.astype(f32), rot, cam, light, self.model.triangles,
                 f32(s.focal_px), size, size, f32(s.ambient), f32(s.diffuse))
         else:
-            from abc_inverse.pyrender_backend import render_meshes
+            from abc_inverse.render.pyrender_backend import render_meshes
 
             verts, albedo, light = self.camera_space(scene)
             colors = shade_batch(verts, albedo, light, self.model.triangles, f32(s.ambient), f32(s.diffuse))

@@ -32,6 +32,8 @@ from scipy.special import ndtr, ndtri
 AZIMUTH_LIMIT = 1.5  # radians
 ELEVATION_LIMIT = np.pi / 2  # radians
 LIGHT_AZIMUTH_LIMIT = np.pi / 2  # radians
+ANGLES = ("azimuth", "elevation", "light_azimuth")  # radians in a Scene, degrees wherever people read them
+ANGLE_LIMITS = {"azimuth": AZIMUTH_LIMIT, "elevation": ELEVATION_LIMIT, "light_azimuth": LIGHT_AZIMUTH_LIMIT}
 CAMERA_OFFSET_MM = 20.0  # camera u in [0, 1] -> lateral offset (u - 0.5) * 2 * 20 mm
 CAMERA_DISTANCE_MM = (450.0, 550.0)  # camera u_z in [0, 1] -> distance 450 … 550 mm
 BLOCKS = ("shape", "albedo", "pose", "light", "camera")
@@ -66,6 +68,23 @@ class Scene(NamedTuple):
         """Scenes selected by an integer array, slice or boolean mask along N."""
         return Scene(*(np.asarray(f)[index] for f in self))
 
+    def variables(self) -> dict[str, np.ndarray]:
+        """The scenes in the units people read: {field: array}, angles (N,) in **degrees**, the rest as stored.
+        The one place where radians become degrees (outputs, plots); :meth:`from_variables` is its inverse."""
+        return {name: np.degrees(value) if name in ANGLES else np.asarray(value) for name, value in self._asdict().items()}
+
+    @classmethod
+    def from_variables(cls, variables: dict) -> Scene:
+        """Scenes from {field: array} with angles in degrees (the output of :meth:`variables`, or the posterior
+        variables of a fit). Raises KeyError for a missing field."""
+        return cls(**{name: np.radians(variables[name]) if name in ANGLES else np.asarray(variables[name])
+                      for name in cls._fields})
+
+
+def angle_limit_degrees(name: str) -> float:
+    """Half-width of the prior's support of angle ``name`` (one of :data:`ANGLES`), degrees."""
+    return float(np.degrees(ANGLE_LIMITS[name]))
+
 
 def camera_position_mm(camera: np.ndarray) -> np.ndarray:
     """Map camera variables in [0, 1]³ to the camera position in millimetres.
@@ -80,12 +99,7 @@ def camera_position_mm(camera: np.ndarray) -> np.ndarray:
                      lo + (hi - lo) * camera[:, 2]], axis=1)
 
 
-_UNIFORM = {  # name -> (low, high)
-    "azimuth": (-AZIMUTH_LIMIT, AZIMUTH_LIMIT),
-    "elevation": (-ELEVATION_LIMIT, ELEVATION_LIMIT),
-    "light_azimuth": (-LIGHT_AZIMUTH_LIMIT, LIGHT_AZIMUTH_LIMIT),
-    "camera": (0.0, 1.0),
-}
+_UNIFORM = {**{name: (-limit, limit) for name, limit in ANGLE_LIMITS.items()}, "camera": (0.0, 1.0)}  # (low, high)
 
 
 class ScenePrior:
@@ -169,7 +183,7 @@ class ScenePrior:
         Raises TypeError if ``scene`` is not a :class:`Scene`, ValueError naming the field otherwise.
         """
         if not isinstance(scene, Scene):
-            raise TypeError(f"scene: expected abc_inverse.scene.Scene, got {type(scene).__name__}")
+            raise TypeError(f"scene: expected abc_inverse.model.scene.Scene, got {type(scene).__name__}")
         fields = {k: np.asarray(v, dtype=np.float64) for k, v in scene._asdict().items()}
         n = fields["azimuth"].shape[0] if fields["azimuth"].ndim == 1 else None
         if n is None:
