@@ -13,6 +13,7 @@ demo: setup
 	$(BIN)/abc-inverse fit --out out/demo
 
 test: setup
+	$(BIN)/lint-imports --no-cache
 	@$(BIN)/python -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: treating as a failure" >&2; exit 1; fi; exit $$rc
 

@@ -123,11 +123,12 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     """Sample the ABC posterior of scenes given an observed image.
 
     observed : (H, W) float32 grey in [0, 1], H = W = ``statistic.image_size``. statistic : images (N, H, W) ->
-    (N, S), e.g. from :func:`encoders.statistics.make_statistic`. simulator : renders the scenes; default: the one the
-    statistic was trained on (:func:`encoders.statistics.simulator_for`). Returns InferenceData: posterior azimuth, elevation,
-    light_azimuth (degrees), shape, albedo, camera; sample_stats distance, is_accepted, acceptance_rate, pixel_mse,
-    epsilon, nonfinite; warm-up groups; observed_data image and summary; attrs with the seed, settings and
-    provenance. Raises ValueError on a wrongly sized or invalid image, or no finite pilot distance.
+    (N, S), e.g. from :func:`encoders.statistics.make_statistic`. simulator : renders the scenes; default: the one
+    the statistic was trained on (:func:`encoders.statistics.simulator_for`). Returns InferenceData: posterior
+    azimuth, elevation, light_azimuth (degrees), shape, albedo, camera; sample_stats distance, is_accepted,
+    acceptance_rate, pixel_mse, epsilon, nonfinite; warm-up groups; observed_data image and summary; attrs with
+    the seed, settings and provenance. Raises ValueError on a wrongly sized or invalid image, or no finite pilot
+    distance.
     """
     simulator = simulator if simulator is not None else simulator_for(statistic)
     observed, prior = check_observation(observed, statistic.image_size), simulator.prior

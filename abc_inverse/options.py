@@ -68,8 +68,8 @@ def check_value(value, tp, meta: dict) -> str | None:
             return f"{expected}, got {value!r}"
         if not math.isfinite(value) or not _in_bounds(value, meta):
             return f"{expected}, got {value}"
-    elif typing.get_origin(base) is tuple:
-        if not value or any(not isinstance(v, int) or not _in_bounds(v, meta) for v in value):
+    elif typing.get_origin(base) is tuple and (
+            not value or any(not isinstance(v, int) or not _in_bounds(v, meta) for v in value)):
             return f"expected integers {bounds} like 16,32,32, got {value!r}"
     if meta["choices"] is not None and value not in meta["choices"]:
         return f"expected one of {tuple(meta['choices'])}, got {value!r}"
@@ -115,10 +115,7 @@ def _parser_for(name: str, tp, meta: dict):
         if optional and text.lower() == "none":
             return None
         try:
-            if typing.get_origin(base) is tuple:
-                value = tuple(int(t) for t in text.split(","))
-            else:
-                value = base(text)
+            value = tuple(int(t) for t in text.split(",")) if typing.get_origin(base) is tuple else base(text)
         except ValueError:
             kind = {int: "an integer", float: "a number"}.get(base, "integers like 16,32,32")
             raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None

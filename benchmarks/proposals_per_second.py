@@ -19,9 +19,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from abc_inverse.fit import make_forward  # noqa: E402
-from encoders.statistics import simulator_for  # noqa: E402
 from abc_inverse.render.simulator import RenderSettings, Simulator  # noqa: E402
 from encoders.dcign import DCIGNStatistic  # noqa: E402
+from encoders.statistics import simulator_for  # noqa: E402
 from samplers.abc_mcmc import build_abc_mcmc  # noqa: E402
 from samplers.kernels import GaussianKernel  # noqa: E402
 from samplers.proposals import blockwise_elliptical  # noqa: E402

@@ -22,8 +22,8 @@ from encoders.dcign import DCIGN, sgvb_loss
 
 class Forward(NamedTuple):
     """One step's forward pass. model; batch (:class:`encoders.batches.Batch`); mu, logvar, z (N, L) (z as sampled,
-    before clamping); logits (N, 1, H, W) (decoded from the clamped z in specific mode); reconstruction, kl : scalar tensors, nats per image (the KL of the
-    latents a batch clamps passes no gradient, §3.2)."""
+    before clamping); logits (N, 1, H, W) (decoded from the clamped z in specific mode); reconstruction, kl :
+    scalar tensors, nats per image (the KL of the latents a batch clamps passes no gradient, §3.2)."""
 
     model: DCIGN
     batch: Batch
@@ -161,7 +161,8 @@ def camera_penalty(model: DCIGN, x_camera: torch.Tensor | None, mu: torch.Tensor
     """Camera term of an azimuth or light batch: the mean squared change of the active one of z1, z3 when each scene
     is seen from another camera, over twice its batch variance.
 
-    A camera translation (±20 mm, :func:`abc_inverse.model.scene.camera_position_mm`) mostly shifts the face in the image,
+    A camera translation (±20 mm, :func:`abc_inverse.model.scene.camera_position_mm`) mostly shifts the face in the
+    image,
     which an encoder can mistake for a turn of the face; z1 and z3 should not move with it. Dividing by the code's
     variation along its angle keeps the term from being met by shrinking the code (the unnormalised invariance
     gradient of §3.2.1 shrinks it). 0 for a code that ignores the camera, about 1 for one that follows only the

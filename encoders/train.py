@@ -29,11 +29,24 @@ from abc_inverse.io import write_text
 from abc_inverse.model.morphable import load_model
 from abc_inverse.options import check_options, option
 from abc_inverse.render.simulator import RenderSettings, Simulator
-from encoders.batches import CAMERA_TERM_KINDS, VARIED_ANGLE, Batch, active_latents, draw_batch_type, \
-    transformation_scenes
+from encoders.batches import (
+    CAMERA_TERM_KINDS,
+    VARIED_ANGLE,
+    Batch,
+    active_latents,
+    draw_batch_type,
+    transformation_scenes,
+)
 from encoders.clamp import CLAMP_MODES
-from encoders.dcign import DCIGN, CheckpointMeta, DCIGNConfig, elbo_terms, load_checkpoint, save_checkpoint, \
-    weights_digest
+from encoders.dcign import (
+    DCIGN,
+    CheckpointMeta,
+    DCIGNConfig,
+    elbo_terms,
+    load_checkpoint,
+    save_checkpoint,
+    weights_digest,
+)
 from encoders.losses import forward_pass, objective
 
 CURRICULUM_START = 0.1  # fraction of each angle's prior range varied at step 0 of the curriculum

@@ -7,7 +7,6 @@ import numpy as np
 from abc_inverse.distances import NAMES, _vectors
 
 
-
 def shade_ref(normals, albedo, light, ambient, diffuse):
     """Lambertian + ambient per-vertex colour, (V, C): albedo · (ambient + diffuse · max(0, n·l)), clipped."""
     lam = np.maximum(normals @ light, 0.0)

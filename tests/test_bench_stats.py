@@ -8,8 +8,9 @@ import pytest
 import abc_inverse.bench_stats as bench
 from abc_inverse.bench_stats import BenchConfig, run_benchmark, summarize, write_reports
 from abc_inverse.cli import main as cli
+from abc_inverse.fit import FitConfig
 
-TINY = BenchConfig(faces=2, chains=2, draws=8, tune=8, pilot=8)
+TINY = BenchConfig(faces=2, sampler=FitConfig(chains=2, draws=8, tune=8, pilot=8, explore_chains=0))
 STATS = ["pixels", "code=dcign"]
 
 
@@ -54,7 +55,8 @@ def test_resume_reuses_finished_fits_and_refuses_other_settings(local, monkeypat
     monkeypatch.setattr(bench, "run_fit", refuse)
     assert run_benchmark(STATS, TINY, out, workers=1, progress=False) == results
     with pytest.raises(ValueError, match="other sampler settings"):
-        run_benchmark(STATS, BenchConfig(faces=2, chains=2, draws=9, tune=8, pilot=8), out, workers=1,
+        other = FitConfig(chains=2, draws=9, tune=8, pilot=8, explore_chains=0)
+        run_benchmark(STATS, BenchConfig(faces=2, sampler=other), out, workers=1,
                       progress=False)
     with pytest.raises(ValueError, match="label 'code' was 'dcign'"):
         run_benchmark(["code=pixels"], TINY, out, workers=1, progress=False)

@@ -56,7 +56,7 @@ def test_evaluate_encoder_cli(tmp_path, capsys):
     assert len(rows) == 1 + sum(len(v) for v in SWEEPS.values())
     with pytest.raises(SystemExit):
         main(["evaluate-encoder", str(ckpt), "--out", str(out), "--faces", "1"])
-    assert "faces: expected ≥ 2" in capsys.readouterr().err
+    assert "--faces: expected an integer ≥ 2, got 1" in capsys.readouterr().err
     three = tmp_path / "three.pt"
     assert main(["train", "--out", str(three), "--steps", "1", "--batch-size", "2", "--image-size", "16",
                  "--latent-dim", "3", "--channels", "4,8", "--n-shape", "3", "--n-albedo", "2"]) == 0

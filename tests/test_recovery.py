@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from abc_inverse.fit import FitConfig, fit
-from encoders.statistics import simulator_for
 from encoders.dcign import DCIGNStatistic
+from encoders.statistics import simulator_for
 from tests.conftest import make_scene
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from abc_inverse.render.simulator import RenderSettings, Simulator
+from encoders.base import PixelStatistic
 from encoders.dcign import DCIGNStatistic
 from encoders.same_different import (
     best_threshold,
@@ -12,7 +13,6 @@ from encoders.same_different import (
     pair_correlations,
     same_different,
 )
-from encoders.base import PixelStatistic
 from encoders.statistics import make_statistic, split_label
 
 

@@ -91,7 +91,7 @@ def test_curriculum_widens_the_varied_angle_from_a_tenth_to_the_prior_range():
     assert np.abs(full.light_azimuth).max() > 0.95 * np.pi / 2
     with pytest.raises(ValueError, match="spread: expected a number in"):
         transformation_scenes(prior, rng, "azimuth", 4, spread=0.0)
-    with pytest.raises(ValueError, match="curriculum: expected ≥ 0"):
+    with pytest.raises(ValueError, match="curriculum: expected an integer ≥ 0"):
         TrainConfig(curriculum=-1)
 
 

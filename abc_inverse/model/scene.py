@@ -71,7 +71,8 @@ class Scene(NamedTuple):
     def variables(self) -> dict[str, np.ndarray]:
         """The scenes in the units people read: {field: array}, angles (N,) in **degrees**, the rest as stored.
         The one place where radians become degrees (outputs, plots); :meth:`from_variables` is its inverse."""
-        return {name: np.degrees(value) if name in ANGLES else np.asarray(value) for name, value in self._asdict().items()}
+        return {name: np.degrees(value) if name in ANGLES else np.asarray(value)
+                for name, value in self._asdict().items()}
 
     @classmethod
     def from_variables(cls, variables: dict) -> Scene:

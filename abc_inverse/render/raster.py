@@ -12,6 +12,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+
 @numba.njit(cache=True, fastmath=True)
 def _vertex_normals(verts, tris):
     n = np.zeros_like(verts)

@@ -13,8 +13,8 @@ import numpy as np
 
 from abc_inverse.io import GREY_WEIGHTS
 from abc_inverse.model.morphable import MorphableModel, load_model
-from abc_inverse.render.raster import render_scenes, shade_batch
 from abc_inverse.model.scene import Scene, ScenePrior, camera_position_mm
+from abc_inverse.render.raster import render_scenes, shade_batch
 
 BACKENDS = ("numba", "pyrender")
 

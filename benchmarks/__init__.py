@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print speed and memory figures (the library never imports this package)."""
