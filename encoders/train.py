@@ -86,10 +86,9 @@ class TrainConfig:
                                  "layer)", ge=0, group=BEYOND)
     kl_weight: float = option(1.0, "β: weight of the KL term in the objective (1 = the SGVB bound; the reported "
                               "ELBO is always unweighted)", gt=0, group=BEYOND)
-    curriculum: int = option(0, "specific mode: steps over which the varied angle's range widens from a tenth of "
-                             "the prior's to all of it (0 = off)", ge=0, group=BEYOND)
-    mirror: float = option(0.0, "specific mode: weight of the mirror term (z1, z3 change sign and z2 stays when "
-                           "the image is flipped; 0 = off)", ge=0, group=BEYOND)
+    curriculum: int = option(0, "specific mode: steps to widen the varied angle's range to the prior's", ge=0,
+                             group=BEYOND)
+    mirror: float = option(0.0, "specific mode: weight of the mirror term (0 = off)", ge=0, group=BEYOND)
     slowness: float = option(0.0, "specific mode: weight of the slowness term (z1-z3 change slowly along their "
                              "batch's sorted angle; 0 = off)", ge=0, group=BEYOND)
     intrinsic_camera: bool = option(False, "specific mode: intrinsic batches also vary the camera, leaving it to "

@@ -59,14 +59,14 @@ class Scene(NamedTuple):
     light_azimuth: np.ndarray
     camera: np.ndarray
 
+    def take(self, index) -> Scene:
+        """Scenes selected by an integer array, slice or boolean mask along N."""
+        return Scene(*(np.asarray(f)[index] for f in self))
+
     @property
     def n(self) -> int:
         """Number of scenes N."""
         return len(self.azimuth)
-
-    def take(self, index) -> Scene:
-        """Scenes selected by an integer array, slice or boolean mask along N."""
-        return Scene(*(np.asarray(f)[index] for f in self))
 
     def variables(self) -> dict[str, np.ndarray]:
         """The scenes in the units people read: {field: array}, angles (N,) in **degrees**, the rest as stored.
