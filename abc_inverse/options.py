@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import numbers
 import types
 import typing
 from dataclasses import MISSING, asdict, field, fields, is_dataclass
@@ -46,13 +47,16 @@ def _base_type(tp):
 
 
 def _bounds_text(meta: dict) -> str:
-    lo, hi = (("[", meta["ge"]) if meta["ge"] is not None else ("(", meta["gt"])), \
-        ((meta["le"], "]") if meta["le"] is not None else (meta["lt"], ")"))
-    if lo[1] is not None and hi[0] is not None:
-        return f"in {lo[0]}{lo[1]:g}, {hi[0]:g}{hi[1]}"
-    if lo[1] is not None:
-        return f"{'≥' if lo[0] == '[' else '>'} {lo[1]:g}"
-    return f"{'≤' if hi[1] == ']' else '<'} {hi[0]:g}" if hi[0] is not None else ""
+    """The bounds of ``meta`` in words: 'in [0, 1)', '≥ 1', '> 0', or ''."""
+    low = ("[", meta["ge"]) if meta["ge"] is not None else ("(", meta["gt"])
+    high = ("]", meta["le"]) if meta["le"] is not None else (")", meta["lt"])
+    if low[1] is not None and high[1] is not None:
+        return f"in {low[0]}{low[1]:g}, {high[1]:g}{high[0]}"
+    if low[1] is not None:
+        return f"{'≥' if low[0] == '[' else '>'} {low[1]:g}"
+    if high[1] is not None:
+        return f"{'≤' if high[0] == ']' else '<'} {high[1]:g}"
+    return ""
 
 
 def check_value(value, tp, meta: dict) -> str | None:
@@ -64,10 +68,12 @@ def check_value(value, tp, meta: dict) -> str | None:
     if base is int or base is float:
         what = meta["unit"] or ("an integer" if base is int else "a number")
         expected = f"expected {what} {bounds}".rstrip()
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (base is int and value != int(value)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral if base is int else numbers.Real):
             return f"{expected}, got {value!r}"
         if not math.isfinite(value) or not _in_bounds(value, meta):
             return f"{expected}, got {value}"
+    elif base in (bool, str) and not isinstance(value, base) or is_dataclass(base) and not isinstance(value, base):
+        return f"expected {base.__name__}, got {value!r}"
     elif typing.get_origin(base) is tuple and (
             not value or any(not isinstance(v, int) or not _in_bounds(v, meta) for v in value)):
             return f"expected integers {bounds} like 16,32,32, got {value!r}"
@@ -195,7 +201,9 @@ def build(cls, values: dict):
             kwargs[name] = _from_json(values[name], tp)
         elif f.default is MISSING:
             raise ValueError(f"--{name.replace('_', '-')}: required")
-    return cls(**kwargs)
+    instance = cls(**kwargs)
+    check_options(instance)  # also for dataclasses that do not check themselves in __post_init__
+    return instance
 
 
 def _from_json(value, tp):

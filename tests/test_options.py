@@ -42,6 +42,8 @@ def test_flags_override_the_config_file_which_overrides_the_defaults(tmp_path):
     ({"sampler": {"chans": 3}}, r"unknown option\(s\) \['chans'\]"),
     ({"sampler": {"chains": 0}}, "chains: expected an integer ≥ 1, got 0"),
     ({"sampler": {"kernel": "box"}}, "kernel: expected one of"),
+    ({"progress": "yes", "sampler": {}}, "progress: expected bool, got 'yes'"),
+    ({"sampler": {"draws": 2.5}}, "draws: expected an integer ≥ 1, got 2.5"),
     ([1, 2], "holds list, expected a JSON object"),
 ])
 def test_bad_config_files_are_refused(tmp_path, capsys, content, match):
