@@ -1,9 +1,9 @@
 """DC-IGN training throughput on this machine: images per second with data generation included.
 
 For each training mode (``abc-inverse train`` defaults: 64×64, batch 32, 64 latents) and for the two stages that
-made the shipped network (``default-1``, random mode with its decoder; ``default-2``, the config recorded in
-``encoders/data/dcign_default.pt.json``), times ``--steps`` minibatches three ways in one run: rendering the batches
-alone (:func:`encoders.train.draw_batch`), the SGVB updates alone on one pre-rendered batch
+made the shipped network (``default-1``, ``default-2``: the stages of ``abc-inverse train --preset default``),
+times ``--steps`` minibatches three ways in one run: rendering the batches alone
+(:func:`encoders.train.draw_batch`), the SGVB updates alone on one pre-rendered batch
 (:func:`encoders.train.train_step`), and both together as ``abc-inverse train`` runs them, then the estimated time
 to train the shipped network. The last line printed is JSON.
 
@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import time
-from dataclasses import replace
 
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
@@ -24,10 +23,8 @@ import torch  # noqa: E402
 
 from abc_inverse.model.morphable import load_model  # noqa: E402
 from abc_inverse.render.simulator import RenderSettings, Simulator  # noqa: E402
-from encoders.dcign import DCIGN, DEFAULT_CHECKPOINT, DCIGNConfig  # noqa: E402
-from encoders.train import TrainConfig, draw_batch, make_optimizer, train_step  # noqa: E402
-
-DEFAULT_RANDOM_STAGE_STEPS = 4000  # steps of the random-mode network the shipped one starts from (README)
+from encoders.dcign import DCIGN, DCIGNConfig  # noqa: E402
+from encoders.train import PRESETS, TrainConfig, draw_batch, make_optimizer, train_step  # noqa: E402
 
 
 def measure(config: TrainConfig, steps: int) -> dict:
@@ -60,11 +57,9 @@ def main():
     torch.set_num_threads(args.threads)
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{args.threads} torch threads, {args.steps} batches per figure")
-    shipped = TrainConfig(**json.loads(DEFAULT_CHECKPOINT.with_name(DEFAULT_CHECKPOINT.name + ".json").read_text()
-                                       )["config"])
     configs = {"random": TrainConfig(mode="random"), "specific": TrainConfig(mode="specific"),
-               # the shipped network: a random-mode stage (README: 4000 steps), then its own recorded config
-               "default-1": replace(shipped, mode="random", steps=DEFAULT_RANDOM_STAGE_STEPS), "default-2": shipped}
+               # the shipped network: the stages of `abc-inverse train --preset default`
+               **{f"default-{k}": TrainConfig(**stage) for k, stage in enumerate(PRESETS["default"], start=1)}}
     results = {}
     for mode, config in configs.items():
         r = measure(config, args.steps)

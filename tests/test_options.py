@@ -76,3 +76,15 @@ def test_train_preset_default_runs_its_two_stages_and_writes_rereadable_configs(
     again = tmp_path / "again.pt"
     assert main(["train", "--config", str(tmp_path / "net.pt.config.json"), "--out", str(again)]) == 0
     assert json.loads((tmp_path / "again.pt.json").read_text())["config"] == second["config"]
+
+
+def test_the_default_preset_is_the_recipe_recorded_with_the_shipped_network():
+    """`train --preset default` names what made encoders/data/dcign_default.pt: its last stage's settings equal the
+    config in the shipped record, and its first stage's architecture (the one --init needs) is the same."""
+    from encoders.dcign import DEFAULT_CHECKPOINT
+    from encoders.train import PRESETS, TrainConfig
+
+    record = json.loads(DEFAULT_CHECKPOINT.with_name(DEFAULT_CHECKPOINT.name + ".json").read_text())
+    first, last = (TrainConfig(**stage) for stage in PRESETS["default"])
+    assert last == TrainConfig(**record["config"])
+    assert (first.mode, first.steps, first.decoder_hidden, first.latent_dim) == ("random", 4000, 512, 64)
