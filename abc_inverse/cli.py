@@ -224,8 +224,9 @@ def cmd_train(args) -> None:
     given = resolve(TrainCommand, args)
     torch.set_num_threads(given.threads)
     if given.resume is not None:
-        if given.preset is not None:
-            raise UserError("--preset: a resumed run keeps its own settings; give --resume or --preset, not both")
+        if given.preset is not None or args.config is not None:
+            raise UserError("--resume: a resumed run keeps the settings in its checkpoint; give neither --preset nor "
+                            "--config with it")
         run = resume_config(given.resume, given_options(TrainCommand, args).get("run", {}))
         stages = [replace(given, out=given.out or given.resume, run=run)]
     elif given.out is None:
@@ -233,7 +234,9 @@ def cmd_train(args) -> None:
     else:
         stages = preset_stages(args, given)
     for opts in stages:
-        write_config(replace(opts, preset=None), opts.out.with_name(opts.out.name + ".config.json"))
+        if opts.resume is None:  # a resumed run keeps the config.json of the run it continues
+            opts.out.parent.mkdir(parents=True, exist_ok=True)
+            write_config(replace(opts, preset=None), opts.out.with_name(opts.out.name + ".config.json"))
         record = train(opts.run, opts.out, command=_command(args), progress=opts.progress, resume=opts.resume,
                        init=opts.init)
         print(f"wrote {opts.out} ({record['steps_done']} steps, {record['wall_time_s']} s, "
@@ -280,10 +283,9 @@ def cmd_bench_stats(args) -> None:
     statistics = [s for s in opts.statistics.split(",") if s.strip()]
     if not statistics:
         raise UserError("--statistics: expected a comma-separated list such as dcign,squeezenet:fire5,pixels")
-    opts.out.mkdir(parents=True, exist_ok=True)
-    write_config(opts, opts.out / "config.json")
     results = run_benchmark(statistics, opts.bench, opts.out, scheduler=opts.scheduler, workers=opts.workers,
                             progress=opts.progress)
+    write_config(opts, opts.out / "config.json")  # after run_benchmark has checked OUT holds fits of these settings
     write_reports(results, opts.out, command=_command(args))
     print((opts.out / "summary.md").read_text(), end="")
     print(f"wrote {opts.out}/summary.md, summary.csv, fits.csv, statistics.png, pixel_error.png, config.json, fits/")
@@ -307,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="abc-inverse", description="Likelihood-free inverse graphics of faces.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (options, run, help_text, groups) in VERBS.items():
-        p = sub.add_parser(name, help=help_text, description=options.__doc__)
+        p = sub.add_parser(name, help=help_text, description=options.__doc__.replace("``", ""))
         add_options(p, options, groups)
         p.set_defaults(func=run)
     return parser

@@ -72,11 +72,12 @@ def check_value(value, tp, meta: dict) -> str | None:
             return f"{expected}, got {value!r}"
         if not math.isfinite(value) or not _in_bounds(value, meta):
             return f"{expected}, got {value}"
-    elif base in (bool, str) and not isinstance(value, base) or is_dataclass(base) and not isinstance(value, base):
-        return f"expected {base.__name__}, got {value!r}"
-    elif typing.get_origin(base) is tuple and (
-            not value or any(not isinstance(v, int) or not _in_bounds(v, meta) for v in value)):
-            return f"expected integers {bounds} like 16,32,32, got {value!r}"
+    elif base in (bool, str, Path) or is_dataclass(base):
+        if not isinstance(value, base):
+            return f"expected {base.__name__}, got {value!r}"
+    elif typing.get_origin(base) is tuple and (not isinstance(value, tuple) or not value or any(
+            not isinstance(v, numbers.Integral) or not _in_bounds(v, meta) for v in value)):
+        return f"expected integers {bounds} like 16,32,32, got {value!r}"
     if meta["choices"] is not None and value not in meta["choices"]:
         return f"expected one of {tuple(meta['choices'])}, got {value!r}"
     return None
@@ -102,23 +103,25 @@ def check_options(instance) -> None:
             raise ValueError(f"{f.name}: {problem}")
 
 
-def _leaves(cls, skip: tuple[str, ...] = (), path: tuple[str, ...] = ()):
-    """(path, field, type) of every leaf field, nested dataclasses flattened, in definition order."""
+def _leaves(cls, skip: tuple[str, ...] = (), path: tuple[str, ...] = (), defaults=None):
+    """(path, field, type, default) of every leaf field, nested dataclasses flattened, in definition order; a
+    nested leaf's default is the one its enclosing field's default instance holds (MISSING: required)."""
     hints = typing.get_type_hints(cls)
     for f in fields(cls):
         if f.name in skip:
             continue
+        default = getattr(defaults, f.name) if defaults is not None else f.default
         if is_dataclass(hints[f.name]):
-            yield from _leaves(hints[f.name], f.metadata.get("skip", ()), (*path, f.name))
+            yield from _leaves(hints[f.name], f.metadata.get("skip", ()), (*path, f.name), default)
         else:
-            yield (*path, f.name), f, hints[f.name]
+            yield (*path, f.name), f, hints[f.name], default
 
 
 def _parser_for(name: str, tp, meta: dict):
     base, optional = _base_type(tp)
 
     def parse(text: str):
-        if optional and text.lower() == "none":
+        if optional and base is not Path and text.lower() == "none":
             return None
         try:
             value = tuple(int(t) for t in text.split(",")) if typing.get_origin(base) is tuple else base(text)
@@ -143,22 +146,25 @@ def add_options(parser: argparse.ArgumentParser, cls, groups: tuple[str, ...] = 
     """
     sections = {title: parser.add_argument_group(title) for title in groups}
     seen = set()
-    for path, f, tp in _leaves(cls):
+    for path, f, tp, default in _leaves(cls):
         name, meta = path[-1], f.metadata or option().metadata
         if name in seen:
             raise ValueError(f"{cls.__name__}: two options are named {name!r}")
         seen.add(name)
-        title = meta["group"] or "options"
-        target = sections.setdefault(title, parser.add_argument_group(title))
-        default = f.default if f.default is not MISSING else None
-        help_text = meta["help"] + ("" if f.default is MISSING else f" (default: {_shown(default)})")
+        target = sections.setdefault(meta["group"], parser.add_argument_group(meta["group"])) if meta["group"] \
+            else parser
+        help_text = meta["help"]
+        if meta["choices"] is not None:
+            help_text += f"; one of {', '.join(str(c) for c in meta['choices'] if c is not None)}"
+        if default is not MISSING and "default" not in help_text:
+            help_text += f" (default: {_shown(default)})"
         kw = {"default": argparse.SUPPRESS, "help": help_text.strip().replace("%", "%%")}
         if _base_type(tp)[0] is bool:
             kw["action"] = argparse.BooleanOptionalAction
         else:
-            kw.update(type=_parser_for(name, tp, meta), metavar=meta["metavar"])
+            kw.update(type=_parser_for(name, tp, meta), metavar=meta["metavar"] or name.upper())
         if meta["positional"]:
-            target.add_argument("__".join(path), nargs="?", **kw)
+            target.add_argument("__".join(path), nargs="?" if default is not MISSING else None, **kw)
         else:
             target.add_argument("--" + name.replace("_", "-"), dest="__".join(path), **kw)
     parser.add_argument("--config", type=Path, default=None, metavar="FILE",
@@ -173,7 +179,7 @@ def _shown(value) -> str:
 def given(cls, namespace: argparse.Namespace) -> dict:
     """The options of ``cls`` given on the command line, as a nested dict {field: value or {field: ...}}."""
     out: dict = {}
-    for path, _, _ in _leaves(cls):
+    for path, *_ in _leaves(cls):
         value = getattr(namespace, "__".join(path), argparse.SUPPRESS)
         if str(value) != argparse.SUPPRESS:  # an absent positional holds its default parsed by its type
             node = out
@@ -195,6 +201,8 @@ def build(cls, values: dict):
     for name, f in names.items():
         tp = hints[name]
         if is_dataclass(tp):
+            if not isinstance(values.get(name, {}), dict):
+                raise ValueError(f"{name}: expected a JSON object of settings, got {values[name]!r}")
             default = f.default if f.default is not MISSING else tp()
             kwargs[name] = build(tp, {**asdict(default), **values.get(name, {})})
         elif name in values:
@@ -211,7 +219,7 @@ def _from_json(value, tp):
     if value is None:
         return None
     if base is Path:
-        return Path(value)
+        return Path(value) if isinstance(value, (str, Path)) else value  # anything else: check_options refuses it
     if typing.get_origin(base) is tuple and isinstance(value, list):
         return tuple(value)
     return value

@@ -54,6 +54,8 @@ def test_resume_reuses_finished_fits_and_refuses_other_settings(local, monkeypat
 
     monkeypatch.setattr(bench, "run_fit", refuse)
     assert run_benchmark(STATS, TINY, out, workers=1, progress=False) == results
+    with pytest.raises(ValueError, match="other sampler settings"):  # another seed means other faces
+        run_benchmark(STATS, BenchConfig(faces=2, seed=1, sampler=TINY.sampler), out, workers=1, progress=False)
     with pytest.raises(ValueError, match="other sampler settings"):
         other = FitConfig(chains=2, draws=9, tune=8, pilot=8, explore_chains=0)
         run_benchmark(STATS, BenchConfig(faces=2, sampler=other), out, workers=1,

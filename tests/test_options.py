@@ -62,7 +62,8 @@ def test_python_api_validates_like_the_command_line():
 
 
 def test_train_preset_default_runs_its_two_stages_and_writes_rereadable_configs(tmp_path):
-    out = tmp_path / "net.pt"
+    out = tmp_path / "new_folder" / "net.pt"
+    tmp_path = out.parent
     assert main(["train", "--preset", "default", "--out", str(out), "--steps", "2", "--decoder-hidden", "4",
                  *TINY]) == 0
     first = json.loads((tmp_path / "net.pt.stage1.pt.json").read_text())
