@@ -65,7 +65,8 @@ def build_abc_mcmc(simulate: Simulate, propose: Callable[[np.random.Generator, n
         return ABCState(position, np.asarray(distance, np.float64), np.asarray(aux, np.float64))
 
     def step(rng: np.random.Generator, state: ABCState, kernel) -> tuple[ABCState, ABCInfo]:
-        """One proposal per chain, simulated as one batch, accepted with probability min(1, K(ρ') / K(ρ))."""
+        """One proposal per chain, simulated as one batch, accepted with probability min(1, K(ρ') / K(ρ) ·
+        exp(log_correction)) (the correction is 0 for prior-reversible moves)."""
         prop = propose(rng, state.position)
         distance, aux = simulate(prop.position)
         distance = np.asarray(distance, np.float64)
@@ -74,7 +75,7 @@ def build_abc_mcmc(simulate: Simulate, propose: Callable[[np.random.Generator, n
         outside = np.isneginf(log_old)
         with np.errstate(invalid="ignore"):
             log_ratio = np.where(outside, np.where(np.isfinite(log_new) | (distance < state.distance), 0.0, -np.inf),
-                                 log_new - log_old)
+                                 log_new - log_old + prop.log_correction)
         prob = np.exp(np.minimum(log_ratio, 0.0))
         accept = (rng.uniform(size=len(prob)) < prob) & ~nonfinite
         new = ABCState(np.where(accept[:, None], prop.position, state.position),

@@ -9,6 +9,11 @@ That holds for any distribution of α drawn independently of the state, so besid
 posterior is narrow (pose known to a few degrees), moves with |α| near 1 are almost always rejected; the small
 scales keep such blocks mixing while the large ones still jump between modes.
 
+Besides these prior-reversible moves, :func:`independence` proposes from a fixed density q(u) (a data-driven
+proposal, Jampani et al. 2015) with its Metropolis-Hastings correction, and :func:`mixture` mixes proposals: the
+choice of component does not depend on the state, so every component leaves the ABC posterior invariant and so
+does the mixture (Tierney 1994).
+
 References
 ----------
 Kulkarni et al. 2015 §4.1 (elliptical proposals over 3DMM scene variables); Neal 1999; Murray, Adams & MacKay
@@ -17,19 +22,22 @@ Kulkarni et al. 2015 §4.1 (elliptical proposals over 3DMM scene variables); Nea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 
 
 class Proposal(NamedTuple):
-    """A batch of proposals. position (C, D) float64; alpha (C,) float64; block (C,) int64 (index into
-    the block names)."""
+    """A batch of proposals. position (C, D) float64; alpha (C,) float64 (NaN where the move has none); block (C,)
+    int64 (index into the block names; -1 for an independence move); log_correction (C,) float64, the
+    Metropolis-Hastings correction log [p(u') g(u | u')] − log [p(u) g(u' | u)] for the N(0, I) prior p and the
+    proposal density g (0 for prior-reversible moves, so the acceptance is the kernel ratio alone)."""
 
     position: np.ndarray
     alpha: np.ndarray
     block: np.ndarray
+    log_correction: np.ndarray
 
 
 def elliptical_move(u: np.ndarray, nu: np.ndarray, alpha: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -62,6 +70,55 @@ def blockwise_elliptical(blocks: Mapping[str, slice], dim: int, min_scale: float
         block = rng.integers(len(masks), size=n)
         alpha = rng.uniform(-1.0, 1.0, size=n) * min_scale ** rng.uniform(size=n)
         nu = rng.standard_normal(u.shape)
-        return Proposal(elliptical_move(u, nu, alpha, masks[block]), alpha, block)
+        return Proposal(elliptical_move(u, nu, alpha, masks[block]), alpha, block, np.zeros(n))
+
+    return propose
+
+
+def _log_prior(u: np.ndarray) -> np.ndarray:
+    """log N(u; 0, I) up to its constant, for rows of u (C, D)."""
+    return -0.5 * np.sum(u**2, axis=1)
+
+
+def independence(sample: Callable[[np.random.Generator, int], np.ndarray],
+                 log_prob: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.random.Generator, np.ndarray], Proposal]:
+    """Factory of an independence proposal u' ~ q, whatever the current u, with its MH correction.
+
+    sample : (rng, n) -> (n, D) float64 draws of q in standard-normal coordinates. log_prob : (n, D) -> (n,) log q
+    (up to a constant). The correction log p(u') + log q(u) − log p(u) − log q(u') keeps the target the ABC
+    posterior however wrong q is (too narrow or shifted q only costs acceptance). Raises ValueError when ``sample``
+    returns the wrong shape or ``log_prob`` non-finite values at its own draws.
+    """
+
+    def propose(rng: np.random.Generator, u: np.ndarray) -> Proposal:
+        new = np.asarray(sample(rng, len(u)), dtype=np.float64)
+        if new.shape != u.shape:
+            raise ValueError(f"sample: expected shape {u.shape}, got {new.shape}")
+        log_q_new = np.asarray(log_prob(new), dtype=np.float64)
+        if not np.all(np.isfinite(log_q_new)):
+            raise ValueError("log_prob: expected finite values at the proposal's own draws")
+        correction = _log_prior(new) + np.asarray(log_prob(u), np.float64) - _log_prior(u) - log_q_new
+        return Proposal(new, np.full(len(u), np.nan), np.full(len(u), -1), correction)
+
+    return propose
+
+
+def mixture(components: Sequence[Callable[[np.random.Generator, np.ndarray], Proposal]], weights: Sequence[float]
+            ) -> Callable[[np.random.Generator, np.ndarray], Proposal]:
+    """Factory of a mixture: each chain uses component k with probability weights[k] (independent of the state).
+
+    Every component is evaluated for all chains and each chain keeps its own (simple; the components are cheap
+    next to a simulation). Raises ValueError for mismatched lengths or weights that are negative or sum to 0.
+    """
+    w = np.asarray(weights, dtype=np.float64)
+    if len(w) != len(components) or not len(w) or np.any(w < 0) or not w.sum() > 0:
+        raise ValueError(f"weights: expected {len(components)} non-negative numbers with a positive sum, got {weights}")
+    w = w / w.sum()
+
+    def propose(rng: np.random.Generator, u: np.ndarray) -> Proposal:
+        pick = rng.choice(len(w), size=len(u), p=w)
+        props = [component(rng, u) for component in components]
+        return Proposal(*(np.choose(pick[:, None] if np.ndim(field[0]) == 2 else pick, field)
+                          for field in zip(*props, strict=True)))
 
     return propose

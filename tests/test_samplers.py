@@ -145,3 +145,47 @@ def test_module_docstring_example_runs():
 
     result = doctest.testmod(samplers, raise_on_error=False)
     assert result.attempted > 10 and result.failed == 0
+
+
+def _gaussian_q(mean, sd):
+    """An independence proposal density N(mean, sd²) in one standard-normal coordinate."""
+    from samplers.proposals import independence
+
+    return independence(lambda r, n: r.normal(mean, sd, (n, 1)), lambda u: -0.5 * ((u[:, 0] - mean) / sd) ** 2)
+
+
+@pytest.mark.parametrize("q_mean, q_sd", [(0.62, 0.55), (1.8, 0.2)],
+                         ids=["q near the posterior", "q shifted, too narrow"])
+def test_mixture_with_an_independence_proposal_keeps_the_exact_abc_posterior(q_mean, q_sd):
+    """Independence moves from q (MH-corrected) mixed with elliptical moves target the exact ABC posterior, even
+    for a q centred 3 posterior sd away and 3× too narrow: the correction at work."""
+    from samplers.proposals import mixture
+
+    x_obs, sigma, eps = 1.5, 0.6, 0.5
+    dens = lambda t: stats.norm.pdf(t) * stats.norm.pdf(x_obs, t, np.hypot(sigma, eps))  # noqa: E731
+    z = integrate.quad(dens, -10, 10)[0]
+    mean = integrate.quad(lambda t: t * dens(t), -10, 10)[0] / z
+    var = integrate.quad(lambda t: (t - mean) ** 2 * dens(t), -10, 10)[0] / z
+    rng = np.random.default_rng(5)
+    propose = mixture([blockwise_elliptical({"theta": slice(0, 1)}, 1), _gaussian_q(q_mean, q_sd)], [0.5, 0.5])
+    init, step = build_abc_mcmc(_toy(x_obs, sigma), propose)
+    kernel = GaussianKernel(eps)
+    (state, kernel), _ = run_warmup(rng, init(np.full((8, 1), x_obs / 2)), step, kernel, 300)
+    trace = sample(rng, state, step, kernel, 5000)
+    draws = trace.position[:, :, 0]
+    ess = float(az.ess(az.from_dict(posterior={"theta": draws}))["theta"])
+    assert ess > 400
+    assert abs(draws.mean() - mean) < 4 * np.sqrt(var / ess)
+    assert abs(draws.var() - var) < 4 * var * np.sqrt(2 / ess)
+
+
+def test_mixture_and_independence_refuse_bad_input(rng):
+    from samplers.proposals import independence, mixture
+
+    ell = blockwise_elliptical({"theta": slice(0, 1)}, 1)
+    with pytest.raises(ValueError, match="weights: expected 2 non-negative"):
+        mixture([ell, ell], [1.0])
+    with pytest.raises(ValueError, match="weights"):
+        mixture([ell, ell], [0.0, 0.0])
+    with pytest.raises(ValueError, match=r"sample: expected shape \(3, 1\)"):
+        independence(lambda r, n: np.zeros((n, 2)), lambda u: np.zeros(len(u)))(rng, np.zeros((3, 1)))
