@@ -125,6 +125,8 @@ def _command(args) -> str:
 
 def cmd_fit(args) -> None:
     """Run ``abc-inverse fit``."""
+    import json
+
     import numpy as np
     import torch
 
@@ -157,10 +159,16 @@ def cmd_fit(args) -> None:
     table = summary(idata, [*ANGLES, "shape", "albedo", "camera"])
     write_table(table, opts.out / "summary.csv")
     print(f"image: {source}; framing: {framing}")
-    print(f"{'variable':<16}{'mean (deg)':>11}{'sd':>8}{'r_hat':>8}{'ess_bulk':>10}")
+    print(f"{'variable':<16}{'mean (deg)':>11}{'sd':>8}{'r_hat':>8}{'ess_bulk':>10}{'ess_tail':>10}")
     for name in ANGLES:
         row = table.loc[name]
-        print(f"{name:<16}{row['mean']:>11.1f}{row['sd']:>8.1f}{row['r_hat']:>8.2f}{row['ess_bulk']:>10.0f}")
+        print(f"{name:<16}{row['mean']:>11.1f}{row['sd']:>8.1f}{row['r_hat']:>8.3f}{row['ess_bulk']:>10.0f}"
+              f"{row['ess_tail']:>10.0f}")
+    unconverged = json.loads(idata.posterior.attrs["convergence_warnings"])
+    if unconverged:
+        print("warning: the chains have not converged (Stan's thresholds: split R-hat ≤ 1.01, bulk and tail ESS ≥ "
+              "400), so this posterior cannot be trusted; more --draws or --chains may help:\n  "
+              + "\n  ".join(unconverged), file=sys.stderr)
     acc = float(idata.sample_stats["is_accepted"].mean())
     print(f"acceptance rate {acc:.3f}, epsilon {idata.posterior.attrs['final_epsilon']:.4g}, "
           f"best pixel MSE {float(idata.sample_stats['pixel_mse'].min()):.4f}")

@@ -10,6 +10,7 @@ moves), the recorded draws at fixed ε with the multi-scale elliptical proposal,
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,7 @@ from abc_inverse.options import check_options, option, to_dict
 from abc_inverse.render.simulator import Simulator
 from encoders.statistics import simulator_for
 from samplers.abc_mcmc import build_abc_mcmc, sample
-from samplers.diagnostics import trace_to_inference_data
+from samplers.diagnostics import convergence_warnings, trace_to_inference_data
 from samplers.kernels import KERNELS, make_kernel
 from samplers.proposals import blockwise_elliptical
 from samplers.warmup import run_warmup
@@ -127,8 +128,9 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     the statistic was trained on (:func:`encoders.statistics.simulator_for`). Returns InferenceData: posterior
     azimuth, elevation, light_azimuth (degrees), shape, albedo, camera; sample_stats distance, is_accepted,
     acceptance_rate, pixel_mse, epsilon, nonfinite; warm-up groups; observed_data image and summary; attrs with
-    the seed, settings and provenance. Raises ValueError on a wrongly sized or invalid image, or no finite pilot
-    distance.
+    the seed, settings, provenance and ``convergence_warnings`` (JSON list, Stan's thresholds: split R-hat ≤ 1.01,
+    bulk and tail ESS ≥ 400; empty when every variable passes). Raises ValueError on a wrongly sized or invalid
+    image, or no finite pilot distance.
     """
     simulator = simulator if simulator is not None else simulator_for(statistic)
     observed, prior = check_observation(observed, statistic.image_size), simulator.prior
@@ -151,11 +153,13 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
                   "simulator": simulator.get_config(), "statistic": statistic.get_config(),
                   "abc_inverse_version": abc_inverse.__version__, "git_hash": _git_hash(), "angle_units": "degrees",
                   "final_epsilon": warm.epsilon, **pilot, **(attrs or {})}
-    return trace_to_inference_data(
+    idata = trace_to_inference_data(
         draws, lambda position: scene_variables(prior, position), warmup=warm.trace if config.tune else None,
         aux_name="pixel_mse", dims=DIMS, coords={"camera_axis": ["x", "y", "z"]},
         observed_data={"image": observed, "summary": nu_obs}, constant_data={"epsilon": np.float64(warm.epsilon)},
         attrs=provenance)
+    idata.posterior.attrs["convergence_warnings"] = json.dumps(convergence_warnings(idata, list(Scene._fields)))
+    return idata
 
 
 DIMS = {"shape": ["shape_dim"], "albedo": ["albedo_dim"], "camera": ["camera_axis"], "image": ["row", "col"],

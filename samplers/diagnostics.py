@@ -60,3 +60,28 @@ def stat_with_warmup(idata: az.InferenceData, name: str) -> tuple[np.ndarray, in
         parts.insert(0, idata.warmup_sample_stats[name].values)
     n_tune = parts[0].shape[1] if len(parts) == 2 else 0
     return np.concatenate(parts, axis=1), n_tune
+
+
+RHAT_MAX = 1.01  # split R-hat above this: the chains disagree (Vehtari et al. 2021; Stan's threshold)
+ESS_MIN = 400  # bulk or tail ESS below this: too few effective draws for the summaries (Vehtari et al. 2021)
+
+
+def convergence_warnings(idata: az.InferenceData, var_names: list[str], rhat_max: float = RHAT_MAX,
+                         ess_min: float = ESS_MIN) -> list[str]:
+    """Stan-style warnings: one message per variable whose split R-hat exceeds ``rhat_max`` or whose bulk or tail
+    ESS is below ``ess_min`` (the worst over its components); an empty list when every variable passes.
+
+    References: Vehtari, Gelman, Simpson, Carpenter & Bürkner 2021, "Rank-normalization, folding, and localization:
+    an improved R-hat" (thresholds 1.01 and 100 per chain, here 400 in all as Stan's).
+    """
+    table = az.summary(idata, var_names=var_names, kind="diagnostics")
+    out = []
+    for name in var_names:
+        rows = table[[label == name or label.startswith(name + "[") for label in table.index]]
+        rhat, bulk, tail = rows["r_hat"].max(), rows["ess_bulk"].min(), rows["ess_tail"].min()
+        problems = ([f"split R-hat {rhat:.3g} > {rhat_max:g}"] if not rhat <= rhat_max else []) + \
+            [f"{kind} ESS {ess:.0f} < {ess_min:g}" for kind, ess in (("bulk", bulk), ("tail", tail))
+             if not ess >= ess_min]
+        if problems:
+            out.append(f"{name}: {', '.join(problems)}")
+    return out

@@ -26,7 +26,8 @@ def test_render_writes_a_face(rendered):
 def test_fit_and_plot(rendered, tmp_path, capsys):
     out = tmp_path / "fit"
     assert main(["fit", str(rendered), "--crop", "none", "--out", str(out), "--seed", "3", *FAST]) == 0
-    assert "azimuth" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "azimuth" in printed.out and "the chains have not converged" in printed.err  # 15 draws cannot converge
     idata = az.from_netcdf(str(out / "posterior.nc"))
     post = idata.posterior
     for name in ("azimuth", "elevation", "light_azimuth"):
@@ -37,6 +38,7 @@ def test_fit_and_plot(rendered, tmp_path, capsys):
     for name in ("distance", "is_accepted", "pixel_mse"):
         assert idata.sample_stats[name].shape == (2, 15)
     assert json.loads(post.attrs["fit_config"])["seed"] == 3 and post.attrs["angle_units"] == "degrees"
+    assert any(w.startswith("azimuth: split R-hat") for w in json.loads(post.attrs["convergence_warnings"]))
     assert idata.observed_data["image"].shape == (64, 64)
     for png in ("trace.png", "pixel_error.png", "fit.png", "observed.png"):
         assert (out / png).stat().st_size > 1000

@@ -189,3 +189,16 @@ def test_mixture_and_independence_refuse_bad_input(rng):
         mixture([ell, ell], [0.0, 0.0])
     with pytest.raises(ValueError, match=r"sample: expected shape \(3, 1\)"):
         independence(lambda r, n: np.zeros((n, 2)), lambda u: np.zeros(len(u)))(rng, np.zeros((3, 1)))
+
+
+def test_convergence_warnings_flag_chains_that_disagree_and_pass_mixed_ones():
+    from samplers.diagnostics import convergence_warnings
+
+    rng = np.random.default_rng(0)
+    mixed = rng.standard_normal((4, 1000))
+    stuck = mixed[:, :] * 0.1 + np.arange(4)[:, None]  # four chains, four places
+    idata = az.from_dict(posterior={"good": mixed, "bad": stuck, "vec": np.stack([mixed, stuck], -1)})
+    warnings = convergence_warnings(idata, ["good", "bad", "vec"])
+    assert [w.split(":")[0] for w in warnings] == ["bad", "vec"]
+    assert "split R-hat" in warnings[0] and "bulk ESS" in warnings[0]
+    assert convergence_warnings(idata, ["good"]) == []
