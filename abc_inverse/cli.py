@@ -22,6 +22,7 @@ from abc_inverse.fit import FitConfig  # noqa: E402
 from abc_inverse.model.scene import ANGLES, angle_limit_degrees  # noqa: E402
 from abc_inverse.options import add_options, option, resolve, write_config  # noqa: E402
 from abc_inverse.options import given as given_options  # noqa: E402
+from encoders.proposal import ProposalConfig  # noqa: E402
 from encoders.train import PRESETS, TrainConfig  # noqa: E402
 
 RUN = "run"
@@ -38,6 +39,8 @@ class FitCommand:
     crop: str = option("auto", "'auto' (largest detected face; central square if none), 'none' (image already "
                        "framed like the renders; central square), or x,y,w,h in pixels", group=RUN)
     checkpoint: Path | None = option(None, "DC-IGN checkpoint (default: the shipped network)", group=RUN)
+    proposal: Path | None = option(None, "data-driven proposal q(θ | summary) made by abc-inverse train-proposal "
+                                   "for this checkpoint (default: none)", group=RUN)
     progress: bool = option(True, "progress bar", group=RUN)
     sampler: FitConfig = option(FitConfig())
 
@@ -88,6 +91,17 @@ class TrainCommand:
 
 
 @dataclass(frozen=True)
+class TrainProposalCommand:
+    """``abc-inverse train-proposal``: train a data-driven proposal q(θ | summary), a conditional normalizing flow,
+    on scenes simulated from the prior (for ``fit --proposal``)."""
+
+    out: Path = option(help="proposal path; a .json record and a .config.json are written beside", group=RUN)
+    threads: int = option(2, "torch threads", ge=1, group=RUN)
+    progress: bool = option(True, "progress bar", group=RUN)
+    proposal: ProposalConfig = option(ProposalConfig())
+
+
+@dataclass(frozen=True)
 class EvaluateCommand:
     """``abc-inverse evaluate-encoder``: equivariance, invariance, decoder sweeps and held-out ELBO of a DC-IGN
     (Kulkarni et al. 2015 §4.3, Fig. 8-10), written into ``out``."""
@@ -134,6 +148,7 @@ def cmd_fit(args) -> None:
     from abc_inverse.io import parse_crop, prepare_observation, read_image, save_netcdf, save_png, write_table
     from abc_inverse.plots import write_plots
     from encoders.dcign import DCIGNStatistic
+    from encoders.proposal import load_proposal
     from encoders.statistics import simulator_for
     from samplers.diagnostics import summary
 
@@ -152,8 +167,9 @@ def cmd_fit(args) -> None:
     opts.out.mkdir(parents=True, exist_ok=True)
     write_config(opts, opts.out / "config.json")
     save_png(opts.out / "observed.png", observed)
+    proposal = None if opts.proposal is None else load_proposal(opts.proposal)
     idata = fit(observed, statistic, opts.sampler, simulator, progress=opts.progress,
-                attrs={"image": source, "framing": framing, "command": _command(args)})
+                attrs={"image": source, "framing": framing, "command": _command(args)}, proposal=proposal)
     save_netcdf(idata, opts.out / "posterior.nc")
     write_plots(idata, simulator, opts.out)
     table = summary(idata, [*ANGLES, "shape", "albedo", "camera"])
@@ -267,6 +283,24 @@ def preset_stages(args, given: TrainCommand) -> list[TrainCommand]:
     return stages
 
 
+def cmd_train_proposal(args) -> None:
+    """Run ``abc-inverse train-proposal``."""
+    import torch
+
+    from encoders.proposal import train_proposal
+    from encoders.statistics import make_statistic, simulator_for
+
+    opts = resolve(TrainProposalCommand, args)
+    torch.set_num_threads(opts.threads)
+    statistic = make_statistic(opts.proposal.statistic)
+    opts.out.parent.mkdir(parents=True, exist_ok=True)
+    write_config(opts, opts.out.with_name(opts.out.name + ".config.json"))
+    record = train_proposal(opts.proposal, statistic, simulator_for(statistic), opts.out, command=_command(args),
+                            progress=opts.progress)
+    print(f"wrote {opts.out} ({record['simulations']} simulations, {record['wall_time_s']} s, validation log q "
+          f"{record['validation_log_q']:.2f} per scene)")
+
+
 def cmd_evaluate_encoder(args) -> None:
     """Run ``abc-inverse evaluate-encoder``."""
     import torch
@@ -305,6 +339,8 @@ VERBS = {  # name: (options, runner, help, --help sections in order)
     "render": (RenderCommand, cmd_render, "render a face at given angles", ()),
     "train": (TrainCommand, cmd_train, "train a DC-IGN on scenes rendered from the prior",
               ("paper (Kulkarni et al. 2015)", "beyond the paper", RUN)),
+    "train-proposal": (TrainProposalCommand, cmd_train_proposal,
+                       "train a data-driven proposal q(θ | summary) for fit --proposal", (RUN,)),
     "evaluate-encoder": (EvaluateCommand, cmd_evaluate_encoder,
                          "equivariance, invariance, decoder sweeps, held-out ELBO of a DC-IGN", ()),
     "bench-stats": (BenchCommand, cmd_bench_stats, "compare summary statistics by fitting the same held-out faces",

@@ -29,7 +29,7 @@ from encoders.statistics import simulator_for
 from samplers.abc_mcmc import build_abc_mcmc, sample
 from samplers.diagnostics import convergence_warnings, trace_to_inference_data
 from samplers.kernels import KERNELS, make_kernel
-from samplers.proposals import blockwise_elliptical
+from samplers.proposals import blockwise_elliptical, independence, mixture
 from samplers.warmup import run_warmup
 
 PILOT_BATCH = 64  # pilot simulations rendered and encoded at once
@@ -57,6 +57,8 @@ class FitConfig:
     resample_every: int = option(100, "resample chains by kernel weight every N warm-up steps (0 = off)", ge=0)
     explore_chains: int = option(32, "chains run for the first half of warm-up, of which the closest --chains go "
                                  "on (0 = off)", ge=0)
+    proposal_weight: float = option(0.5, "with a data-driven proposal q: the share of moves drawn from q "
+                                    "(MH-corrected), the rest elliptical", ge=0, le=1)
 
     def __post_init__(self):
         check_options(self)
@@ -65,6 +67,19 @@ class FitConfig:
                              f"({max(self.chains, self.explore_chains)}), got {self.pilot}")
         if self.epsilon is None and self.tune == 0:
             raise ValueError("epsilon: with tune = 0 there is nothing to adapt ε on; give --epsilon or --tune > 0")
+
+
+def check_proposal(proposal, statistic, simulator: Simulator) -> None:
+    """Raise ValueError unless ``proposal`` (or None) was trained on this statistic's summaries of this simulator's
+    renders."""
+    if proposal is None:
+        return
+    made_for = proposal.meta.get("statistic", {}), proposal.meta.get("simulator")
+    if made_for[0].get("name") != statistic.name or made_for[0] != json.loads(json.dumps(statistic.get_config())):
+        raise ValueError(f"proposal: made for the statistic {made_for[0].get('name')!r} with other weights or "
+                         f"settings; this fit uses {statistic.name!r}")
+    if made_for[1] != json.loads(json.dumps(simulator.get_config())):
+        raise ValueError("proposal: made for renders of another simulator than this fit's")
 
 
 def make_forward(observed: np.ndarray, statistic, simulator: Simulator, distance: str, nu_obs: np.ndarray):
@@ -90,10 +105,11 @@ def check_observation(observed: np.ndarray, size: int) -> np.ndarray:
     return observed
 
 
-def pilot_starts(rng: np.random.Generator, forward, prior: ScenePrior, config: FitConfig) -> tuple[np.ndarray, dict]:
-    """The best ``max(chains, explore_chains)`` of ``config.pilot`` prior draws, as positions (n, D), and the
-    quantiles of the pilot distances. Raises ValueError when no pilot distance is finite."""
-    u = prior.sample_normal(rng, config.pilot)
+def pilot_starts(rng: np.random.Generator, forward, draw, config: FitConfig) -> tuple[np.ndarray, dict]:
+    """The best ``max(chains, explore_chains)`` of ``config.pilot`` draws of ``draw(rng, n) -> (n, D)`` (the prior's
+    standard-normal draws, or a proposal's), as positions (n, D), and the quantiles of the pilot distances. Raises
+    ValueError when no pilot distance is finite."""
+    u = draw(rng, config.pilot)
     d = np.concatenate([forward(u[i:i + PILOT_BATCH])[0] for i in range(0, config.pilot, PILOT_BATCH)])
     if not np.isfinite(d).any():
         raise ValueError(f"distance: no pilot simulation gave a finite {config.distance} distance to the observed "
@@ -120,7 +136,7 @@ def progress_bar(total: int, enabled: bool):
 
 
 def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator | None = None,
-        progress: bool = True, attrs: dict | None = None) -> az.InferenceData:
+        progress: bool = True, attrs: dict | None = None, proposal=None) -> az.InferenceData:
     """Sample the ABC posterior of scenes given an observed image.
 
     observed : (H, W) float32 grey in [0, 1], H = W = ``statistic.image_size``. statistic : images (N, H, W) ->
@@ -129,17 +145,21 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     azimuth, elevation, light_azimuth (degrees), shape, albedo, camera; sample_stats distance, is_accepted,
     acceptance_rate, pixel_mse, epsilon, nonfinite; warm-up groups; observed_data image and summary; attrs with
     the seed, settings, provenance and ``convergence_warnings`` (JSON list, Stan's thresholds: split R-hat ≤ 1.01,
-    bulk and tail ESS ≥ 400; empty when every variable passes). Raises ValueError on a wrongly sized or invalid
-    image, or no finite pilot distance.
+    bulk and tail ESS ≥ 400; empty when every variable passes). proposal : a data-driven proposal q(u | ν)
+    (:class:`encoders.proposal.SceneProposal`) or None: when given, the pilot draws come from q given the observed
+    summary and q's independence moves are mixed into every step (:func:`make_steps`). Raises ValueError on a
+    wrongly sized or invalid image, a proposal made for another statistic, or no finite pilot distance.
     """
     simulator = simulator if simulator is not None else simulator_for(statistic)
     observed, prior = check_observation(observed, statistic.image_size), simulator.prior
     rng = np.random.default_rng(config.seed)
     nu_obs = statistic(observed[None])[0]
+    check_proposal(proposal, statistic, simulator)
     forward = make_forward(observed, statistic, simulator, config.distance, nu_obs)
-    starts, pilot = pilot_starts(rng, forward, prior, config)
-    init, step = build_abc_mcmc(forward, blockwise_elliptical(prior.blocks, prior.dim, config.min_alpha_scale))
-    _, paper_step = build_abc_mcmc(forward, blockwise_elliptical(prior.blocks, prior.dim, 1.0))
+    draw = prior.sample_normal if proposal is None else lambda r, n: proposal.sample(nu_obs, n, r)
+    starts, pilot = pilot_starts(rng, forward, draw, config)
+    init, step, paper_step = make_steps(forward, prior, config, None if proposal is None else independence(
+        draw, lambda u: proposal.log_prob(u, nu_obs)))
     state = init(starts)
     kernel = make_kernel(config.kernel, config.epsilon or float(np.median(state.distance)))
     explore = config.tune // 2 if len(starts) > config.chains and config.tune >= 2 else 0
@@ -151,13 +171,37 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     draws = sample(rng, state, step, kernel, config.draws, callback)
     provenance = {"seed": config.seed, "fit_config": to_dict(config), "prior": prior.get_config(),
                   "simulator": simulator.get_config(), "statistic": statistic.get_config(),
-                  "abc_inverse_version": abc_inverse.__version__, "git_hash": _git_hash(), "angle_units": "degrees",
-                  "final_epsilon": warm.epsilon, **pilot, **(attrs or {})}
+                  "proposal": None if proposal is None else proposal.meta, "final_epsilon": warm.epsilon, **pilot,
+                  **(attrs or {})}
+    return inference_data(draws, warm, prior, observed, nu_obs, provenance)
+
+
+def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None):
+    """(init, step for the draws, step for the warm-up) of :func:`samplers.abc_mcmc.build_abc_mcmc`: blockwise
+    elliptical moves, multi-scale for the draws and the paper's α ~ U(-1, 1) while tuning, each mixed with the
+    Metropolis-Hastings-corrected independence moves ``q`` (:func:`samplers.proposals.independence`) in the share
+    ``config.proposal_weight`` when q is given."""
+    def build(min_scale: float):
+        moves = blockwise_elliptical(prior.blocks, prior.dim, min_scale)
+        if q is not None:
+            moves = mixture([moves, q], [1 - config.proposal_weight, config.proposal_weight])
+        return build_abc_mcmc(forward, moves)
+
+    (init, step), (_, paper_step) = build(config.min_alpha_scale), build(1.0)
+    return init, step, paper_step
+
+
+def inference_data(draws, warm, prior: ScenePrior, observed: np.ndarray, nu_obs: np.ndarray, attrs: dict
+                   ) -> az.InferenceData:
+    """The fit's InferenceData (see :func:`fit`) from its draws and warm-up, with provenance ``attrs`` and the
+    convergence warnings."""
+    attrs = {**attrs, "abc_inverse_version": abc_inverse.__version__, "git_hash": _git_hash(),
+             "angle_units": "degrees"}
     idata = trace_to_inference_data(
-        draws, lambda position: scene_variables(prior, position), warmup=warm.trace if config.tune else None,
-        aux_name="pixel_mse", dims=DIMS, coords={"camera_axis": ["x", "y", "z"]},
+        draws, lambda position: scene_variables(prior, position), warmup=warm.trace if warm.trace.position.shape[1]
+        else None, aux_name="pixel_mse", dims=DIMS, coords={"camera_axis": ["x", "y", "z"]},
         observed_data={"image": observed, "summary": nu_obs}, constant_data={"epsilon": np.float64(warm.epsilon)},
-        attrs=provenance)
+        attrs=attrs)
     idata.posterior.attrs["convergence_warnings"] = json.dumps(convergence_warnings(idata, list(Scene._fields)))
     return idata
 
