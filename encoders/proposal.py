@@ -89,9 +89,11 @@ class SceneProposal:
 
 
 def make_flow(dim: int, context: int, config: ProposalConfig):
-    """The conditional neural spline flow of ``config`` over ``dim`` coordinates given ``context`` features."""
+    """The conditional neural spline flow of ``config`` over ``dim`` coordinates given ``context`` features, with
+    coupling transforms (``passes=2``): sampling then takes one pass per transform, where a fully autoregressive flow
+    would need ``dim`` (the sampler draws from q at every step)."""
     return zuko.flows.NSF(features=dim, context=context, transforms=config.transforms,
-                          hidden_features=(config.hidden, config.hidden))
+                          hidden_features=(config.hidden, config.hidden), passes=2)
 
 
 def simulate_pairs(simulator: Simulator, statistic: SummaryStatistic, n: int, rng: np.random.Generator,

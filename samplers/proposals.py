@@ -107,8 +107,8 @@ def mixture(components: Sequence[Callable[[np.random.Generator, np.ndarray], Pro
             ) -> Callable[[np.random.Generator, np.ndarray], Proposal]:
     """Factory of a mixture: each chain uses component k with probability weights[k] (independent of the state).
 
-    Every component is evaluated for all chains and each chain keeps its own (simple; the components are cheap
-    next to a simulation). Raises ValueError for mismatched lengths or weights that are negative or sum to 0.
+    Each component proposes only for the chains that picked it. Raises ValueError for mismatched lengths or weights
+    that are negative or sum to 0.
     """
     w = np.asarray(weights, dtype=np.float64)
     if len(w) != len(components) or not len(w) or np.any(w < 0) or not w.sum() > 0:
@@ -117,8 +117,13 @@ def mixture(components: Sequence[Callable[[np.random.Generator, np.ndarray], Pro
 
     def propose(rng: np.random.Generator, u: np.ndarray) -> Proposal:
         pick = rng.choice(len(w), size=len(u), p=w)
-        props = [component(rng, u) for component in components]
-        return Proposal(*(np.choose(pick[:, None] if np.ndim(field[0]) == 2 else pick, field)
-                          for field in zip(*props, strict=True)))
+        out = Proposal(np.empty_like(u, dtype=np.float64), np.empty(len(u)), np.empty(len(u), np.int64),
+                       np.empty(len(u)))
+        for k, component in enumerate(components):
+            rows = np.flatnonzero(pick == k)
+            if len(rows):
+                for whole, part in zip(out, component(rng, u[rows]), strict=True):
+                    whole[rows] = part
+        return out
 
     return propose
