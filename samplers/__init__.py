@@ -4,7 +4,8 @@ It imports only NumPy, SciPy, Numba and ArviZ, never the rest of abc-inverse, an
 callable and any summary function. The pieces: :mod:`samplers.proposals` (u' = √(1 − α²) u + α ν, reversible
 with respect to a N(0, I) prior), :mod:`samplers.kernels` (K_ε(ρ)), :mod:`samplers.abc_mcmc` (``init``/``step``
 vectorised over chains, :func:`~samplers.abc_mcmc.sample`), :mod:`samplers.warmup` (exploration, ε adaptation,
-resampling) and :mod:`samplers.diagnostics` (ArviZ InferenceData, R-hat, ESS).
+resampling), :mod:`samplers.smc` (SMC-ABC with a median ε schedule) and :mod:`samplers.diagnostics` (ArviZ
+InferenceData, R-hat, ESS, convergence warnings).
 
 A toy problem: θ ~ N(0, 1), x | θ ~ N(θ, 1), summary = x, ρ = |s − s_obs|, Gaussian kernel. With x_obs = 1 and
 ε = 0.3 the exact ABC posterior is N(1 / (2 + ε²), (1 + ε²) / (2 + ε²)), mean 0.478; 8 chains of 4000 draws give

@@ -202,3 +202,37 @@ def test_convergence_warnings_flag_chains_that_disagree_and_pass_mixed_ones():
     assert [w.split(":")[0] for w in warnings] == ["bad", "vec"]
     assert "split R-hat" in warnings[0] and "bulk ESS" in warnings[0]
     assert convergence_warnings(idata, ["good"]) == []
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_smc_abc_matches_the_exact_abc_posterior(seed):
+    """SMC-ABC (median ε schedule down to ε = 0.3, elliptical moves) against the quadrature posterior; tolerances
+    from the weights' effective sample size."""
+    from samplers.smc import run_smc
+
+    x_obs, sigma, eps = 1.5, 0.6, 0.3
+    dens = lambda t: stats.norm.pdf(t) * stats.norm.pdf(x_obs, t, np.hypot(sigma, eps))  # noqa: E731
+    z = integrate.quad(dens, -10, 10)[0]
+    mean = integrate.quad(lambda t: t * dens(t), -10, 10)[0] / z
+    var = integrate.quad(lambda t: (t - mean) ** 2 * dens(t), -10, 10)[0] / z
+    rng = np.random.default_rng(seed)
+    init, step = build_abc_mcmc(_toy(x_obs, sigma), blockwise_elliptical({"theta": slice(0, 1)}, 1))
+    population, w, info = run_smc(rng, init(rng.standard_normal((2000, 1))), step, GaussianKernel(1.0),
+                                  target_epsilon=eps)
+    assert info.epsilon[-1] == eps and np.all(np.diff(info.epsilon) < 0) and w.sum() == pytest.approx(1.0)
+    theta = population.position[:, 0]
+    m, v, ess = np.sum(w * theta), np.sum(w * (theta - np.sum(w * theta)) ** 2), 1 / np.sum(w**2)
+    assert abs(m - mean) < 4 * np.sqrt(var / ess)
+    assert abs(v - var) < 4 * var * np.sqrt(2 / ess)
+
+
+def test_smc_refuses_bad_settings(rng):
+    from samplers.smc import run_smc
+
+    init, step = build_abc_mcmc(_toy(0.0, 1.0), blockwise_elliptical({"t": slice(0, 1)}, 1))
+    state = init(np.zeros((4, 1)))
+    for kwargs in ({"quantile": 1.0}, {"moves": 0}, {"target_epsilon": 0.0}, {"max_rounds": 0}):
+        with pytest.raises(ValueError, match=next(iter(kwargs))):
+            run_smc(rng, state, step, GaussianKernel(1.0), **kwargs)
+    with pytest.raises(ValueError, match="no particle has a finite distance"):
+        run_smc(rng, state._replace(distance=np.full(4, np.nan)), step, GaussianKernel(1.0))
