@@ -204,8 +204,8 @@ def test_convergence_warnings_flag_chains_that_disagree_and_pass_mixed_ones():
     assert convergence_warnings(idata, ["good"]) == []
 
 
-@pytest.mark.parametrize("seed", [0, 2])
-def test_smc_abc_matches_the_exact_abc_posterior(seed):
+@pytest.mark.parametrize("seed, ess_fraction", [(0, None), (2, None), (0, 0.5)])
+def test_smc_abc_matches_the_exact_abc_posterior(seed, ess_fraction):
     """SMC-ABC (median ε schedule down to ε = 0.3, elliptical moves) against the quadrature posterior; tolerances
     from the weights' effective sample size."""
     from samplers.smc import run_smc
@@ -218,7 +218,7 @@ def test_smc_abc_matches_the_exact_abc_posterior(seed):
     rng = np.random.default_rng(seed)
     init, step = build_abc_mcmc(_toy(x_obs, sigma), blockwise_elliptical({"theta": slice(0, 1)}, 1))
     population, w, info = run_smc(rng, init(rng.standard_normal((2000, 1))), step, GaussianKernel(1.0),
-                                  target_epsilon=eps)
+                                  target_epsilon=eps, ess_fraction=ess_fraction)
     assert info.epsilon[-1] == eps and np.all(np.diff(info.epsilon) < 0) and w.sum() == pytest.approx(1.0)
     theta = population.position[:, 0]
     m, v, ess = np.sum(w * theta), np.sum(w * (theta - np.sum(w * theta)) ** 2), 1 / np.sum(w**2)
@@ -231,7 +231,8 @@ def test_smc_refuses_bad_settings(rng):
 
     init, step = build_abc_mcmc(_toy(0.0, 1.0), blockwise_elliptical({"t": slice(0, 1)}, 1))
     state = init(np.zeros((4, 1)))
-    for kwargs in ({"quantile": 1.0}, {"moves": 0}, {"target_epsilon": 0.0}, {"max_rounds": 0}):
+    for kwargs in ({"quantile": 1.0}, {"moves": 0}, {"target_epsilon": 0.0}, {"max_rounds": 0},
+                   {"ess_fraction": 1.0}):
         with pytest.raises(ValueError, match=next(iter(kwargs))):
             run_smc(rng, state, step, GaussianKernel(1.0), **kwargs)
     with pytest.raises(ValueError, match="no particle has a finite distance"):
