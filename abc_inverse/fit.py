@@ -26,13 +26,17 @@ from abc_inverse.model.scene import Scene, ScenePrior
 from abc_inverse.options import check_options, option, to_dict
 from abc_inverse.render.simulator import Simulator
 from encoders.statistics import simulator_for
-from samplers.abc_mcmc import build_abc_mcmc, sample
+from samplers.abc_mcmc import Trace, build_abc_mcmc, sample
 from samplers.diagnostics import convergence_warnings, trace_to_inference_data
 from samplers.kernels import KERNELS, make_kernel
 from samplers.proposals import blockwise_elliptical, independence, mixture
+from samplers.smc import run_smc
 from samplers.warmup import run_warmup
 
 PILOT_BATCH = 64  # pilot simulations rendered and encoded at once
+SMC_ESS_FRACTION = 0.5  # each SMC round picks the ε that halves the population's effective sample size
+SMC_MIN_ACCEPTANCE = 0.05  # an SMC run stops when fewer of its moves are accepted
+SMC_MAX_ROUNDS = 30
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,15 @@ class FitConfig:
                                  "on (0 = off)", ge=0)
     proposal_weight: float = option(0.5, "with a data-driven proposal q: the share of moves drawn from q "
                                     "(MH-corrected), the rest elliptical", ge=0, le=1)
+    sampler: str = option("mcmc", "mcmc: ABC-MCMC after a warm-up (the paper's §4.1); smc: SMC-ABC, one independent "
+                          "particle population per chain, --draws resampled from each", choices=("mcmc", "smc"))
+    particles: int = option(400, "smc: particles per chain", ge=2)
+    moves: int = option(5, "smc: elliptical moves of every particle per round", ge=1)
 
     def __post_init__(self):
         check_options(self)
+        if self.sampler == "smc":
+            return
         if self.pilot < max(self.chains, self.explore_chains):
             raise ValueError(f"pilot: expected ≥ chains and explore_chains "
                              f"({max(self.chains, self.explore_chains)}), got {self.pilot}")
@@ -157,9 +167,23 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     check_proposal(proposal, statistic, simulator)
     forward = make_forward(observed, statistic, simulator, config.distance, nu_obs)
     draw = prior.sample_normal if proposal is None else lambda r, n: proposal.sample(nu_obs, n, r)
-    starts, pilot = pilot_starts(rng, forward, draw, config)
-    init, step, paper_step = make_steps(forward, prior, config, None if proposal is None else independence(
+    steps = make_steps(forward, prior, config, None if proposal is None else independence(
         draw, lambda u: proposal.log_prob(u, nu_obs)))
+    run = run_smc_chains if config.sampler == "smc" else run_mcmc_chains
+    draws, warmup, constant, extra = run(rng, forward, draw, steps, config, progress)
+    provenance = {"seed": config.seed, "fit_config": to_dict(config), "prior": prior.get_config(),
+                  "simulator": simulator.get_config(), "statistic": statistic.get_config(),
+                  "proposal": None if proposal is None else proposal.meta,
+                  "final_epsilon": float(draws.epsilon[:, -1].max()), **extra, **(attrs or {})}
+    return inference_data(draws, warmup, prior, observed, nu_obs, constant, provenance)
+
+
+def run_mcmc_chains(rng: np.random.Generator, forward, draw, steps, config: FitConfig, progress: bool):
+    """ABC-MCMC: the chains start at the best pilot draws, warm up (:func:`samplers.warmup.run_warmup` with the
+    paper's moves) and record ``config.draws`` draws. Returns (draws Trace, warm-up Trace or None, constant data,
+    provenance)."""
+    init, step, paper_step = steps
+    starts, pilot = pilot_starts(rng, forward, draw, config)
     state = init(starts)
     kernel = make_kernel(config.kernel, config.epsilon or float(np.median(state.distance)))
     explore = config.tune // 2 if len(starts) > config.chains and config.tune >= 2 else 0
@@ -169,11 +193,34 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
         target_acceptance=None if config.epsilon is not None else config.target_acceptance,
         resample_every=config.resample_every or None, callback=callback)
     draws = sample(rng, state, step, kernel, config.draws, callback)
-    provenance = {"seed": config.seed, "fit_config": to_dict(config), "prior": prior.get_config(),
-                  "simulator": simulator.get_config(), "statistic": statistic.get_config(),
-                  "proposal": None if proposal is None else proposal.meta, "final_epsilon": warm.epsilon, **pilot,
-                  **(attrs or {})}
-    return inference_data(draws, warm, prior, observed, nu_obs, provenance)
+    return draws, warm.trace if config.tune else None, {"epsilon": np.float64(warm.epsilon)}, pilot
+
+
+def run_smc_chains(rng: np.random.Generator, forward, draw, steps, config: FitConfig, progress: bool):
+    """SMC-ABC (:func:`samplers.smc.run_smc`, ESS-based ε schedule down to ``config.epsilon`` if given) run
+    independently once per chain on ``config.particles`` draws of the prior (or the proposal), each final
+    population resampled by weight to ``config.draws`` draws, so that R-hat compares independent runs. Returns
+    (draws Trace, None, constant data with ε and ESS per round (chain, round), NaN-padded, provenance)."""
+    init, _, paper_step = steps
+    callback = progress_bar(config.chains * SMC_MAX_ROUNDS * config.moves, progress)
+    kernel, parts, rounds = make_kernel(config.kernel, 1.0), [], []
+    for _ in range(config.chains):
+        population, weights, info = run_smc(
+            rng, init(draw(rng, config.particles)), paper_step, kernel, target_epsilon=config.epsilon,
+            ess_fraction=SMC_ESS_FRACTION, moves=config.moves, min_acceptance=SMC_MIN_ACCEPTANCE,
+            max_rounds=SMC_MAX_ROUNDS, callback=callback)
+        pick = rng.choice(len(weights), size=config.draws, p=weights)
+        parts.append(Trace(population.position[pick], population.distance[pick], population.aux[pick],
+                           np.full(config.draws, info.acceptance_rate[-1]), np.zeros(config.draws, bool),
+                           ~np.isfinite(population.distance[pick]), np.full(config.draws, info.epsilon[-1])))
+        rounds.append(info)
+    draws = Trace(*(np.stack(field) for field in zip(*parts, strict=True)))
+    width = max(len(info.epsilon) for info in rounds)
+    pad = lambda values: np.pad(values.astype(float), (0, width - len(values)), constant_values=np.nan)  # noqa: E731
+    constant = {"epsilon": np.float64(draws.epsilon[:, -1].max()),
+                "smc_epsilon": np.stack([pad(info.epsilon) for info in rounds]),
+                "smc_ess": np.stack([pad(info.ess) for info in rounds])}
+    return draws, None, constant, {"smc_rounds": [len(info.epsilon) for info in rounds]}
 
 
 def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None):
@@ -191,23 +238,22 @@ def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None):
     return init, step, paper_step
 
 
-def inference_data(draws, warm, prior: ScenePrior, observed: np.ndarray, nu_obs: np.ndarray, attrs: dict
-                   ) -> az.InferenceData:
-    """The fit's InferenceData (see :func:`fit`) from its draws and warm-up, with provenance ``attrs`` and the
-    convergence warnings."""
+def inference_data(draws, warmup, prior: ScenePrior, observed: np.ndarray, nu_obs: np.ndarray, constant: dict,
+                   attrs: dict) -> az.InferenceData:
+    """The fit's InferenceData (see :func:`fit`) from its draws and warm-up trace (or None), with ``constant``
+    data, provenance ``attrs`` and the convergence warnings."""
     attrs = {**attrs, "abc_inverse_version": abc_inverse.__version__, "git_hash": _git_hash(),
              "angle_units": "degrees"}
     idata = trace_to_inference_data(
-        draws, lambda position: scene_variables(prior, position), warmup=warm.trace if warm.trace.position.shape[1]
-        else None, aux_name="pixel_mse", dims=DIMS, coords={"camera_axis": ["x", "y", "z"]},
-        observed_data={"image": observed, "summary": nu_obs}, constant_data={"epsilon": np.float64(warm.epsilon)},
-        attrs=attrs)
+        draws, lambda position: scene_variables(prior, position), warmup=warmup, aux_name="pixel_mse", dims=DIMS,
+        coords={"camera_axis": ["x", "y", "z"]}, observed_data={"image": observed, "summary": nu_obs},
+        constant_data=constant, attrs=attrs)
     idata.posterior.attrs["convergence_warnings"] = json.dumps(convergence_warnings(idata, list(Scene._fields)))
     return idata
 
 
 DIMS = {"shape": ["shape_dim"], "albedo": ["albedo_dim"], "camera": ["camera_axis"], "image": ["row", "col"],
-        "summary": ["summary_dim"]}
+        "summary": ["summary_dim"], "smc_epsilon": ["smc_chain", "round"], "smc_ess": ["smc_chain", "round"]}
 
 
 def scene_variables(prior: ScenePrior, position: np.ndarray) -> dict:

@@ -1,5 +1,5 @@
 """Effective draws per second of `abc-inverse fit` on faces rendered at known angles, with and without a
-data-driven proposal, measured in one run on the same scenes (issue 12).
+data-driven proposal (and, with ``--smc``, with SMC-ABC), measured in one run on the same scenes (issue 12).
 
 For each scene (the five of ``experiments/known_angle_recovery.py``, identities drawn with seeds 1-5) the face is
 rendered, then fitted with the default sampler settings (or those given), first without and then with
@@ -7,7 +7,8 @@ rendered, then fitted with the default sampler settings (or those given), first 
 and light azimuth, effective draws per second (that ESS / wall time), the largest |posterior mean − truth| (°) and
 whether every true angle lies in its central 95 % interval. The last line printed is JSON.
 
-Usage: python benchmarks/effective_draws.py [--proposal Q.pt] [--scenes 5] [--draws D] [--tune T] [--chains C]
+Usage: python benchmarks/effective_draws.py [--proposal Q.pt] [--smc] [--scenes 5] [--draws D] [--tune T]
+[--chains C]
 """
 
 import argparse
@@ -61,23 +62,26 @@ def main():
     parser.add_argument("--draws", type=int, default=None)
     parser.add_argument("--tune", type=int, default=None)
     parser.add_argument("--chains", type=int, default=None)
+    parser.add_argument("--smc", action="store_true", help="also fit each scene with --sampler smc")
     args = parser.parse_args()
     torch.set_num_threads(2)
     statistic = make_statistic("dcign")
     simulator = simulator_for(statistic)
     config = replace(FitConfig(), **{k: v for k, v in (("draws", args.draws), ("tune", args.tune),
                                                        ("chains", args.chains)) if v is not None})
-    variants = {"prior only": None}
+    variants = {"prior only": (config, None)}
     if args.proposal:
-        variants["with proposal"] = load_proposal(args.proposal)
+        variants["with proposal"] = (config, load_proposal(args.proposal))
+    if args.smc:
+        variants["smc"] = (replace(config, sampler="smc"), None)
     rows = []
     for seed, az_deg, el_deg, light_deg in SCENES[:args.scenes]:
         scene = scene_of(simulator, seed, az_deg, el_deg, light_deg)
         truth = dict(zip(ANGLES, (az_deg, el_deg, light_deg), strict=True))
         observed = simulator(scene)[0]
-        for name, proposal in variants.items():
+        for name, (settings, proposal) in variants.items():
             row = {"scene": seed, "variant": name, **measure(observed, truth, statistic, simulator,
-                                                               replace(config, seed=seed), proposal)}
+                                                               replace(settings, seed=seed), proposal)}
             rows.append(row)
             print(f"scene {seed} {name:<14} wall {row['wall_s']:6.1f} s  max R-hat {row['r_hat_max']:.3f}  "
                   f"min bulk ESS {row['ess_bulk_min']:7.1f}  {row['effective_draws_per_s']:7.3f} eff. draws/s  "

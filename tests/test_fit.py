@@ -60,3 +60,19 @@ def test_fit_with_l2_records_every_draw(small_sim):
     assert np.all(eps == eps[0, 0])  # fixed after tuning
     stats = idata.sample_stats
     assert np.all((stats["distance"].values >= 0) & (stats["pixel_mse"].values >= 0))
+
+
+def test_fit_with_smc_gives_one_resampled_population_per_chain(small_sim):
+    class MeanStatistic(ZeroStatistic):
+        def __call__(self, images):
+            return np.stack([images.mean((1, 2)), images.std((1, 2)), images[:, :16].mean((1, 2))], 1)
+
+    obs = small_sim(small_sim.prior.sample(np.random.default_rng(0), 1))[0]
+    config = FitConfig(chains=2, draws=30, sampler="smc", particles=40, moves=2, distance="l2", pilot=1)
+    idata = fit(obs, MeanStatistic(), config, small_sim, progress=False)
+    assert idata.posterior["azimuth"].shape == (2, 30) and "warmup_posterior" not in idata.groups()
+    eps = idata.constant_data["smc_epsilon"].values
+    for row in eps:  # ε decreases round by round in each chain's run (NaN-padded to the longest run)
+        finite = row[np.isfinite(row)]
+        assert len(finite) >= 2 and np.all(np.diff(finite) < 0)
+    np.testing.assert_allclose(idata.sample_stats["epsilon"].values[:, 0], np.nanmin(eps, axis=1))
