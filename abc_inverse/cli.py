@@ -217,24 +217,14 @@ def cmd_plot(args) -> None:
 
 def cmd_render(args) -> None:
     """Run ``abc-inverse render``."""
-    import numpy as np
-
     from abc_inverse.io import save_png
     from abc_inverse.model.morphable import load_model
-    from abc_inverse.model.scene import Scene
     from abc_inverse.render.simulator import RenderSettings, Simulator
 
     opts = resolve(RenderCommand, args)
     simulator = Simulator(load_model(opts.n_shape, opts.n_albedo),
                           RenderSettings(image_size=opts.size, color=opts.color))
-    if opts.seed is None:
-        shape, albedo = np.zeros((1, opts.n_shape)), np.zeros((1, opts.n_albedo))
-    else:
-        identity = simulator.prior.sample(np.random.default_rng(opts.seed), 1)
-        shape, albedo = identity.shape, identity.albedo
-    scene = Scene.from_variables({"shape": shape, "albedo": albedo, "azimuth": [opts.azimuth],
-                                  "elevation": [opts.elevation], "light_azimuth": [opts.light_azimuth],
-                                  "camera": np.full((1, 3), 0.5)})
+    scene = simulator.prior.at_angles(opts.azimuth, opts.elevation, opts.light_azimuth, opts.seed)
     save_png(opts.out, simulator(scene)[0])
     print(f"wrote {opts.out}")
 

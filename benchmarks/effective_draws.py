@@ -24,19 +24,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from abc_inverse.fit import FitConfig, fit  # noqa: E402
-from abc_inverse.model.scene import ANGLES, Scene  # noqa: E402
+from abc_inverse.model.scene import ANGLES  # noqa: E402
 from encoders.proposal import load_proposal  # noqa: E402
 from encoders.statistics import make_statistic, simulator_for  # noqa: E402
 
 SCENES = [(1, 30.0, 10.0, 60.0), (2, -35.0, -15.0, -50.0), (3, 10.0, 20.0, 70.0), (4, -20.0, 5.0, 45.0),
           (5, 40.0, -20.0, -65.0)]  # (identity seed, azimuth, elevation, light azimuth), degrees
-
-
-def scene_of(simulator, seed: int, azimuth: float, elevation: float, light: float) -> Scene:
-    """The known-angle scene: identity from the prior with ``seed``, camera centred, angles in degrees."""
-    identity = simulator.prior.sample(np.random.default_rng(seed), 1)
-    return Scene.from_variables({**identity.variables(), "azimuth": [azimuth], "elevation": [elevation],
-                                 "light_azimuth": [light], "camera": np.full((1, 3), 0.5)})
 
 
 def measure(observed, truth: dict, statistic, simulator, config: FitConfig, proposal) -> dict:
@@ -76,7 +69,7 @@ def main():
         variants["smc"] = (replace(config, sampler="smc"), None)
     rows = []
     for seed, az_deg, el_deg, light_deg in SCENES[:args.scenes]:
-        scene = scene_of(simulator, seed, az_deg, el_deg, light_deg)
+        scene = simulator.prior.at_angles(az_deg, el_deg, light_deg, seed)
         truth = dict(zip(ANGLES, (az_deg, el_deg, light_deg), strict=True))
         observed = simulator(scene)[0]
         for name, (settings, proposal) in variants.items():

@@ -47,6 +47,14 @@ class ABCInfo(NamedTuple):
     nonfinite: np.ndarray
 
 
+def resample(rng: np.random.Generator, state: ABCState, weights: np.ndarray) -> ABCState:
+    """Systematic resampling of C states with normalised ``weights`` (C,): C states, each drawn ∝ its weight with
+    one uniform for all (Kitagawa 1996)."""
+    n = len(weights)
+    idx = np.minimum(np.searchsorted(np.cumsum(weights), (rng.uniform() + np.arange(n)) / n), n - 1)
+    return ABCState(state.position[idx], state.distance[idx], state.aux[idx])
+
+
 Simulate = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from samplers.abc_mcmc import ABCState, Callback
+from samplers.abc_mcmc import ABCState, Callback, resample
 
 
 class SMCInfo(NamedTuple):
@@ -79,16 +79,10 @@ def ess_epsilon(weights: np.ndarray, distance: np.ndarray, kernel, eps_prev: flo
     return float(np.exp(hi))
 
 
-def _resample(rng: np.random.Generator, state: ABCState, weights: np.ndarray) -> ABCState:
-    n = len(weights)
-    idx = np.minimum(np.searchsorted(np.cumsum(weights), (rng.uniform() + np.arange(n)) / n), n - 1)
-    return ABCState(state.position[idx], state.distance[idx], state.aux[idx])
-
-
 def run_smc(rng: np.random.Generator, state: ABCState, step, kernel, *, target_epsilon: float | None = None,
             quantile: float = 0.5, ess_fraction: float | None = None, moves: int = 5, resample_below: float = 0.5,
-            min_acceptance: float = 0.01,
-            max_rounds: int = 50, callback: Callback | None = None) -> tuple[ABCState, np.ndarray, SMCInfo]:
+            min_acceptance: float = 0.01, max_rounds: int = 50, callback: Callback | None = None
+            ) -> tuple[ABCState, np.ndarray, SMCInfo]:
     """Run SMC-ABC from a population ``state`` of N particles drawn from the prior (or an importance proposal
     already reweighted by the caller) and return (population, weights (N,) float64 summing to 1, SMCInfo).
 
@@ -119,7 +113,7 @@ def run_smc(rng: np.random.Generator, state: ABCState, step, kernel, *, target_e
         ess = 1.0 / np.sum(weights**2)
         resampled = ess < resample_below * n
         if resampled:
-            state, weights = _resample(rng, state, weights), np.full(n, 1.0 / n)
+            state, weights = resample(rng, state, weights), np.full(n, 1.0 / n)
         current, accepted = kernel.with_epsilon(eps), []
         for _ in range(moves):
             state, info = step(rng, state, current)

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from samplers.abc_mcmc import ABCState, Callback, Trace, run_steps
+from samplers.abc_mcmc import ABCState, Callback, Trace, resample, run_steps
 
 RESAMPLE_UNTIL = 0.8  # fraction of the tuning steps during which resampling may happen
 
@@ -46,10 +46,7 @@ def resample_chains(rng: np.random.Generator, state: ABCState, kernel) -> ABCSta
     if not np.isfinite(logw).any():
         return state
     w = np.exp(logw - logw.max())
-    w /= w.sum()
-    n = len(w)
-    idx = np.minimum(np.searchsorted(np.cumsum(w), (rng.uniform() + np.arange(n)) / n), n - 1)
-    return ABCState(state.position[idx], state.distance[idx], state.aux[idx])
+    return resample(rng, state, w / w.sum())
 
 
 def _adapt(n_steps: int, target_acceptance: float | None, resample_every: int | None, rng: np.random.Generator):

@@ -203,6 +203,19 @@ class ScenePrior:
                 raise ValueError(f"scene.{name}: expected values in [{lo:.4g}, {hi:.4g}], got {bad:.4g}")
         return Scene(**fields)
 
+    def at_angles(self, azimuth: float, elevation: float, light_azimuth: float, seed: int | None = None) -> Scene:
+        """One scene at given angles in **degrees**, the camera centred (0.5, 0.5, 0.5): the mean face, or with
+        ``seed`` an identity (shape, albedo) drawn from the prior by ``numpy.random.default_rng(seed)``. Raises
+        ValueError (from :meth:`validate`) for an angle outside the prior's support."""
+        if seed is None:
+            shape, albedo = np.zeros((1, self.n_shape)), np.zeros((1, self.n_albedo))
+        else:
+            identity = self.sample(np.random.default_rng(seed), 1)
+            shape, albedo = identity.shape, identity.albedo
+        return self.validate(Scene.from_variables({"shape": shape, "albedo": albedo, "azimuth": [azimuth],
+                                                   "elevation": [elevation], "light_azimuth": [light_azimuth],
+                                                   "camera": np.full((1, 3), 0.5)}))
+
     def log_prob(self, scene: Scene) -> np.ndarray:
         """Log prior density of each scene (Lebesgue measure on θ): (N,) float64. Validates first."""
         scene = self.validate(scene)
