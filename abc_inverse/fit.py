@@ -86,11 +86,11 @@ def check_proposal(proposal, statistic, simulator: Simulator) -> None:
     renders."""
     if proposal is None:
         return
-    made_for = proposal.meta.get("statistic", {}), proposal.meta.get("simulator")
-    if made_for[0].get("name") != statistic.name or made_for[0] != json.loads(json.dumps(statistic.get_config())):
-        raise ValueError(f"proposal: made for the statistic {made_for[0].get('name')!r} with other weights or "
+    made_for = proposal.meta.get("statistic", {})
+    if made_for != json.loads(json.dumps(statistic.get_config())):
+        raise ValueError(f"proposal: made for the statistic {made_for.get('name')!r} with other weights or "
                          f"settings; this fit uses {statistic.name!r}")
-    if made_for[1] != json.loads(json.dumps(simulator.get_config())):
+    if proposal.meta.get("simulator") != json.loads(json.dumps(simulator.get_config())):
         raise ValueError("proposal: made for renders of another simulator than this fit's")
 
 
@@ -212,9 +212,10 @@ def run_smc_chains(rng: np.random.Generator, forward, draw, steps, config: FitCo
             ess_fraction=SMC_ESS_FRACTION, moves=config.moves, min_acceptance=SMC_MIN_ACCEPTANCE,
             max_rounds=SMC_MAX_ROUNDS, callback=callback)
         pick = rng.choice(len(weights), size=config.draws, p=weights)
+        acceptance, eps = (info.acceptance_rate[-1], info.epsilon[-1]) if len(info.epsilon) else (np.nan, np.inf)
         parts.append(Trace(population.position[pick], population.distance[pick], population.aux[pick],
-                           np.full(config.draws, info.acceptance_rate[-1]), np.zeros(config.draws, bool),
-                           ~np.isfinite(population.distance[pick]), np.full(config.draws, info.epsilon[-1])))
+                           np.full(config.draws, acceptance), np.zeros(config.draws, bool),
+                           ~np.isfinite(population.distance[pick]), np.full(config.draws, eps)))
         rounds.append(info)
     draws = Trace(*(np.stack(field) for field in zip(*parts, strict=True)))
     width = max(len(info.epsilon) for info in rounds)
