@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import arviz as az
@@ -28,10 +28,10 @@ from abc_inverse.model.scene import Scene, ScenePrior
 from abc_inverse.options import check_options, option, to_dict
 from abc_inverse.render.simulator import Simulator
 from encoders.statistics import simulator_for
-from samplers.abc_mcmc import Trace, build_abc_mcmc, sample
+from samplers.abc_mcmc import Trace, build_abc_ensemble, build_abc_mcmc, sample
 from samplers.diagnostics import convergence_warnings, trace_to_inference_data
 from samplers.kernels import KERNELS, make_kernel
-from samplers.proposals import blockwise_elliptical, independence, mixture
+from samplers.proposals import blockwise_elliptical, differential_evolution, independence, mixture
 from samplers.smc import run_smc
 from samplers.warmup import run_warmup
 
@@ -46,23 +46,31 @@ class FitConfig:
     """Sampler settings of a fit; each is an ``abc-inverse fit`` flag of the same name. Raises ValueError naming
     the setting when one is out of range or the settings contradict each other."""
 
-    chains: int = option(8, "chains recorded", ge=1)
-    draws: int = option(3000, "recorded draws per chain", ge=1)
-    tune: int = option(3000, "warm-up steps per chain (ε adapted, chains resampled), not recorded", ge=0)
+    chains: int = option(32, "chains recorded", ge=1)
+    draws: int = option(1000, "recorded draws per chain", ge=1)
+    tune: int = option(500, "warm-up steps per chain (chains resampled; ε adapted with --image-noise 0), not "
+                       "recorded", ge=0)
     seed: int = option(0, "seeds the pilot, the proposals and the acceptances")
-    epsilon: float | None = option(None, "fixed ABC tolerance ε, in units of the distance (default: adapted "
-                                   "during warm-up)", gt=0)
+    epsilon: float | None = option(None, "fixed ABC tolerance ε, in units of the distance (default: from "
+                                   "--image-noise)", gt=0)
+    image_noise: float = option(0.02, "sd of the Gaussian pixel noise (intensities in [0, 1]) that ε stands for: "
+                                "ε = the median distance between the observed summary and the summaries of noisy "
+                                "copies of the observed image; 0 = adapt ε during warm-up to --target-acceptance",
+                                ge=0, lt=1)
     kernel: str = option("gaussian", "ABC kernel K_ε(ρ)", choices=tuple(KERNELS))
     distance: str = option("cosine", "distance ρ between summary statistics (cosine recovered pose best in our "
                            "tests)", choices=DISTANCE_NAMES)
-    target_acceptance: float = option(0.1, "acceptance rate of the paper's α ~ U(-1, 1) moves on which ε is "
-                                      "calibrated during warm-up", gt=0, lt=1)
+    target_acceptance: float = option(0.1, "with --image-noise 0: the acceptance rate of the paper's "
+                                      "α ~ U(-1, 1) moves on which ε is calibrated during warm-up", gt=0, lt=1)
     pilot: int = option(2000, "prior draws from whose best the chains start", ge=1)
     min_alpha_scale: float = option(0.01, "1 = the paper's α ~ U(-1, 1) for the draws too; smaller = "
                                     "multi-scale elliptical moves α = s·U(-1, 1), log s ~ U(log min, 0)", gt=0, le=1)
-    resample_every: int = option(100, "resample chains by kernel weight every N warm-up steps (0 = off)", ge=0)
-    explore_chains: int = option(32, "chains run for the first half of warm-up, of which the closest --chains go "
+    resample_every: int = option(50, "resample chains by kernel weight every N warm-up steps (0 = off)", ge=0)
+    explore_chains: int = option(0, "chains run for the first half of warm-up, of which the closest --chains go "
                                  "on (0 = off)", ge=0)
+    de_weight: float = option(0.8, "share of differential-evolution moves across the chains (ter Braak 2006; the "
+                              "chains move as an ensemble in two halves), the rest blockwise elliptical; 0 = "
+                              "elliptical moves only, independent chains", ge=0, le=1)
     proposal_weight: float = option(0.5, "with a data-driven proposal q: the share of moves drawn from q "
                                     "(MH-corrected), the rest elliptical", ge=0, le=1)
     sampler: str = option("mcmc", "mcmc: ABC-MCMC after a warm-up (the paper's §4.1); smc: SMC-ABC, one independent "
@@ -74,11 +82,15 @@ class FitConfig:
         check_options(self)
         if self.sampler == "smc":
             return
+        if self.de_weight > 0 and self.chains < 4:
+            raise ValueError(f"chains: the differential-evolution ensemble (de_weight > 0) needs ≥ 4 chains, got "
+                             f"{self.chains}; give --chains ≥ 4 or --de-weight 0")
         if self.pilot < max(self.chains, self.explore_chains):
             raise ValueError(f"pilot: expected ≥ chains and explore_chains "
                              f"({max(self.chains, self.explore_chains)}), got {self.pilot}")
-        if self.epsilon is None and self.tune == 0:
-            raise ValueError("epsilon: with tune = 0 there is nothing to adapt ε on; give --epsilon or --tune > 0")
+        if self.epsilon is None and self.image_noise == 0 and self.tune == 0:
+            raise ValueError("epsilon: with tune = 0 and image_noise = 0 there is nothing to set ε by; give --epsilon, "
+                             "--image-noise or --tune > 0")
 
 
 def check_proposal(proposal, statistic, simulator: Simulator) -> None:
@@ -115,6 +127,41 @@ def check_observation(observed: np.ndarray, size: int) -> np.ndarray:
     if not np.all(np.isfinite(observed)) or observed.min() < 0 or observed.max() > 1:
         raise ValueError("observed: expected finite intensities in [0, 1]")
     return observed
+
+
+NOISE_COPIES = 64  # noisy copies of the observed image from which ε is set
+
+
+def noise_epsilon(observed: np.ndarray, statistic, distance: str, nu_obs: np.ndarray, noise: float,
+                  rng: np.random.Generator) -> float:
+    """The ABC tolerance that stands for pixel noise: the median distance ρ(ν(x_obs), ν(x_obs + n)) over
+    ``NOISE_COPIES`` draws of n ~ N(0, noise² I), the noisy images clipped to [0, 1]. With a Gaussian kernel of this
+    ε the ABC posterior treats the observed summary as known only up to what such noise does to it (the kernel as
+    a model error, Wilkinson 2013); a smaller ε asks the summary to match more closely than a re-photographed
+    image would, and the ABC target falls apart into islands at the scale of the renderer's and encoder's own
+    roughness (``docs/results/epsilon/README.md``).
+
+    observed : (H, W) float32 in [0, 1]; nu_obs : (S,) its summary; noise : sd, intensities. Returns ε > 0 in units
+    of the distance. Raises ValueError when the distance is undefined or the noise leaves the summary unchanged (ε
+    would be 0)."""
+    noisy = observed[None] + noise * rng.standard_normal((NOISE_COPIES, *observed.shape)).astype(np.float32)
+    eps = float(np.median(distance_batch(distance, nu_obs, statistic(np.clip(noisy, 0.0, 1.0)))))
+    if not np.isfinite(eps):
+        raise ValueError(f"distance: the {distance} distance from the observed summary to those of noisy copies of the "
+                         "image is undefined (is the observed image blank?); try --distance l2")
+    if not eps > 0:
+        raise ValueError(f"image_noise: noise of sd {noise} leaves the {distance} distance of the observed summary at "
+                         f"{eps}; give a larger --image-noise or --epsilon")
+    return eps
+
+
+def with_tolerance(config: FitConfig, observed: np.ndarray, statistic, nu_obs: np.ndarray) -> FitConfig:
+    """``config`` with ε set by :func:`noise_epsilon` unless it fixes ε or asks for ε adapted during warm-up
+    (``image_noise`` = 0). The noise has its own random stream, so the sampler's draws do not depend on it."""
+    if config.epsilon is not None or config.image_noise == 0:
+        return config
+    return replace(config, epsilon=noise_epsilon(observed, statistic, config.distance, nu_obs, config.image_noise,
+                                                 np.random.default_rng([config.seed, 1])))
 
 
 def pilot_starts(rng: np.random.Generator, forward, draw, config: FitConfig) -> tuple[np.ndarray, dict]:
@@ -157,10 +204,12 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     azimuth, elevation, light_azimuth (degrees), shape, albedo, camera; sample_stats distance, is_accepted,
     acceptance_rate, pixel_mse, epsilon, nonfinite; warm-up groups; observed_data image and summary; attrs with
     the seed, settings, provenance and ``convergence_warnings`` (JSON list, Stan's thresholds: split R-hat ≤ 1.01,
-    bulk and tail ESS ≥ 400; empty when every variable passes). proposal : a data-driven proposal q(u | ν)
-    (:class:`encoders.proposal.SceneProposal`) or None: when given, the pilot draws come from q given the observed
-    summary and q's independence moves are mixed into every step (:func:`make_steps`). Raises ValueError on a
-    wrongly sized or invalid image, a proposal made for another statistic, or no finite pilot distance.
+    bulk and tail ESS ≥ 400; empty when every variable passes). ε is ``config.epsilon``, else the one that stands
+    for ``config.image_noise`` (:func:`noise_epsilon`), else adapted during warm-up. proposal : a data-driven
+    proposal q(u | ν) (:class:`encoders.proposal.SceneProposal`) or None: when given, the pilot draws come from q
+    given the observed summary and q's independence moves are mixed into every step (:func:`make_steps`). Raises
+    ValueError on a wrongly sized or invalid image, a proposal made for another statistic, an undefined distance or
+    no finite pilot distance.
     """
     simulator = simulator if simulator is not None else simulator_for(statistic)
     observed, prior = check_observation(observed, statistic.image_size), simulator.prior
@@ -172,7 +221,8 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     steps = make_steps(forward, prior, config, None if proposal is None else independence(
         draw, lambda u: proposal.log_prob(u, nu_obs)))
     run = run_smc_chains if config.sampler == "smc" else run_mcmc_chains
-    draws, warmup, constant, extra = run(rng, forward, draw, steps, config, progress)
+    draws, warmup, constant, extra = run(rng, forward, draw, steps, with_tolerance(config, observed, statistic, nu_obs),
+                                         progress)
     provenance = {"seed": config.seed, "fit_config": to_dict(config), "prior": prior.get_config(),
                   "simulator": simulator.get_config(), "statistic": statistic.get_config(),
                   "proposal": None if proposal is None else proposal.meta,
@@ -181,18 +231,19 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
 
 
 def run_mcmc_chains(rng: np.random.Generator, forward, draw, steps, config: FitConfig, progress: bool):
-    """ABC-MCMC: the chains start at the best pilot draws, warm up (:func:`samplers.warmup.run_warmup` with the
-    paper's moves) and record ``config.draws`` draws. Returns (draws Trace, warm-up Trace or None, constant data,
-    provenance)."""
+    """ABC-MCMC: the chains start at the best pilot draws, warm up (:func:`samplers.warmup.run_warmup`; with the
+    paper's moves when ε is adapted, else with the draws' moves) and record ``config.draws`` draws. Returns (draws
+    Trace, warm-up Trace or None, constant data, provenance)."""
     init, step, paper_step = steps
+    adapt = config.epsilon is None  # ε adapted on the paper's moves; else the draws' own moves warm up
     starts, pilot = pilot_starts(rng, forward, draw, config)
     state = init(starts)
     kernel = make_kernel(config.kernel, config.epsilon or float(np.median(state.distance)))
     explore = config.tune // 2 if len(starts) > config.chains and config.tune >= 2 else 0
     callback = progress_bar(explore + config.tune + config.draws, progress)
     (state, kernel), warm = run_warmup(
-        rng, state, paper_step, kernel, config.tune, keep=config.chains, explore_steps=explore,
-        target_acceptance=None if config.epsilon is not None else config.target_acceptance,
+        rng, state, paper_step if adapt else step, kernel, config.tune, keep=config.chains, explore_steps=explore,
+        target_acceptance=config.target_acceptance if adapt else None,
         resample_every=config.resample_every or None, callback=callback)
     draws = sample(rng, state, step, kernel, config.draws, callback)
     return draws, warm.trace if config.tune else None, {"epsilon": np.float64(warm.epsilon)}, pilot
@@ -227,18 +278,24 @@ def run_smc_chains(rng: np.random.Generator, forward, draw, steps, config: FitCo
 
 
 def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None):
-    """(init, step for the draws, step for the warm-up) of :func:`samplers.abc_mcmc.build_abc_mcmc`: blockwise
-    elliptical moves, multi-scale for the draws and the paper's α ~ U(-1, 1) while tuning, each mixed with the
-    Metropolis-Hastings-corrected independence moves ``q`` (:func:`samplers.proposals.independence`) in the share
-    ``config.proposal_weight`` when q is given."""
-    def build(min_scale: float):
-        moves = blockwise_elliptical(prior.blocks, prior.dim, min_scale)
-        if q is not None:
-            moves = mixture([moves, q], [1 - config.proposal_weight, config.proposal_weight])
-        return build_abc_mcmc(forward, moves)
+    """(init, step for the draws, the paper's step) of :mod:`samplers.abc_mcmc`. The draws' step: an ensemble
+    (:func:`samplers.abc_mcmc.build_abc_ensemble`) whose moves are differential-evolution moves across the chains in
+    the share ``config.de_weight`` and multi-scale blockwise elliptical moves otherwise (independent chains when
+    ``de_weight`` = 0). The paper's step: blockwise elliptical moves with α ~ U(-1, 1), on which ε is adapted when
+    it is not fixed, and the SMC moves. Either mixes in the Metropolis-Hastings-corrected independence moves ``q``
+    (:func:`samplers.proposals.independence`) in the share ``config.proposal_weight`` when q is given."""
+    def moves(min_scale: float):
+        elliptical = blockwise_elliptical(prior.blocks, prior.dim, min_scale)
+        return elliptical if q is None else mixture([elliptical, q], [1 - config.proposal_weight,
+                                                                      config.proposal_weight])
 
-    (init, step), (_, paper_step) = build(config.min_alpha_scale), build(1.0)
-    return init, step, paper_step
+    _, paper_step = build_abc_mcmc(forward, moves(1.0))
+    local, share = moves(config.min_alpha_scale), config.de_weight
+    if share == 0:
+        return (*build_abc_mcmc(forward, local), paper_step)
+    evolve = differential_evolution()
+    return (*build_abc_ensemble(forward, lambda others: mixture([evolve(others), local], [share, 1 - share])),
+            paper_step)
 
 
 def inference_data(draws, warmup, prior: ScenePrior, observed: np.ndarray, nu_obs: np.ndarray, constant: dict,

@@ -1,5 +1,6 @@
 """Effective draws per second of `abc-inverse fit` on faces rendered at known angles, with and without a
-data-driven proposal (and, with ``--smc``, with SMC-ABC), measured in one run on the same scenes (issue 12).
+data-driven proposal (with ``--smc``, with SMC-ABC; with ``--adapted-epsilon``, with ε adapted during warm-up
+instead of set by ``--image-noise``), measured in one run on the same scenes (issue 12).
 
 For each scene (the five of ``experiments/known_angle_recovery.py``, identities drawn with seeds 1-5) the face is
 rendered, then fitted with the default sampler settings (or those given), first without and then with
@@ -7,8 +8,8 @@ rendered, then fitted with the default sampler settings (or those given), first 
 and light azimuth, effective draws per second (that ESS / wall time), the largest |posterior mean − truth| (°) and
 whether every true angle lies in its central 95 % interval. The last line printed is JSON.
 
-Usage: python benchmarks/effective_draws.py [--proposal Q.pt] [--smc] [--scenes 5] [--draws D] [--tune T]
-[--chains C]
+Usage: python benchmarks/effective_draws.py [--proposal Q.pt] [--smc] [--adapted-epsilon] [--scenes 5]
+[--draws D] [--tune T] [--chains C]
 """
 
 import argparse
@@ -56,6 +57,9 @@ def main():
     parser.add_argument("--tune", type=int, default=None)
     parser.add_argument("--chains", type=int, default=None)
     parser.add_argument("--smc", action="store_true", help="also fit each scene with --sampler smc")
+    parser.add_argument("--adapted-epsilon", action="store_true",
+                        help="also fit each scene with ε adapted during warm-up (--image-noise 0, the rule before "
+                             "ε stood for image noise)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     statistic = make_statistic("dcign")
@@ -63,6 +67,8 @@ def main():
     config = replace(FitConfig(), **{k: v for k, v in (("draws", args.draws), ("tune", args.tune),
                                                        ("chains", args.chains)) if v is not None})
     variants = {"prior only": (config, None)}
+    if args.adapted_epsilon:
+        variants["adapted ε"] = (replace(config, image_noise=0.0), None)
     if args.proposal:
         variants["with proposal"] = (config, load_proposal(args.proposal))
     if args.smc:

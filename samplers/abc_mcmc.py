@@ -2,7 +2,8 @@
 
 A sampler is two pure functions in the style of BlackJAX: ``init(position) -> ABCState`` and
 ``step(rng, state, kernel) -> (ABCState, ABCInfo)``. Each step proposes for all C chains at once and simulates
-them as one batch. Because the proposal leaves the prior invariant, a proposal is accepted with probability
+them as one batch (:func:`build_abc_ensemble`: two batches, one per half of the chains, each proposing from the
+other's positions). Because the proposal leaves the prior invariant, a proposal is accepted with probability
 min(1, K_ε(ρ') / K_ε(ρ)) (Wilkinson 2013; Marjoram et al. 2003). Non-finite distances are rejections and are
 counted in ``ABCInfo.nonfinite``. While a chain is outside the kernel's support (log K = -inf for its current
 state, possible only with the indicator kernel before it first reaches ρ ≤ ε) it accepts any proposal that
@@ -90,6 +91,42 @@ def build_abc_mcmc(simulate: Simulate, propose: Callable[[np.random.Generator, n
                        np.where(accept, distance, state.distance),
                        np.where(accept, np.asarray(aux, np.float64), state.aux))
         return new, ABCInfo(accept, prob, distance, prop.block, prop.alpha, nonfinite)
+
+    return init, step
+
+
+def build_abc_ensemble(simulate: Simulate,
+                       propose_given: Callable[[np.ndarray], Callable[[np.random.Generator, np.ndarray], Proposal]]):
+    """Factory of ``(init, step)`` for an ensemble of C ≥ 4 chains moved in two halves (the red-blue scheme of
+    Goodman & Weare 2010 and emcee, Foreman-Mackey et al. 2013).
+
+    Each step moves the even-numbered chains with the proposal ``propose_given(others)``, others (C/2, D) the
+    current positions of the odd-numbered ones, accepted as in :func:`build_abc_mcmc`; then the odd-numbered
+    chains given the even ones. While one half moves the other is held fixed, so each half-step leaves the joint
+    ABC posterior of all C chains (independent copies) invariant (ter Braak 2006). ``propose_given`` is e.g. a
+    :func:`samplers.proposals.mixture` of :func:`samplers.proposals.differential_evolution` and elliptical moves.
+    One step simulates C proposals in two batches. The chains are not independent of each other, so R-hat
+    across them is a weaker check than across independent runs. Raises ValueError for fewer than 4 chains.
+    """
+    init, _ = build_abc_mcmc(simulate, None)
+
+    def step(rng: np.random.Generator, state: ABCState, kernel) -> tuple[ABCState, ABCInfo]:
+        """Both halves of the ensemble, one after the other; returns the new state and each chain's ABCInfo."""
+        c = len(state.distance)
+        if c < 4:
+            raise ValueError(f"state: an ensemble needs at least 4 chains, got {c}")
+        halves = (np.arange(0, c, 2), np.arange(1, c, 2))
+        position, distance, aux = state.position.copy(), state.distance.copy(), state.aux.copy()
+        fields: list[np.ndarray] = []
+        for moving, fixed in (halves, halves[::-1]):
+            _, half_step = build_abc_mcmc(simulate, propose_given(position[fixed]))
+            new, info = half_step(rng, ABCState(position[moving], distance[moving], aux[moving]), kernel)
+            position[moving], distance[moving], aux[moving] = new
+            if not fields:
+                fields = [np.empty(c, dtype=np.asarray(f).dtype) for f in info]
+            for whole, part in zip(fields, info, strict=True):
+                whole[moving] = part
+        return ABCState(position, distance, aux), ABCInfo(*fields)
 
     return init, step
 

@@ -12,12 +12,14 @@ scales keep such blocks mixing while the large ones still jump between modes.
 Besides these prior-reversible moves, :func:`independence` proposes from a fixed density q(u) (a data-driven
 proposal, Jampani et al. 2015) with its Metropolis-Hastings correction, and :func:`mixture` mixes proposals: the
 choice of component does not depend on the state, so every component leaves the ABC posterior invariant and so
-does the mixture (Tierney 1994).
+does the mixture (Tierney 1994). :func:`differential_evolution` proposes from the positions of other chains, for
+the ensemble step of :func:`samplers.abc_mcmc.build_abc_ensemble`: the differences between chains carry the
+posterior's scale and correlations across blocks, which one-block moves cannot follow.
 
 References
 ----------
 Kulkarni et al. 2015 §4.1 (elliptical proposals over 3DMM scene variables); Neal 1999; Murray, Adams & MacKay
-2010 (elliptical slice sampling).
+2010 (elliptical slice sampling); ter Braak 2006 (differential evolution Markov chain).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ import numpy as np
 
 class Proposal(NamedTuple):
     """A batch of proposals. position (C, D) float64; alpha (C,) float64 (NaN where the move has none); block (C,)
-    int64 (index into the block names; -1 for an independence move); log_correction (C,) float64, the
-    Metropolis-Hastings correction log [p(u') g(u | u')] − log [p(u) g(u' | u)] for the N(0, I) prior p and the
-    proposal density g (0 for prior-reversible moves, so the acceptance is the kernel ratio alone)."""
+    int64 (index into the block names; -1 for an independence move, -2 for a differential-evolution move);
+    log_correction (C,) float64, the Metropolis-Hastings correction log [p(u') g(u | u')] − log [p(u) g(u' | u)] for
+    the N(0, I) prior p and the proposal density g (0 for prior-reversible moves, so the acceptance is the kernel
+    ratio alone)."""
 
     position: np.ndarray
     alpha: np.ndarray
@@ -127,3 +130,38 @@ def mixture(components: Sequence[Callable[[np.random.Generator, np.ndarray], Pro
         return out
 
     return propose
+
+
+def differential_evolution(jump_share: float = 0.1, jitter: float = 1e-4
+                           ) -> Callable[[np.ndarray], Callable[[np.random.Generator, np.ndarray], Proposal]]:
+    """Factory of ter Braak's (2006) differential-evolution move, given the positions of other chains.
+
+    u' = u + γ (b₁ − b₂) + e, with b₁ ≠ b₂ two of ``others`` (M, D) drawn at random, e ~ N(0, jitter² I), and
+    γ = 2.38 / √(2D) (the random-walk optimum for a Gaussian target), or γ = 1 with probability ``jump_share`` (a
+    jump between modes that the other chains occupy). Given ``others``, the move is symmetric, so its
+    Metropolis-Hastings correction is the prior ratio log p(u') − log p(u). It is exact only when ``others`` do not
+    move while u does: use it through :func:`samplers.abc_mcmc.build_abc_ensemble`. Returns ``given(others)`` ->
+    ``propose(rng, u)``; ``alpha`` records γ and ``block`` is −2. Raises ValueError for ``jump_share`` outside
+    [0, 1], a negative ``jitter`` or fewer than two ``others``.
+    """
+    if not 0 <= jump_share <= 1:
+        raise ValueError(f"jump_share: expected a number in [0, 1], got {jump_share}")
+    if not jitter >= 0:
+        raise ValueError(f"jitter: expected a number ≥ 0, got {jitter}")
+
+    def given(others: np.ndarray) -> Callable[[np.random.Generator, np.ndarray], Proposal]:
+        others = np.asarray(others, dtype=np.float64)
+        if others.ndim != 2 or len(others) < 2:
+            raise ValueError(f"others: expected positions (M ≥ 2, D), got shape {others.shape}")
+
+        def propose(rng: np.random.Generator, u: np.ndarray) -> Proposal:
+            n, m = len(u), len(others)
+            first = rng.integers(m, size=n)
+            second = (first + 1 + rng.integers(m - 1, size=n)) % m
+            gamma = np.where(rng.uniform(size=n) < jump_share, 1.0, 2.38 / np.sqrt(2 * u.shape[1]))
+            new = u + gamma[:, None] * (others[first] - others[second]) + jitter * rng.standard_normal(u.shape)
+            return Proposal(new, gamma, np.full(n, -2), _log_prior(new) - _log_prior(u))
+
+        return propose
+
+    return given

@@ -10,7 +10,7 @@ from abc_inverse.bench_stats import BenchConfig, run_benchmark, summarize, write
 from abc_inverse.cli import main as cli
 from abc_inverse.fit import FitConfig
 
-TINY = BenchConfig(faces=2, sampler=FitConfig(chains=2, draws=8, tune=8, pilot=8, explore_chains=0))
+TINY = BenchConfig(faces=2, sampler=FitConfig(chains=4, draws=8, tune=8, pilot=8, explore_chains=0))
 STATS = ["pixels", "code=dcign"]
 
 
@@ -57,7 +57,7 @@ def test_resume_reuses_finished_fits_and_refuses_other_settings(local, monkeypat
     with pytest.raises(ValueError, match="other sampler settings"):  # another seed means other faces
         run_benchmark(STATS, BenchConfig(faces=2, seed=1, sampler=TINY.sampler), out, workers=1, progress=False)
     with pytest.raises(ValueError, match="other sampler settings"):
-        other = FitConfig(chains=2, draws=9, tune=8, pilot=8, explore_chains=0)
+        other = FitConfig(chains=4, draws=9, tune=8, pilot=8, explore_chains=0)
         run_benchmark(STATS, BenchConfig(faces=2, sampler=other), out, workers=1,
                       progress=False)
     with pytest.raises(ValueError, match="label 'code' was 'dcign'"):
@@ -79,13 +79,13 @@ def test_reports_and_summary_known_answer(local):
     assert rows[0]["pixel_mse_se"] == pytest.approx(np.std(pix, ddof=1) / np.sqrt(2))
     assert summarize(results[:1])[0]["pixel_mse_se"] == 0.0
     with np.load(out / "fits" / "code" / "face_001.npz") as d:
-        assert d["pixel_mse"].shape == (2, 16)
+        assert d["pixel_mse"].shape == (4, 16)
     assert json.loads((out / "bench.json").read_text())["statistics"] == {"pixels": "pixels", "code": "dcign"}
 
 
 def test_cli_runs_and_reports_bad_input(tmp_path, capsys):
     assert cli(["bench-stats", "--statistics", "pixels", "--faces", "1", "--draws", "4", "--tune", "4",
-                "--chains", "2", "--pilot", "4", "--workers", "1", "--no-progress", "--out", str(tmp_path)]) == 0
+                "--chains", "4", "--pilot", "4", "--workers", "1", "--no-progress", "--out", str(tmp_path)]) == 0
     assert "| pixels | 1 |" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cli(["bench-stats", "--statistics", "alexnet:fc7", "--out", str(tmp_path / "x")])

@@ -20,7 +20,7 @@ def _help(verb, capsys):
 
 def test_help_is_generated_from_the_dataclasses(capsys):
     text = _help("fit", capsys)
-    for flag, default in (("--chains", 8), ("--target-acceptance", 0.1), ("--explore-chains", 32),
+    for flag, default in (("--chains", 32), ("--target-acceptance", 0.1), ("--explore-chains", 0),
                           ("--crop", "auto")):
         assert flag in text and f"(default: {default})" in text.replace("\n", " ").replace("  ", " ")
     text = _help("train", capsys)
@@ -31,10 +31,10 @@ def test_help_is_generated_from_the_dataclasses(capsys):
 
 def test_flags_override_the_config_file_which_overrides_the_defaults(tmp_path):
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({"crop": "none", "sampler": {"chains": 3, "draws": 50}}))
+    path.write_text(json.dumps({"crop": "none", "sampler": {"chains": 4, "draws": 50}}))
     args = build_parser().parse_args(["fit", "--config", str(path), "--draws", "7"])
     opts = resolve(FitCommand, args)
-    assert (opts.crop, opts.sampler.chains, opts.sampler.draws, opts.sampler.tune) == ("none", 3, 7, 3000)
+    assert (opts.crop, opts.sampler.chains, opts.sampler.draws, opts.sampler.tune) == ("none", 4, 7, 500)
     assert build(FitCommand, to_dict(opts)) == opts  # what a run writes reads back to the same options
 
 

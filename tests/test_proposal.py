@@ -46,7 +46,7 @@ def test_round_trip_and_refusals(trained, tmp_path):
         load_proposal(bad)
     with pytest.raises(ValueError, match="proposal: made for the statistic 'pixels'"):
         fit(simulator(simulator.prior.sample(np.random.default_rng(0), 1))[0], _Renamed(),
-            FitConfig(chains=2, draws=2, tune=2, pilot=4, explore_chains=0), simulator, progress=False, proposal=q)
+            FitConfig(chains=4, draws=2, tune=2, pilot=4, explore_chains=0), simulator, progress=False, proposal=q)
 
 
 class _Renamed(PixelStatistic):
@@ -64,7 +64,7 @@ def test_cli_train_proposal_then_fit_with_it(tmp_path, capsys):
     assert main(["render", "--azimuth", "20", "--elevation", "0", "--light-azimuth", "30", "--out", str(face)]) == 0
     out = tmp_path / "fit"
     assert main(["fit", str(face), "--crop", "none", "--proposal", str(q), "--out", str(out), "--draws", "10",
-                 "--tune", "10", "--pilot", "8", "--chains", "2", "--explore-chains", "0", "--no-progress"]) == 0
+                 "--tune", "10", "--pilot", "8", "--chains", "4", "--explore-chains", "0", "--no-progress"]) == 0
     import arviz as az
 
     attrs = az.from_netcdf(str(out / "posterior.nc")).posterior.attrs

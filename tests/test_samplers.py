@@ -147,6 +147,15 @@ def test_module_docstring_example_runs():
     assert result.attempted > 10 and result.failed == 0
 
 
+def _exact_gaussian_abc_moments(x_obs, sigma, eps):
+    """Mean and variance of the toy's exact ABC posterior with a Gaussian kernel, by quadrature: the N(0, 1) prior
+    times x_obs ~ N(θ, σ² + ε²)."""
+    dens = lambda t: stats.norm.pdf(t) * stats.norm.pdf(x_obs, t, np.hypot(sigma, eps))  # noqa: E731
+    z = integrate.quad(dens, -10, 10)[0]
+    mean = integrate.quad(lambda t: t * dens(t), -10, 10)[0] / z
+    return mean, integrate.quad(lambda t: (t - mean) ** 2 * dens(t), -10, 10)[0] / z
+
+
 def _gaussian_q(mean, sd):
     """An independence proposal density N(mean, sd²) in one standard-normal coordinate."""
     from samplers.proposals import independence
@@ -162,10 +171,7 @@ def test_mixture_with_an_independence_proposal_keeps_the_exact_abc_posterior(q_m
     from samplers.proposals import mixture
 
     x_obs, sigma, eps = 1.5, 0.6, 0.5
-    dens = lambda t: stats.norm.pdf(t) * stats.norm.pdf(x_obs, t, np.hypot(sigma, eps))  # noqa: E731
-    z = integrate.quad(dens, -10, 10)[0]
-    mean = integrate.quad(lambda t: t * dens(t), -10, 10)[0] / z
-    var = integrate.quad(lambda t: (t - mean) ** 2 * dens(t), -10, 10)[0] / z
+    mean, var = _exact_gaussian_abc_moments(x_obs, sigma, eps)
     rng = np.random.default_rng(5)
     propose = mixture([blockwise_elliptical({"theta": slice(0, 1)}, 1), _gaussian_q(q_mean, q_sd)], [0.5, 0.5])
     init, step = build_abc_mcmc(_toy(x_obs, sigma), propose)
@@ -211,10 +217,7 @@ def test_smc_abc_matches_the_exact_abc_posterior(seed, ess_fraction):
     from samplers.smc import run_smc
 
     x_obs, sigma, eps = 1.5, 0.6, 0.3
-    dens = lambda t: stats.norm.pdf(t) * stats.norm.pdf(x_obs, t, np.hypot(sigma, eps))  # noqa: E731
-    z = integrate.quad(dens, -10, 10)[0]
-    mean = integrate.quad(lambda t: t * dens(t), -10, 10)[0] / z
-    var = integrate.quad(lambda t: (t - mean) ** 2 * dens(t), -10, 10)[0] / z
+    mean, var = _exact_gaussian_abc_moments(x_obs, sigma, eps)
     rng = np.random.default_rng(seed)
     init, step = build_abc_mcmc(_toy(x_obs, sigma), blockwise_elliptical({"theta": slice(0, 1)}, 1))
     population, w, info = run_smc(rng, init(rng.standard_normal((2000, 1))), step, GaussianKernel(1.0),
@@ -237,3 +240,53 @@ def test_smc_refuses_bad_settings(rng):
             run_smc(rng, state, step, GaussianKernel(1.0), **kwargs)
     with pytest.raises(ValueError, match="no particle has a finite distance"):
         run_smc(rng, state._replace(distance=np.full(4, np.nan)), step, GaussianKernel(1.0))
+
+
+def _ensemble(simulate, dim, de_weight):
+    from samplers.abc_mcmc import build_abc_ensemble
+    from samplers.proposals import differential_evolution, mixture
+
+    evolve, local = differential_evolution(), blockwise_elliptical({"all": slice(0, dim)}, dim, 0.05)
+    return build_abc_ensemble(simulate, lambda others: mixture([evolve(others), local], [de_weight, 1 - de_weight]))
+
+
+def test_differential_evolution_ensemble_with_a_flat_kernel_reproduces_the_prior():
+    """DE moves are not prior-reversible: with a kernel that accepts everything, only their prior-ratio correction
+    keeps the N(0, I) prior the stationary law. A wrong correction (none) gives a variance far from 1."""
+    rng = np.random.default_rng(2)
+    init, step = _ensemble(lambda u: (np.zeros(len(u)), np.zeros(len(u))), 3, de_weight=1.0)
+    trace = sample(rng, init(rng.standard_normal((16, 3))), step, GaussianKernel(1.0), 3000)
+    ess = az.ess(az.from_dict(posterior={"u": trace.position}))["u"].values
+    mean, var = trace.position.reshape(-1, 3).mean(0), trace.position.reshape(-1, 3).var(0)
+    assert np.all(ess > 300)
+    assert np.all(np.abs(mean) < 4 / np.sqrt(ess))
+    assert np.all(np.abs(var - 1) < 4 * np.sqrt(2 / ess))
+    assert 0.2 < trace.is_accepted.mean() < 0.95
+
+
+def test_differential_evolution_ensemble_matches_the_exact_abc_posterior():
+    """The red-blue ensemble of DE and elliptical moves against the quadrature ABC posterior of the toy problem."""
+    x_obs, sigma, eps = 1.5, 0.6, 0.5
+    mean, var = _exact_gaussian_abc_moments(x_obs, sigma, eps)
+    rng = np.random.default_rng(4)
+    init, step = _ensemble(_toy(x_obs, sigma), 1, de_weight=0.8)
+    kernel = GaussianKernel(eps)
+    (state, kernel), _ = run_warmup(rng, init(np.full((8, 1), x_obs / 2) + 0.1 * rng.standard_normal((8, 1))), step,
+                                    kernel, 300)
+    draws = sample(rng, state, step, kernel, 3000).position[:, :, 0]
+    ess = float(az.ess(az.from_dict(posterior={"theta": draws}))["theta"])
+    assert ess > 400
+    assert abs(draws.mean() - mean) < 4 * np.sqrt(var / ess)
+    assert abs(draws.var() - var) < 4 * var * np.sqrt(2 / ess)
+
+
+def test_ensemble_and_differential_evolution_refuse_bad_input(rng):
+    from samplers.proposals import differential_evolution
+
+    init, step = _ensemble(_toy(0.0, 1.0), 1, de_weight=0.5)
+    with pytest.raises(ValueError, match="an ensemble needs at least 4 chains, got 3"):
+        step(rng, init(np.zeros((3, 1))), GaussianKernel(1.0))
+    with pytest.raises(ValueError, match="jump_share"):
+        differential_evolution(jump_share=1.5)
+    with pytest.raises(ValueError, match=r"others: expected positions \(M ≥ 2, D\)"):
+        differential_evolution()(np.zeros((1, 2)))
