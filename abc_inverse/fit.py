@@ -3,11 +3,13 @@
 One path (Kulkarni et al. 2015 §4.1, Fig. 5; ``docs/architecture.md``): u (standard-normal coordinates, prior
 N(0, I)) -> θ (:meth:`abc_inverse.model.scene.ScenePrior.from_normal`) -> pixels (:class:`abc_inverse.render.simulator.
 Simulator`) -> summary ν (a statistic of :mod:`encoders.statistics`) -> distance ρ (:mod:`abc_inverse.distances`)
--> kernel K_ε(ρ) and accept (:mod:`samplers`). :func:`fit` composes them. With ``sampler='mcmc'`` (the default,
-:func:`run_mcmc_chains`): a pilot of prior draws, the warm-up (:func:`samplers.warmup.run_warmup`: exploration, ε
-adaptation and resampling with the paper's α ~ U(-1, 1) moves), the recorded draws at fixed ε with the multi-scale
-elliptical proposal. With ``sampler='smc'`` (:func:`run_smc_chains`): one SMC-ABC population per chain. Either way
-the result is InferenceData; a data-driven proposal q, when given, supplies the first draws and independence moves.
+-> kernel K_ε(ρ) and accept (:mod:`samplers`). :func:`fit` composes them. ε stands for pixel noise of sd
+``image_noise`` (:func:`noise_epsilon`) unless it is fixed or adapted. With ``sampler='mcmc'`` (the default,
+:func:`run_mcmc_chains`): a pilot of prior draws, the warm-up (:func:`samplers.warmup.run_warmup`: resampling, and
+optionally exploration and ε adaptation on the paper's α ~ U(-1, 1) moves), the recorded draws of an ensemble of
+chains moved by differential-evolution and multi-scale elliptical moves (:func:`make_steps`). With
+``sampler='smc'`` (:func:`run_smc_chains`): one SMC-ABC population per chain. Either way the result is
+InferenceData; a data-driven proposal q, when given, supplies the first draws and independence moves.
 """
 
 from __future__ import annotations

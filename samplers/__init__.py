@@ -2,8 +2,9 @@
 
 It imports only NumPy, SciPy, Numba and ArviZ, never the rest of abc-inverse, and works with any simulator
 callable and any summary function. The pieces: :mod:`samplers.proposals` (u' = √(1 − α²) u + α ν, reversible
-with respect to a N(0, I) prior), :mod:`samplers.kernels` (K_ε(ρ)), :mod:`samplers.abc_mcmc` (``init``/``step``
-vectorised over chains, :func:`~samplers.abc_mcmc.sample`), :mod:`samplers.warmup` (exploration, ε adaptation,
+with respect to a N(0, I) prior; independence, mixture and differential-evolution moves), :mod:`samplers.kernels`
+(K_ε(ρ)), :mod:`samplers.abc_mcmc` (``init``/``step`` vectorised over chains, or over the two halves of an ensemble,
+:func:`~samplers.abc_mcmc.sample`), :mod:`samplers.warmup` (exploration, ε adaptation,
 resampling), :mod:`samplers.smc` (SMC-ABC with a median ε schedule) and :mod:`samplers.diagnostics` (ArviZ
 InferenceData, R-hat, ESS, convergence warnings).
 
