@@ -70,7 +70,7 @@ class FitConfig:
     resample_every: int = option(50, "resample chains by kernel weight every N warm-up steps (0 = off)", ge=0)
     explore_chains: int = option(0, "chains run for the first half of warm-up, of which the closest --chains go "
                                  "on (0 = off)", ge=0)
-    de_weight: float = option(0.8, "share of differential-evolution moves across the chains (ter Braak 2006; the "
+    de_weight: float = option(1.0, "share of differential-evolution moves across the chains (ter Braak 2006; the "
                               "chains move as an ensemble in two halves), the rest blockwise elliptical; 0 = "
                               "elliptical moves only, independent chains", ge=0, le=1)
     proposal_weight: float = option(0.5, "with a data-driven proposal q: the share of moves drawn from q "
