@@ -3,10 +3,9 @@
 One path (Kulkarni et al. 2015 §4.1, Fig. 5; ``docs/architecture.md``): u (standard-normal coordinates, prior
 N(0, I)) -> θ (:meth:`abc_inverse.model.scene.ScenePrior.from_normal`) -> pixels (:class:`abc_inverse.render.simulator.
 Simulator`) -> summary ν (a statistic of :mod:`encoders.statistics`) -> distance ρ (:mod:`abc_inverse.distances`)
--> kernel K_ε(ρ) and accept (:mod:`samplers`). :func:`fit` composes them: a pilot of prior draws
-(:func:`run_pilot`), ε for pixel noise of sd ``image_noise`` on renders of the best of them (:func:`noise_epsilon`)
-unless ε is fixed or adapted, then the sampler. With ``sampler='mcmc'`` (the default, :func:`run_mcmc_chains`): the
-warm-up (:func:`samplers.warmup.run_warmup`: resampling, and
+-> kernel K_ε(ρ) and accept (:mod:`samplers`). :func:`fit` composes them. ε stands for pixel noise of sd
+``image_noise`` (:func:`noise_epsilon`) unless it is fixed or adapted. With ``sampler='mcmc'`` (the default,
+:func:`run_mcmc_chains`): a pilot of prior draws, the warm-up (:func:`samplers.warmup.run_warmup`: resampling, and
 optionally exploration and ε adaptation on the paper's α ~ U(-1, 1) moves), the recorded draws of an ensemble of
 chains moved by differential-evolution and multi-scale elliptical moves (:func:`make_steps`). With
 ``sampler='smc'`` (:func:`run_smc_chains`): one SMC-ABC population per chain. Either way the result is
@@ -71,8 +70,9 @@ class FitConfig:
     resample_every: int = option(50, "resample chains by kernel weight every N warm-up steps (0 = off)", ge=0)
     explore_chains: int = option(0, "chains run for the first half of warm-up, of which the closest --chains go "
                                  "on (0 = off)", ge=0)
-    de_weight: float = option(1.0, "share of differential-evolution moves across the chains (ter Braak 2006; the "
-                              "chains move as an ensemble in two halves), the rest blockwise elliptical; 0 = "
+    de_weight: float = option(0.8, "share of differential-evolution moves across the chains (ter Braak 2006; the "
+                              "chains move as an ensemble in two halves), the rest blockwise elliptical, which are "
+                              "needed: the chains' differences span at most chains/2 - 1 directions; 0 = "
                               "elliptical moves only, independent chains", ge=0, le=1)
     proposal_weight: float = option(0.5, "with a data-driven proposal q: the share of moves drawn from q "
                                     "(MH-corrected), the rest elliptical", ge=0, le=1)
@@ -132,49 +132,44 @@ def check_observation(observed: np.ndarray, size: int) -> np.ndarray:
     return observed
 
 
-NOISE_RENDERS = 64  # renders of the best pilot draws on which ε for pixel noise is measured
+NOISE_COPIES = 64  # noisy copies of the observed image from which ε is set
 
 
-def noise_epsilon(images: np.ndarray, statistic, distance: str, noise: float, rng: np.random.Generator) -> float:
-    """The ABC tolerance that stands for pixel noise: the median over ``images`` (K, H, W) float32 in [0, 1] of
-    ρ(ν(x_k), ν(x_k + n_k)), n_k ~ N(0, noise² I), each noisy image clipped to [0, 1].
+def noise_epsilon(observed: np.ndarray, statistic, distance: str, nu_obs: np.ndarray, noise: float,
+                  rng: np.random.Generator) -> float:
+    """The ABC tolerance that stands for pixel noise: the median distance ρ(ν(x_obs), ν(x_obs + n)) over
+    ``NOISE_COPIES`` draws of n ~ N(0, noise² I), the noisy images clipped to [0, 1]. With a Gaussian kernel of this
+    ε the ABC posterior treats the observed summary as known only up to what such noise does to it (the kernel as
+    a model error, Wilkinson 2013); a smaller ε asks the summary to match more closely than a re-photographed
+    image would, and the ABC target falls apart into islands at the scale of the renderer's and encoder's own
+    roughness (``docs/results/epsilon/README.md``).
 
-    :func:`fit` passes renders of the best pilot draws, scenes near the posterior. With a Gaussian kernel of this
-    ε the ABC posterior treats a render's summary as known only up to what such noise on the render does to it:
-    the kernel stands for a model error, x_obs = render(θ) + n (Wilkinson 2013). The noise goes on renders, not on
-    the observation, because the encoder's summary of a photo unlike its training renders barely responds to
-    noise. A smaller ε asks the summary to match more closely than a re-rendered image would, and the ABC target
-    falls apart into islands at the scale of the renderer's and encoder's own roughness
-    (``docs/results/epsilon/README.md``).
-
-    noise : sd, intensities. Returns ε > 0 in units of the distance. Raises ValueError when the distance is
-    undefined or the noise leaves the summaries unchanged (ε would be 0)."""
-    images = np.asarray(images, np.float32)
-    noisy = np.clip(images + noise * rng.standard_normal(images.shape).astype(np.float32), 0.0, 1.0)
-    eps = float(np.median([distance_batch(distance, clean, other[None])[0]
-                           for clean, other in zip(statistic(images), statistic(noisy), strict=True)]))
+    observed : (H, W) float32 in [0, 1]; nu_obs : (S,) its summary; noise : sd, intensities. Returns ε > 0 in units
+    of the distance. Raises ValueError when the distance is undefined or the noise leaves the summary unchanged (ε
+    would be 0)."""
+    noisy = observed[None] + noise * rng.standard_normal((NOISE_COPIES, *observed.shape)).astype(np.float32)
+    eps = float(np.median(distance_batch(distance, nu_obs, statistic(np.clip(noisy, 0.0, 1.0)))))
     if not np.isfinite(eps):
-        raise ValueError(f"distance: the {distance} distance between the summaries of renders and of their noisy "
-                         "copies is undefined; try --distance l2 or give --epsilon")
+        raise ValueError(f"distance: the {distance} distance from the observed summary to those of noisy copies of the "
+                         "image is undefined (is the observed image blank?); try --distance l2")
     if not eps > 0:
-        raise ValueError(f"image_noise: noise of sd {noise} leaves the {distance} distance of the summaries at "
+        raise ValueError(f"image_noise: noise of sd {noise} leaves the {distance} distance of the observed summary at "
                          f"{eps}; give a larger --image-noise or --epsilon")
     return eps
 
 
-def with_tolerance(config: FitConfig, renders, statistic) -> FitConfig:
-    """``config`` with ε set by :func:`noise_epsilon` on ``renders()`` (K, H, W), unless it fixes ε or asks for ε
-    adapted during warm-up (``image_noise`` = 0). The noise has its own random stream, so the sampler's draws do not
-    depend on it."""
+def with_tolerance(config: FitConfig, observed: np.ndarray, statistic, nu_obs: np.ndarray) -> FitConfig:
+    """``config`` with ε set by :func:`noise_epsilon` unless it fixes ε or asks for ε adapted during warm-up
+    (``image_noise`` = 0). The noise has its own random stream, so the sampler's draws do not depend on it."""
     if config.epsilon is not None or config.image_noise == 0:
         return config
-    return replace(config, epsilon=noise_epsilon(renders(), statistic, config.distance, config.image_noise,
+    return replace(config, epsilon=noise_epsilon(observed, statistic, config.distance, nu_obs, config.image_noise,
                                                  np.random.default_rng([config.seed, 1])))
 
 
-def run_pilot(rng: np.random.Generator, forward, draw, config: FitConfig) -> tuple[np.ndarray, dict]:
-    """``config.pilot`` draws of ``draw(rng, n) -> (n, D)`` (the prior's standard-normal draws, or a proposal's),
-    closest to the observation first, as positions (pilot, D), and the quantiles of the pilot distances. Raises
+def pilot_starts(rng: np.random.Generator, forward, draw, config: FitConfig) -> tuple[np.ndarray, dict]:
+    """The best ``max(chains, explore_chains)`` of ``config.pilot`` draws of ``draw(rng, n) -> (n, D)`` (the prior's
+    standard-normal draws, or a proposal's), as positions (n, D), and the quantiles of the pilot distances. Raises
     ValueError when no pilot distance is finite."""
     u = draw(rng, config.pilot)
     d = np.concatenate([forward(u[i:i + PILOT_BATCH])[0] for i in range(0, config.pilot, PILOT_BATCH)])
@@ -182,7 +177,8 @@ def run_pilot(rng: np.random.Generator, forward, draw, config: FitConfig) -> tup
         raise ValueError(f"distance: no pilot simulation gave a finite {config.distance} distance to the observed "
                          "summary (is the observed image blank?); try --distance l2")
     d = np.where(np.isfinite(d), d, np.inf)
-    return u[np.argsort(d, kind="stable")], {"pilot_distance_quantiles": np.quantile(d, [0.01, 0.5]).tolist()}
+    starts = u[np.argsort(d)[:max(config.chains, config.explore_chains)]]
+    return starts, {"pilot_distance_quantiles": np.quantile(d, [0.01, 0.5]).tolist()}
 
 
 def progress_bar(total: int, enabled: bool):
@@ -212,11 +208,11 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     acceptance_rate, pixel_mse, epsilon, nonfinite; warm-up groups; observed_data image and summary; attrs with
     the seed, settings, provenance and ``convergence_warnings`` (JSON list, Stan's thresholds: split R-hat ≤ 1.01,
     bulk and tail ESS ≥ 400; empty when every variable passes). ε is ``config.epsilon``, else the one that stands
-    for ``config.image_noise`` (:func:`noise_epsilon` on renders of the best pilot draws), else adapted during
-    warm-up. proposal : a data-driven proposal q(u | ν) (:class:`encoders.proposal.SceneProposal`) or None: when
-    given, the pilot draws come from q given the observed summary and q's independence moves are mixed into every
-    step (:func:`make_steps`). Raises ValueError on a wrongly sized or invalid image, a proposal made for another
-    statistic, no finite pilot distance or an undefined distance under noise.
+    for ``config.image_noise`` (:func:`noise_epsilon`), else adapted during warm-up. proposal : a data-driven
+    proposal q(u | ν) (:class:`encoders.proposal.SceneProposal`) or None: when given, the pilot draws come from q
+    given the observed summary and q's independence moves are mixed into every step (:func:`make_steps`). Raises
+    ValueError on a wrongly sized or invalid image, a proposal made for another statistic, an undefined distance or
+    no finite pilot distance.
     """
     simulator = simulator if simulator is not None else simulator_for(statistic)
     observed, prior = check_observation(observed, statistic.image_size), simulator.prior
@@ -227,25 +223,23 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     draw = prior.sample_normal if proposal is None else lambda r, n: proposal.sample(nu_obs, n, r)
     steps = make_steps(forward, prior, config, None if proposal is None else independence(
         draw, lambda u: proposal.log_prob(u, nu_obs)))
-    pilot, pilot_info = run_pilot(rng, forward, draw, config)
-    settings = with_tolerance(config, lambda: simulator(prior.from_normal(pilot[:NOISE_RENDERS])), statistic)
     run = run_smc_chains if config.sampler == "smc" else run_mcmc_chains
-    draws, warmup, constant, extra = run(rng, forward, draw, steps, settings, progress, pilot)
+    draws, warmup, constant, extra = run(rng, forward, draw, steps, with_tolerance(config, observed, statistic, nu_obs),
+                                         progress)
     provenance = {"seed": config.seed, "fit_config": to_dict(config), "prior": prior.get_config(),
                   "simulator": simulator.get_config(), "statistic": statistic.get_config(),
                   "proposal": None if proposal is None else proposal.meta,
-                  "final_epsilon": float(draws.epsilon[:, -1].max()), **pilot_info, **extra, **(attrs or {})}
+                  "final_epsilon": float(draws.epsilon[:, -1].max()), **extra, **(attrs or {})}
     return inference_data(draws, warmup, prior, observed, nu_obs, constant, provenance)
 
 
-def run_mcmc_chains(rng: np.random.Generator, forward, draw, steps, config: FitConfig, progress: bool,
-                    pilot: np.ndarray):
-    """ABC-MCMC: the chains start at the best pilot draws (``pilot``, closest first), warm up
-    (:func:`samplers.warmup.run_warmup`; with the paper's moves when ε is adapted, else with the draws' moves) and
-    record ``config.draws`` draws. Returns (draws Trace, warm-up Trace or None, constant data, provenance)."""
+def run_mcmc_chains(rng: np.random.Generator, forward, draw, steps, config: FitConfig, progress: bool):
+    """ABC-MCMC: the chains start at the best pilot draws, warm up (:func:`samplers.warmup.run_warmup`; with the
+    paper's moves when ε is adapted, else with the draws' moves) and record ``config.draws`` draws. Returns (draws
+    Trace, warm-up Trace or None, constant data, provenance)."""
     init, step, paper_step = steps
     adapt = config.epsilon is None  # ε adapted on the paper's moves; else the draws' own moves warm up
-    starts = pilot[:max(config.chains, config.explore_chains)]
+    starts, pilot = pilot_starts(rng, forward, draw, config)
     state = init(starts)
     kernel = make_kernel(config.kernel, config.epsilon or float(np.median(state.distance)))
     explore = config.tune // 2 if len(starts) > config.chains and config.tune >= 2 else 0
@@ -255,16 +249,14 @@ def run_mcmc_chains(rng: np.random.Generator, forward, draw, steps, config: FitC
         target_acceptance=config.target_acceptance if adapt else None,
         resample_every=config.resample_every or None, callback=callback)
     draws = sample(rng, state, step, kernel, config.draws, callback)
-    return draws, warm.trace if config.tune else None, {"epsilon": np.float64(warm.epsilon)}, {}
+    return draws, warm.trace if config.tune else None, {"epsilon": np.float64(warm.epsilon)}, pilot
 
 
-def run_smc_chains(rng: np.random.Generator, forward, draw, steps, config: FitConfig, progress: bool,
-                   pilot: np.ndarray):
+def run_smc_chains(rng: np.random.Generator, forward, draw, steps, config: FitConfig, progress: bool):
     """SMC-ABC (:func:`samplers.smc.run_smc`, ESS-based ε schedule down to ``config.epsilon`` if given) run
     independently once per chain on ``config.particles`` draws of the prior (or the proposal), each final
     population resampled by weight to ``config.draws`` draws, so that R-hat compares independent runs. Returns
-    (draws Trace, None, constant data with ε and ESS per round (chain, round), NaN-padded, provenance). ``pilot``
-    is not used here (it served ε); each population starts from fresh draws."""
+    (draws Trace, None, constant data with ε and ESS per round (chain, round), NaN-padded, provenance)."""
     init, _, paper_step = steps
     callback = progress_bar(config.chains * SMC_MAX_ROUNDS * config.moves, progress)
     kernel, parts, rounds = make_kernel(config.kernel, 1.0), [], []

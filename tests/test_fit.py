@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from abc_inverse.fit import FitConfig, fit, noise_epsilon, with_tolerance
+from abc_inverse.fit import NOISE_COPIES, FitConfig, fit, noise_epsilon, with_tolerance
 from abc_inverse.render.simulator import RenderSettings, Simulator
 from encoders.dcign import CheckpointMeta
 
@@ -30,12 +30,13 @@ def small_sim(model):
     return Simulator(model, RenderSettings(image_size=32))
 
 
-def test_undefined_distances_everywhere_raise(small_sim):
-    with pytest.raises(ValueError, match="no pilot simulation gave a finite cosine distance"):
-        fit(np.zeros((32, 32), np.float32), ZeroStatistic(), FitConfig(pilot=8, chains=4, explore_chains=0),
-            small_sim, progress=False)
-    with pytest.raises(ValueError, match="distance: the cosine distance between the summaries of renders and of"):
-        noise_epsilon(np.zeros((4, 32, 32), np.float32), ZeroStatistic(), "cosine", 0.02, np.random.default_rng(0))
+@pytest.mark.parametrize("noise, match", [(0.02, "distance: the cosine distance from the observed summary to those "
+                                                  "of noisy copies"),
+                                          (0.0, "no pilot simulation gave a finite cosine distance")])
+def test_undefined_distances_everywhere_raise(small_sim, noise, match):
+    with pytest.raises(ValueError, match=match):
+        fit(np.zeros((32, 32), np.float32), ZeroStatistic(),
+            FitConfig(pilot=8, chains=4, explore_chains=0, image_noise=noise), small_sim, progress=False)
 
 
 @pytest.mark.parametrize("observed, match", [(np.zeros((16, 16)), r"expected a \(32, 32\) grey image"),
@@ -84,25 +85,24 @@ def test_noise_epsilon_is_the_median_distance_under_pixel_noise():
         def __call__(self, images):
             return images.mean((1, 2))[:, None]
 
-    grey = np.full((64, 32, 32), 0.5, np.float32)  # 64 renders, all mid-grey: no clipping at these noise levels
-    eps = [noise_epsilon(grey, ImageMean(), "l2", noise, np.random.default_rng(3)) for noise in (0.01, 0.02)]
+    grey = np.full((32, 32), 0.5, np.float32)  # no clipping at these noise levels
+    eps = [noise_epsilon(grey, ImageMean(), "l2", np.array([0.5]), noise, np.random.default_rng(3))
+           for noise in (0.01, 0.02)]
     assert eps[1] == pytest.approx(2 * eps[0], rel=1e-4)  # the same noise draws, scaled: the distance is linear
-    # |mean of 1024 N(0, σ²) pixels| is half-normal with scale σ/32, median 0.6745 σ/32; the sample median of 64
-    # draws has a relative sd of 1 / (2 f(m) m √64) = 0.146; 4 sd:
-    assert eps[0] == pytest.approx(0.6745 * 0.01 / 32, rel=4 * 0.146)
+    # |mean of 1024 N(0, σ²) pixels| is half-normal with scale σ/32, median 0.6745 σ/32; the sample median of
+    # NOISE_COPIES draws has a relative sd of 1 / (2 f(m) m √n) = 0.146 at n = 64; 4 sd:
+    assert eps[0] == pytest.approx(0.6745 * 0.01 / 32, rel=4 * 0.146 * np.sqrt(64 / NOISE_COPIES))
     with pytest.raises(ValueError, match="image_noise: noise of sd 1e-12 leaves"):
-        noise_epsilon(grey, ImageMean(), "l2", 1e-12, np.random.default_rng(3))
+        noise_epsilon(grey, ImageMean(), "l2", np.array([0.5]), 1e-12, np.random.default_rng(3))
 
 
-def test_noise_epsilon_is_measured_on_renders_and_has_its_own_random_stream(small_sim):
+def test_noise_epsilon_has_its_own_random_stream(small_sim):
     obs = small_sim(small_sim.prior.sample(np.random.default_rng(0), 1))[0]
     config = FitConfig(chains=4, draws=15, tune=10, pilot=6, explore_chains=0, distance="l2")
     statistic = MeanStatistic()
-    renders = small_sim(small_sim.prior.sample(np.random.default_rng(1), 5))
-    eps = with_tolerance(config, lambda: renders, statistic).epsilon
-    assert eps > 0 and with_tolerance(FitConfig(image_noise=0), None, statistic).epsilon is None
+    eps = with_tolerance(config, obs, statistic, statistic(obs[None])[0]).epsilon
+    assert eps > 0 and with_tolerance(FitConfig(image_noise=0), obs, statistic, None).epsilon is None
     by_noise = fit(obs, statistic, config, small_sim, progress=False)
-    eps = float(by_noise.posterior.attrs["final_epsilon"])
     fixed = fit(obs, statistic, FitConfig(**{**config.__dict__, "epsilon": eps}), small_sim, progress=False)
     np.testing.assert_array_equal(by_noise.posterior["azimuth"].values, fixed.posterior["azimuth"].values)
     assert np.all(by_noise.sample_stats["epsilon"].values == eps)
