@@ -286,7 +286,14 @@ def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None):
     the share ``config.de_weight`` and multi-scale blockwise elliptical moves otherwise (independent chains when
     ``de_weight`` = 0). The paper's step: blockwise elliptical moves with α ~ U(-1, 1), on which ε is adapted when
     it is not fixed, and the SMC moves. Either mixes in the Metropolis-Hastings-corrected independence moves ``q``
-    (:func:`samplers.proposals.independence`) in the share ``config.proposal_weight`` when q is given."""
+    (:func:`samplers.proposals.independence`) in the share ``config.proposal_weight`` when q is given. Raises
+    ValueError for ``de_weight`` = 1 with too few chains: half an ensemble's differences then span fewer than D
+    directions, and DE moves alone cannot leave that subspace (an over-confident posterior, found by SBC)."""
+    if config.sampler == "mcmc" and config.de_weight == 1 and config.chains // 2 - 1 < prior.dim:
+        raise ValueError(f"de_weight: with every move a differential-evolution move the chains must span all "
+                         f"{prior.dim} directions (chains ≥ {2 * (prior.dim + 1)}), got {config.chains} chains; "
+                         "give --de-weight < 1 to mix in elliptical moves")
+
     def moves(min_scale: float):
         elliptical = blockwise_elliptical(prior.blocks, prior.dim, min_scale)
         return elliptical if q is None else mixture([elliptical, q], [1 - config.proposal_weight,

@@ -106,3 +106,13 @@ def test_noise_epsilon_has_its_own_random_stream(small_sim):
     fixed = fit(obs, statistic, FitConfig(**{**config.__dict__, "epsilon": eps}), small_sim, progress=False)
     np.testing.assert_array_equal(by_noise.posterior["azimuth"].values, fixed.posterior["azimuth"].values)
     assert np.all(by_noise.sample_stats["epsilon"].values == eps)
+
+
+def test_de_only_moves_with_too_few_chains_are_refused(small_sim):
+    """Every move DE with 32 chains left 16 per half, spanning at most 15 of 36 directions: SBC found the posterior
+    over-confident (docs/results/calibration). Such settings are refused; mixing in elliptical moves is not."""
+    obs = small_sim(small_sim.prior.sample(np.random.default_rng(0), 1))[0]
+    config = FitConfig(chains=4, draws=3, tune=2, pilot=4, explore_chains=0, distance="l2", de_weight=1.0)
+    with pytest.raises(ValueError, match=r"de_weight: .* must span all \d+ directions"):
+        fit(obs, MeanStatistic(), config, small_sim, progress=False)
+    fit(obs, MeanStatistic(), FitConfig(**{**config.__dict__, "de_weight": 0.8}), small_sim, progress=False)
