@@ -5,13 +5,13 @@ Two tables for the default DC-IGN statistic and cosine distance (issue 12; ``abc
 1. **Noise.** For ``--faces`` prior renders x: the distance ρ(ν(x), ν(x + n)), n ~ N(0, σ² I) clipped to [0, 1], for
    several σ (intensities): median and 10 % / 90 % quantiles. ``fit --image-noise σ`` sets ε to this median for
    the observed image.
-2. **Roughness.** At the five known-angle scenes of ``benchmarks/effective_draws.py``, ρ from the scene's own
+2. **Roughness.** At the five known-angle scenes of ``experiments/known_angle_recovery.py``, ρ from the scene's own
    render along each coordinate of u in ``--steps`` steps across ±``--half-width`` (standard-normal units): the
    number of local minima and the RMS of what a quadratic fit leaves (the part of ρ no smooth target has). A kernel
    with ε at or below that RMS sees a target of isolated islands.
 
 Writes ``docs/results/epsilon/noise_scale.csv``, ``roughness.csv`` and prints both. Usage:
-python experiments/epsilon_scale.py [--faces 200] [--steps 41] [--half-width 0.02]
+python -m experiments.epsilon_scale [--faces 200] [--steps 41] [--half-width 0.02]
 """
 
 import argparse
@@ -25,11 +25,10 @@ import pandas as pd  # noqa: E402
 
 from abc_inverse.distances import distance_batch  # noqa: E402
 from encoders.statistics import make_statistic, simulator_for  # noqa: E402
+from experiments.known_angle_recovery import SCENES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NOISE = (0.005, 0.01, 0.02, 0.05)
-SCENES = [(1, 30.0, 10.0, 60.0), (2, -35.0, -15.0, -50.0), (3, 10.0, 20.0, 70.0), (4, -20.0, 5.0, 45.0),
-          (5, 40.0, -20.0, -65.0)]  # as in benchmarks/effective_draws.py
 COORDINATES = {"azimuth": "pose", "elevation": "pose", "light_azimuth": "light", "camera_x": "camera",
                "shape_0": "shape", "albedo_0": "albedo"}
 

@@ -59,38 +59,49 @@ def resample(rng: np.random.Generator, state: ABCState, weights: np.ndarray) -> 
 Simulate = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
+def _simulated(simulate: Simulate, position: np.ndarray) -> ABCState:
+    """State of chains at positions (C, D): simulates them once."""
+    position = np.array(position, dtype=np.float64, ndmin=2)
+    distance, aux = simulate(position)
+    return ABCState(position, np.asarray(distance, np.float64), np.asarray(aux, np.float64))
+
+
+def _accept(rng: np.random.Generator, state: ABCState, prop: Proposal, simulate: Simulate, kernel
+            ) -> tuple[ABCState, ABCInfo]:
+    """Simulate ``prop`` as one batch and accept each chain's proposal with probability min(1, K(ρ') / K(ρ) ·
+    exp(log_correction)) (the correction is 0 for prior-reversible moves)."""
+    distance, aux = simulate(prop.position)
+    distance = np.asarray(distance, np.float64)
+    nonfinite = ~np.isfinite(distance)
+    log_new, log_old = kernel.log_kernel(distance), kernel.log_kernel(state.distance)
+    outside = np.isneginf(log_old)
+    with np.errstate(invalid="ignore"):
+        log_ratio = np.where(outside, np.where(np.isfinite(log_new) | (distance < state.distance), 0.0, -np.inf),
+                             log_new - log_old + prop.log_correction)
+    prob = np.exp(np.minimum(log_ratio, 0.0))
+    accept = (rng.uniform(size=len(prob)) < prob) & ~nonfinite
+    new = ABCState(np.where(accept[:, None], prop.position, state.position),
+                   np.where(accept, distance, state.distance),
+                   np.where(accept, np.asarray(aux, np.float64), state.aux))
+    return new, ABCInfo(accept, prob, distance, prop.block, prop.alpha, nonfinite)
+
+
 def build_abc_mcmc(simulate: Simulate, propose: Callable[[np.random.Generator, np.ndarray], Proposal]):
     """Factory of ``(init, step)``.
 
     simulate : u (C, D) -> (distance (C,), aux (C,)); simulates all C positions as one batch (e.g.
         :func:`discrepancy`).
     propose : ``(rng, u) -> Proposal``, e.g. :func:`samplers.proposals.blockwise_elliptical`.
+    ``init(position)`` simulates chains at positions (C, D); ``step(rng, state, kernel)`` proposes for every chain,
+    simulates the proposals as one batch and accepts each with probability min(1, K(ρ') / K(ρ) ·
+    exp(log_correction)).
     """
 
     def init(position: np.ndarray) -> ABCState:
-        """State of chains at positions (C, D): simulates them once."""
-        position = np.array(position, dtype=np.float64, ndmin=2)
-        distance, aux = simulate(position)
-        return ABCState(position, np.asarray(distance, np.float64), np.asarray(aux, np.float64))
+        return _simulated(simulate, position)
 
     def step(rng: np.random.Generator, state: ABCState, kernel) -> tuple[ABCState, ABCInfo]:
-        """One proposal per chain, simulated as one batch, accepted with probability min(1, K(ρ') / K(ρ) ·
-        exp(log_correction)) (the correction is 0 for prior-reversible moves)."""
-        prop = propose(rng, state.position)
-        distance, aux = simulate(prop.position)
-        distance = np.asarray(distance, np.float64)
-        nonfinite = ~np.isfinite(distance)
-        log_new, log_old = kernel.log_kernel(distance), kernel.log_kernel(state.distance)
-        outside = np.isneginf(log_old)
-        with np.errstate(invalid="ignore"):
-            log_ratio = np.where(outside, np.where(np.isfinite(log_new) | (distance < state.distance), 0.0, -np.inf),
-                                 log_new - log_old + prop.log_correction)
-        prob = np.exp(np.minimum(log_ratio, 0.0))
-        accept = (rng.uniform(size=len(prob)) < prob) & ~nonfinite
-        new = ABCState(np.where(accept[:, None], prop.position, state.position),
-                       np.where(accept, distance, state.distance),
-                       np.where(accept, np.asarray(aux, np.float64), state.aux))
-        return new, ABCInfo(accept, prob, distance, prop.block, prop.alpha, nonfinite)
+        return _accept(rng, state, propose(rng, state.position), simulate, kernel)
 
     return init, step
 
@@ -108,7 +119,9 @@ def build_abc_ensemble(simulate: Simulate,
     One step simulates C proposals in two batches. The chains are not independent of each other, so R-hat
     across them is a weaker check than across independent runs. Raises ValueError for fewer than 4 chains.
     """
-    init, _ = build_abc_mcmc(simulate, None)
+
+    def init(position: np.ndarray) -> ABCState:
+        return _simulated(simulate, position)
 
     def step(rng: np.random.Generator, state: ABCState, kernel) -> tuple[ABCState, ABCInfo]:
         """Both halves of the ensemble, one after the other; returns the new state and each chain's ABCInfo."""
@@ -117,16 +130,15 @@ def build_abc_ensemble(simulate: Simulate,
             raise ValueError(f"state: an ensemble needs at least 4 chains, got {c}")
         halves = (np.arange(0, c, 2), np.arange(1, c, 2))
         position, distance, aux = state.position.copy(), state.distance.copy(), state.aux.copy()
-        fields: list[np.ndarray] = []
+        infos = []
         for moving, fixed in (halves, halves[::-1]):
-            _, half_step = build_abc_mcmc(simulate, propose_given(position[fixed]))
-            new, info = half_step(rng, ABCState(position[moving], distance[moving], aux[moving]), kernel)
+            half = ABCState(position[moving], distance[moving], aux[moving])
+            new, info = _accept(rng, half, propose_given(position[fixed])(rng, half.position), simulate, kernel)
             position[moving], distance[moving], aux[moving] = new
-            if not fields:
-                fields = [np.empty(c, dtype=np.asarray(f).dtype) for f in info]
-            for whole, part in zip(fields, info, strict=True):
-                whole[moving] = part
-        return ABCState(position, distance, aux), ABCInfo(*fields)
+            infos.append(info)
+        back = np.argsort(np.concatenate(halves))  # chain order from (even chains, odd chains)
+        return ABCState(position, distance, aux), ABCInfo(*(np.concatenate(parts)[back]
+                                                            for parts in zip(*infos, strict=True)))
 
     return init, step
 
