@@ -39,8 +39,9 @@ class FitCommand:
     crop: str = option("auto", "'auto' (largest detected face; central square if none), 'none' (image already "
                        "framed like the renders; central square), or x,y,w,h in pixels", group=RUN)
     checkpoint: Path | None = option(None, "DC-IGN checkpoint (default: the shipped network)", group=RUN)
-    proposal: Path | None = option(None, "data-driven proposal q(θ | summary) made by abc-inverse train-proposal "
-                                   "for this checkpoint (default: none)", group=RUN)
+    proposal: str = option("auto", "data-driven proposal q(θ | summary): 'auto' (the one shipped with the default "
+                           "network; none with --checkpoint), 'none', or a file made by abc-inverse train-proposal "
+                           "for this checkpoint", group=RUN)
     progress: bool = option(True, "progress bar", group=RUN)
     sampler: FitConfig = option(FitConfig())
 
@@ -148,7 +149,7 @@ def cmd_fit(args) -> None:
     from abc_inverse.io import parse_crop, prepare_observation, read_image, save_netcdf, save_png, write_table
     from abc_inverse.plots import write_plots
     from encoders.dcign import DCIGNStatistic
-    from encoders.proposal import load_proposal
+    from encoders.proposal import proposal_for
     from encoders.statistics import simulator_for
     from samplers.diagnostics import summary
 
@@ -164,10 +165,11 @@ def cmd_fit(args) -> None:
     statistic = DCIGNStatistic.from_checkpoint(opts.checkpoint)
     simulator = simulator_for(statistic)
     observed, framing = prepare_observation(photo, crop, statistic.image_size)
+    proposal, says = proposal_for(opts.proposal, opts.checkpoint)
+    print(says)
     opts.out.mkdir(parents=True, exist_ok=True)
     write_config(opts, opts.out / "config.json")
     save_png(opts.out / "observed.png", observed)
-    proposal = None if opts.proposal is None else load_proposal(opts.proposal)
     idata = fit(observed, statistic, opts.sampler, simulator, progress=opts.progress,
                 attrs={"image": source, "framing": framing, "command": _command(args)}, proposal=proposal)
     save_netcdf(idata, opts.out / "posterior.nc")

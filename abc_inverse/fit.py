@@ -74,8 +74,9 @@ class FitConfig:
                               "chains move as an ensemble in two halves), the rest blockwise elliptical, which are "
                               "needed: the chains' differences span at most chains/2 - 1 directions; 0 = "
                               "elliptical moves only, independent chains", ge=0, le=1)
-    proposal_weight: float = option(0.5, "with a data-driven proposal q: the share of moves drawn from q "
-                                    "(MH-corrected), the rest elliptical", ge=0, le=1)
+    proposal_weight: float = option(0.1, "with a data-driven proposal q: the share of steps in which every chain "
+                                    "proposes from q (MH-corrected); larger shares mixed worse in our tests, q being "
+                                    "narrower than the ABC posterior", ge=0, le=1)
     sampler: str = option("mcmc", "mcmc: ABC-MCMC after a warm-up (the paper's §4.1); smc: SMC-ABC, one independent "
                           "particle population per chain, --draws resampled from each", choices=("mcmc", "smc"))
     particles: int = option(400, "smc: particles per chain", ge=2)
@@ -221,8 +222,7 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     check_proposal(proposal, statistic, simulator)
     forward = make_forward(observed, statistic, simulator, config.distance, nu_obs)
     draw = prior.sample_normal if proposal is None else lambda r, n: proposal.sample(nu_obs, n, r)
-    steps = make_steps(forward, prior, config, None if proposal is None else independence(
-        draw, lambda u: proposal.log_prob(u, nu_obs)))
+    steps = make_steps(forward, prior, config, None if proposal is None else independence(*proposal.given(nu_obs)))
     run = run_smc_chains if config.sampler == "smc" else run_mcmc_chains
     draws, warmup, constant, extra = run(rng, forward, draw, steps, with_tolerance(config, observed, statistic, nu_obs),
                                          progress)
@@ -285,8 +285,9 @@ def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None):
     (:func:`samplers.abc_mcmc.build_abc_ensemble`) whose moves are differential-evolution moves across the chains in
     the share ``config.de_weight`` and multi-scale blockwise elliptical moves otherwise (independent chains when
     ``de_weight`` = 0). The paper's step: blockwise elliptical moves with α ~ U(-1, 1), on which ε is adapted when
-    it is not fixed, and the SMC moves. Either mixes in the Metropolis-Hastings-corrected independence moves ``q``
-    (:func:`samplers.proposals.independence`) in the share ``config.proposal_weight`` when q is given. Raises
+    it is not fixed, and the SMC moves. When q is given, either is replaced in a share ``config.proposal_weight`` of
+    steps by the Metropolis-Hastings-corrected independence moves ``q`` (:func:`samplers.proposals.independence`),
+    for all chains of the step at once (one call of the flow per step). Raises
     ValueError for ``de_weight`` = 1 with too few chains: half an ensemble's differences then span fewer than D
     directions, and DE moves alone cannot leave that subspace (an over-confident posterior, found by SBC)."""
     if config.sampler == "mcmc" and config.de_weight == 1 and config.chains // 2 - 1 < prior.dim:
@@ -294,18 +295,18 @@ def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None):
                          f"{prior.dim} directions (chains ≥ {2 * (prior.dim + 1)}), got {config.chains} chains; "
                          "give --de-weight < 1 to mix in elliptical moves")
 
-    def moves(min_scale: float):
-        elliptical = blockwise_elliptical(prior.blocks, prior.dim, min_scale)
-        return elliptical if q is None else mixture([elliptical, q], [1 - config.proposal_weight,
-                                                                      config.proposal_weight])
+    def with_q(propose):
+        return propose if q is None else mixture([propose, q], [1 - config.proposal_weight, config.proposal_weight],
+                                                 shared=True)
 
-    _, paper_step = build_abc_mcmc(forward, moves(1.0))
-    local, share = moves(config.min_alpha_scale), config.de_weight
+    elliptical = blockwise_elliptical(prior.blocks, prior.dim, config.min_alpha_scale)
+    _, paper_step = build_abc_mcmc(forward, with_q(blockwise_elliptical(prior.blocks, prior.dim)))
+    share = config.de_weight
     if share == 0:
-        return (*build_abc_mcmc(forward, local), paper_step)
+        return (*build_abc_mcmc(forward, with_q(elliptical)), paper_step)
     evolve = differential_evolution()
-    return (*build_abc_ensemble(forward, lambda others: mixture([evolve(others), local], [share, 1 - share])),
-            paper_step)
+    return (*build_abc_ensemble(forward, lambda others: with_q(mixture([evolve(others), elliptical],
+                                                                        [share, 1 - share]))), paper_step)
 
 
 def inference_data(draws, warmup, prior: ScenePrior, observed: np.ndarray, nu_obs: np.ndarray, constant: dict,

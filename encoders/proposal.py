@@ -19,6 +19,7 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ from abc_inverse.render.simulator import Simulator
 from encoders.base import SummaryStatistic
 
 FORMAT = "abc-inverse/proposal/1"
+DEFAULT_PROPOSAL = Path(str(files("encoders") / "data" / "dcign_default_q.pt"))  # q for the shipped DC-IGN
 VALIDATION = 0.05  # share of the simulations held out to report the validation log-likelihood
 
 
@@ -48,7 +50,10 @@ class ProposalConfig:
     lr: float = option(1e-3, "Adam learning rate", gt=0, le=1)
     transforms: int = option(3, "spline transforms of the flow", ge=1)
     hidden: int = option(128, "hidden units of each transform's two layers", ge=1)
-    seed: int = option(0, "seeds the simulations, the weights and the minibatches")
+    image_noise: float = option(0.02, "sd of the Gaussian pixel noise (intensities in [0, 1]) added to each render "
+                                "before its summary is taken, so that q's spread matches the ABC posterior of a fit "
+                                "with the same --image-noise (0 = noise-free summaries: a narrower q)", ge=0, lt=1)
+    seed: int = option(0, "seeds the simulations, the noise, the weights and the minibatches")
 
     def __post_init__(self):
         check_options(self)
@@ -76,16 +81,39 @@ class SceneProposal:
 
     def sample(self, summary: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
         """n draws u ~ q(· | summary): (n, D) float64. The torch noise is seeded from ``rng``."""
+        return self._sample_and_log_prob(summary, n, rng)[0]
+
+    def _sample_and_log_prob(self, summary: np.ndarray, n: int, rng: np.random.Generator
+                             ) -> tuple[np.ndarray, np.ndarray]:
         gen_seed = int(rng.integers(2**63 - 1))
         with torch.random.fork_rng(), torch.inference_mode():
             torch.manual_seed(gen_seed)
-            return self.flow(self._context(summary)).sample((n,)).double().numpy()
+            u, log_q = self.flow(self._context(summary)).rsample_and_log_prob((n,))
+        return u.double().numpy(), log_q.double().numpy()
 
     def log_prob(self, u: np.ndarray, summary: np.ndarray) -> np.ndarray:
         """log q(u | summary) for u (n, D): (n,) float64."""
         with torch.inference_mode():
             return self.flow(self._context(summary)).log_prob(torch.from_numpy(np.asarray(u, np.float32))).double() \
                 .numpy()
+
+    def given(self, summary: np.ndarray, pool: int = 4096):
+        """(sample, log_prob) of q(· | summary) for :func:`samplers.proposals.independence`: ``sample(rng, n)`` ->
+        (draws (n, D), log q (n,)) float64 taken in order from a pool of ``pool`` draws, drawn afresh (seeded from
+        that call's ``rng``) when it runs out, so that the flow runs once per pool rather than once per step;
+        ``log_prob(u)`` -> (n,)."""
+        pooled = [np.empty((0, 0)), np.empty(0)]  # draws not yet used, their log q
+
+        def sample(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+            if len(pooled[1]) < n:
+                u, log_q = self._sample_and_log_prob(summary, max(pool, n), rng)
+                pooled[:] = [np.concatenate([pooled[0], u]) if len(pooled[1]) else u,
+                             np.concatenate([pooled[1], log_q])]
+            out = pooled[0][:n], pooled[1][:n]
+            pooled[:] = [pooled[0][n:], pooled[1][n:]]
+            return out
+
+        return sample, lambda u: self.log_prob(u, summary)
 
 
 def make_flow(dim: int, context: int, config: ProposalConfig):
@@ -97,11 +125,16 @@ def make_flow(dim: int, context: int, config: ProposalConfig):
 
 
 def simulate_pairs(simulator: Simulator, statistic: SummaryStatistic, n: int, rng: np.random.Generator,
-                   batch: int = 512, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """n prior draws u (n, D) float32 and the summaries of their renders (n, S) float32."""
+                   noise: float = 0.0, batch: int = 512, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """n prior draws u (n, D) float32 and the summaries (n, S) float32 of their renders with N(0, noise²) pixel
+    noise added (clipped to [0, 1]; noise is an sd in intensities)."""
     u = simulator.prior.sample_normal(rng, n)
-    summaries = [statistic(simulator(simulator.prior.from_normal(u[i:i + batch])))
-                 for i in tqdm(range(0, n, batch), desc="simulate", disable=not progress)]
+    summaries = []
+    for i in tqdm(range(0, n, batch), desc="simulate", disable=not progress):
+        images = simulator(simulator.prior.from_normal(u[i:i + batch]))
+        if noise > 0:
+            images = np.clip(images + noise * rng.standard_normal(images.shape).astype(np.float32), 0.0, 1.0)
+        summaries.append(statistic(images))
     return u.astype(np.float32), np.concatenate(summaries).astype(np.float32)
 
 
@@ -111,7 +144,7 @@ def train_proposal(config: ProposalConfig, statistic: SummaryStatistic, simulato
     config, simulation budget, wall time, training and validation log q per pair). Returns the record."""
     start = time.perf_counter()
     rng = np.random.default_rng(config.seed)
-    u, s = simulate_pairs(simulator, statistic, config.simulations, rng, progress=progress)
+    u, s = simulate_pairs(simulator, statistic, config.simulations, rng, config.image_noise, progress=progress)
     mean, sd = s.mean(0), s.std(0) + 1e-6
     s = (s - mean) / sd
     n_val = max(1, int(VALIDATION * len(u)))
@@ -170,3 +203,17 @@ def load_proposal(path: Path | str) -> SceneProposal:
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ValueError(f"proposal: {str(path)!r} does not match its config: {exc}") from None
     return SceneProposal(flow, mean, sd, meta)
+
+
+def proposal_for(spec: str, checkpoint: Path | str | None) -> tuple[SceneProposal | None, str]:
+    """The proposal a fit uses and a sentence that says which. spec : 'auto' (the one shipped for the default
+    network, :data:`DEFAULT_PROPOSAL`, when ``checkpoint`` is None and it exists; else none), 'none', or a path
+    (:func:`load_proposal`). Raises FileNotFoundError or ValueError as :func:`load_proposal` does."""
+    if spec == "none" or (spec == "auto" and (checkpoint is not None or not DEFAULT_PROPOSAL.is_file())):
+        why = "--proposal none" if spec == "none" else ("none ships for --checkpoint" if checkpoint is not None
+                                                        else "none shipped")
+        return None, f"proposal: none ({why}); chains start from the best prior draws"
+    path = DEFAULT_PROPOSAL if spec == "auto" else Path(spec)
+    what = "shipped with the default network" if spec == "auto" else "given"
+    return load_proposal(path), (f"proposal: q(θ | summary) {what} ({path}): chains start from the best of its "
+                                 "draws, and some steps propose from it, Metropolis-Hastings corrected")

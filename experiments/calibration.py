@@ -1,15 +1,16 @@
 """Simulation-based calibration (Talts et al. 2018) of `abc-inverse fit` for azimuth, elevation and light azimuth.
 
 For each of ``--scenes`` scenes drawn from the prior (seeded, apart from every training stream) the face is
-rendered and fitted with the shipped DC-IGN statistic and the sampler settings given; the rank of the true angle
+rendered and fitted with the shipped DC-IGN statistic and the sampler settings given (``--sampler q``: no fit,
+the draws are those of the proposal q(θ | summary) alone); the rank of the true angle
 among ``--ranks`` posterior draws (thinned at random) is recorded, and whether it lies in the central 50 % and
 90 % posterior intervals. A calibrated posterior gives uniform ranks and coverages of 0.5 and 0.9; an ABC posterior
 with ε > 0 should be conservative (coverage above nominal, ranks piled in the middle).
 
 Writes into ``--out``: ranks.csv (one row per scene), coverage.md / coverage.csv (coverage with binomial 95 %
 intervals per angle), rank_histograms.png. Usage:
-python experiments/calibration.py --out docs/results/calibration/NAME [--scenes 100] [--sampler smc|mcmc]
-[--chains C] [--draws D] [--tune T] [--particles P] [--moves M] [--pilot N]
+python experiments/calibration.py --out docs/results/calibration/NAME [--scenes 100] [--sampler smc|mcmc|q]
+[--proposal auto|none|Q.pt] [--chains C] [--draws D] [--tune T] [--particles P] [--moves M] [--pilot N]
 """
 
 import argparse
@@ -34,6 +35,7 @@ from tqdm import tqdm  # noqa: E402
 from abc_inverse.fit import FitConfig, fit  # noqa: E402
 from abc_inverse.io import atomic_path, write_csv, write_text  # noqa: E402
 from abc_inverse.model.scene import ANGLES  # noqa: E402
+from encoders.proposal import proposal_for  # noqa: E402
 from encoders.statistics import make_statistic, simulator_for  # noqa: E402
 
 SBC_STREAM = 20_181_004  # seeds the calibration scenes
@@ -52,7 +54,9 @@ def main():
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--scenes", type=int, default=100)
     parser.add_argument("--ranks", type=int, default=99, help="posterior draws each rank is taken among")
-    parser.add_argument("--sampler", choices=["mcmc", "smc"], default="smc")
+    parser.add_argument("--sampler", choices=["mcmc", "smc", "q"], default="smc",
+                        help="q: the proposal's own draws, no fit")
+    parser.add_argument("--proposal", default="auto", help="as abc-inverse fit --proposal (auto: the shipped one)")
     for name in ("chains", "draws", "tune", "particles", "moves", "pilot", "explore_chains"):
         parser.add_argument("--" + name.replace("_", "-"), type=int, default=None)
     args = parser.parse_args()
@@ -60,17 +64,28 @@ def main():
     statistic = make_statistic("dcign")
     simulator = simulator_for(statistic)
     given = {k: v for k, v in vars(args).items() if k in FitConfig.__dataclass_fields__ and v is not None}
-    config = replace(FitConfig(), **given)
+    config = replace(FitConfig(), **{k: v for k, v in given.items() if k != "sampler"},
+                     sampler="mcmc" if args.sampler == "q" else args.sampler)
+    proposal, says = proposal_for(args.proposal, None)
+    print(says)
+    if args.sampler == "q" and proposal is None:
+        parser.error("--sampler q: needs a proposal (--proposal auto or a file)")
     rows = []
     start = time.perf_counter()
     for k in tqdm(range(args.scenes), desc="calibration"):
         rng = np.random.default_rng([SBC_STREAM, k])
         scene = simulator.prior.sample(rng, 1)
         truth = {name: float(np.degrees(getattr(scene, name)[0])) for name in ANGLES}
-        idata = fit(simulator(scene)[0], statistic, replace(config, seed=k), simulator, progress=False)
+        observed = simulator(scene)[0]
+        if args.sampler == "q":
+            u = proposal.sample(statistic(observed[None])[0], config.chains * config.draws, rng)
+            posterior = simulator.prior.from_normal(u).variables()
+        else:
+            idata = fit(observed, statistic, replace(config, seed=k), simulator, progress=False, proposal=proposal)
+            posterior = {name: idata.posterior[name].values for name in ANGLES}
         row = {"scene": k}
         for name in ANGLES:
-            draws = idata.posterior[name].values.ravel()
+            draws = posterior[name].ravel()
             thinned = rng.choice(draws, size=args.ranks, replace=False)
             row[f"rank_{name}"] = int(np.sum(thinned < truth[name]))
             for level in LEVELS:
@@ -99,13 +114,13 @@ def main():
         ax.set(title=name, xlabel=f"rank of the truth among {args.ranks} draws")
     axes[0].set_ylabel("scenes")
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"SBC rank histograms, {n} prior scenes, sampler {config.sampler}")
+    fig.suptitle(f"SBC rank histograms, {n} prior scenes, sampler {args.sampler}, {says.split(':')[1].split('(')[0]}")
     fig.tight_layout()
     with atomic_path(args.out / "rank_histograms.png") as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     command = shlex.join(["python", "experiments/calibration.py", *sys.argv[1:]])
-    lines = [f"Simulation-based calibration, {n} scenes from the prior, sampler `{config.sampler}`, {wall:.0f} s in "
-             "all on this machine.", "", "| variable | nominal | coverage | binomial 95 % interval |",
+    lines = [f"Simulation-based calibration, {n} scenes from the prior, sampler `{args.sampler}`, {wall:.0f} s in "
+             f"all on this machine. {says}.", "", "| variable | nominal | coverage | binomial 95 % interval |",
              "|---|---|---|---|"]
     lines += [f"| {name} | {level:.2f} | {c:.2f} | [{lo:.2f}, {hi:.2f}] |" for name, level, c, lo, hi in table]
     lines += ["", f"Reproduce: `{command}`"]

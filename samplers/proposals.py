@@ -83,32 +83,35 @@ def _log_prior(u: np.ndarray) -> np.ndarray:
     return -0.5 * np.sum(u**2, axis=1)
 
 
-def independence(sample: Callable[[np.random.Generator, int], np.ndarray],
+def independence(sample: Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]],
                  log_prob: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.random.Generator, np.ndarray], Proposal]:
     """Factory of an independence proposal u' ~ q, whatever the current u, with its MH correction.
 
-    sample : (rng, n) -> (n, D) float64 draws of q in standard-normal coordinates. log_prob : (n, D) -> (n,) log q
-    (up to a constant). The correction log p(u') + log q(u) − log p(u) − log q(u') keeps the target the ABC
-    posterior however wrong q is (too narrow or shifted q only costs acceptance). Raises ValueError when ``sample``
-    returns the wrong shape or ``log_prob`` non-finite values at its own draws.
+    sample : (rng, n) -> (draws (n, D) float64 of q in standard-normal coordinates, their log q (n,)). log_prob :
+    (n, D) -> (n,) log q (up to the same constant). The correction log p(u') + log q(u) − log p(u) − log q(u') keeps
+    the target the ABC posterior however wrong q is (too narrow or shifted q only costs acceptance). Raises
+    ValueError when ``sample`` returns the wrong shapes or non-finite log q at its own draws.
     """
 
     def propose(rng: np.random.Generator, u: np.ndarray) -> Proposal:
-        new = np.asarray(sample(rng, len(u)), dtype=np.float64)
-        if new.shape != u.shape:
-            raise ValueError(f"sample: expected shape {u.shape}, got {new.shape}")
-        log_q_new = np.asarray(log_prob(new), dtype=np.float64)
+        new, log_q_new = sample(rng, len(u))
+        new, log_q_new = np.asarray(new, dtype=np.float64), np.asarray(log_q_new, dtype=np.float64)
+        if new.shape != u.shape or log_q_new.shape != (len(u),):
+            raise ValueError(f"sample: expected draws of shape {u.shape} and log q of shape {(len(u),)}, got "
+                             f"{new.shape} and {log_q_new.shape}")
         if not np.all(np.isfinite(log_q_new)):
-            raise ValueError("log_prob: expected finite values at the proposal's own draws")
+            raise ValueError("sample: expected finite log q at the proposal's own draws")
         correction = _log_prior(new) + np.asarray(log_prob(u), np.float64) - _log_prior(u) - log_q_new
         return Proposal(new, np.full(len(u), np.nan), np.full(len(u), -1), correction)
 
     return propose
 
 
-def mixture(components: Sequence[Callable[[np.random.Generator, np.ndarray], Proposal]], weights: Sequence[float]
-            ) -> Callable[[np.random.Generator, np.ndarray], Proposal]:
-    """Factory of a mixture: each chain uses component k with probability weights[k] (independent of the state).
+def mixture(components: Sequence[Callable[[np.random.Generator, np.ndarray], Proposal]], weights: Sequence[float],
+            shared: bool = False) -> Callable[[np.random.Generator, np.ndarray], Proposal]:
+    """Factory of a mixture: each chain uses component k with probability weights[k] (independent of the state);
+    with ``shared``, one draw picks the component for all chains of the step (fewer, larger calls of a costly
+    component, such as a normalizing flow's).
 
     Each component proposes only for the chains that picked it. Raises ValueError for mismatched lengths or weights
     that are negative or sum to 0.
@@ -119,6 +122,8 @@ def mixture(components: Sequence[Callable[[np.random.Generator, np.ndarray], Pro
     w = w / w.sum()
 
     def propose(rng: np.random.Generator, u: np.ndarray) -> Proposal:
+        if shared:
+            return components[rng.choice(len(w), p=w)](rng, u)
         pick = rng.choice(len(w), size=len(u), p=w)
         out = Proposal(np.empty_like(u, dtype=np.float64), np.empty(len(u)), np.empty(len(u), np.int64),
                        np.empty(len(u)))

@@ -28,8 +28,10 @@ def test_fit_and_plot(rendered, tmp_path, capsys):
     assert main(["fit", str(rendered), "--crop", "none", "--out", str(out), "--seed", "3", *FAST]) == 0
     printed = capsys.readouterr()
     assert "azimuth" in printed.out and "the chains have not converged" in printed.err  # 15 draws cannot converge
+    assert "proposal: q(θ | summary) shipped with the default network" in printed.out  # and says so
     idata = az.from_netcdf(str(out / "posterior.nc"))
     post = idata.posterior
+    assert json.loads(post.attrs["proposal"])["command"].startswith("abc-inverse train-proposal")
     for name in ("azimuth", "elevation", "light_azimuth"):
         assert post[name].dims == ("chain", "draw") and post[name].shape == (4, 15)
     assert post["shape"].dims == ("chain", "draw", "shape_dim") and post["shape"].shape[2] == 20

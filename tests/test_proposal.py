@@ -69,3 +69,34 @@ def test_cli_train_proposal_then_fit_with_it(tmp_path, capsys):
 
     attrs = az.from_netcdf(str(out / "posterior.nc")).posterior.attrs
     assert json.loads(attrs["proposal"])["simulations"] == 600
+
+
+def test_pooled_draws_carry_their_log_density(trained):
+    """``given`` hands out the pool's draws in order with their log q, refilling the pool when it runs out."""
+    path, _, statistic, simulator = trained
+    q = load_proposal(path)
+    s = statistic(simulator(simulator.prior.sample(np.random.default_rng(0), 1)))[0]
+    sample, log_prob = q.given(s, pool=5)
+    rng = np.random.default_rng(4)
+    parts = [sample(rng, n) for n in (3, 3, 7)]  # the second call and the third need a new pool
+    u = np.concatenate([p[0] for p in parts])
+    assert u.shape == (13, simulator.prior.dim) and len(np.unique(u[:, 0])) == 13
+    np.testing.assert_allclose(np.concatenate([p[1] for p in parts]), log_prob(u), rtol=1e-4, atol=1e-3)
+
+
+def test_the_shipped_proposal_is_pinned_to_the_shipped_network():
+    """encoders/data/dcign_default_q.pt: its record's sha256 is the file's, it was made by the project's own command
+    for the shipped DC-IGN's weights (check_proposal passes), and fit --proposal auto picks it."""
+    from abc_inverse.fit import check_proposal
+    from abc_inverse.io import sha256_of
+    from encoders.proposal import DEFAULT_PROPOSAL, proposal_for
+    from encoders.statistics import make_statistic, simulator_for
+
+    record = json.loads(DEFAULT_PROPOSAL.with_name(DEFAULT_PROPOSAL.name + ".json").read_text())
+    assert record["sha256"] == sha256_of(DEFAULT_PROPOSAL)
+    assert record["command"].startswith("abc-inverse train-proposal --out encoders/data/dcign_default_q.pt")
+    statistic = make_statistic("dcign")
+    q, says = proposal_for("auto", None)
+    check_proposal(q, statistic, simulator_for(statistic))
+    assert "shipped with the default network" in says
+    assert proposal_for("auto", "other.pt")[0] is None and proposal_for("none", None)[0] is None

@@ -160,20 +160,29 @@ def _gaussian_q(mean, sd):
     """An independence proposal density N(mean, sd²) in one standard-normal coordinate."""
     from samplers.proposals import independence
 
-    return independence(lambda r, n: r.normal(mean, sd, (n, 1)), lambda u: -0.5 * ((u[:, 0] - mean) / sd) ** 2)
+    log_q = lambda u: -0.5 * ((u[:, 0] - mean) / sd) ** 2  # noqa: E731
+
+    def sample(rng, n):
+        draws = rng.normal(mean, sd, (n, 1))
+        return draws, log_q(draws)
+
+    return independence(sample, log_q)
 
 
+@pytest.mark.parametrize("shared", [False, True], ids=["per chain", "shared"])
 @pytest.mark.parametrize("q_mean, q_sd", [(0.62, 0.55), (1.8, 0.2)],
                          ids=["q near the posterior", "q shifted, too narrow"])
-def test_mixture_with_an_independence_proposal_keeps_the_exact_abc_posterior(q_mean, q_sd):
+def test_mixture_with_an_independence_proposal_keeps_the_exact_abc_posterior(q_mean, q_sd, shared):
     """Independence moves from q (MH-corrected) mixed with elliptical moves target the exact ABC posterior, even
-    for a q centred 3 posterior sd away and 3× too narrow: the correction at work."""
+    for a q centred 3 posterior sd away and 3× too narrow: the correction at work; so does a mixture that picks
+    one component for all chains of a step."""
     from samplers.proposals import mixture
 
     x_obs, sigma, eps = 1.5, 0.6, 0.5
     mean, var = _exact_gaussian_abc_moments(x_obs, sigma, eps)
     rng = np.random.default_rng(5)
-    propose = mixture([blockwise_elliptical({"theta": slice(0, 1)}, 1), _gaussian_q(q_mean, q_sd)], [0.5, 0.5])
+    propose = mixture([blockwise_elliptical({"theta": slice(0, 1)}, 1), _gaussian_q(q_mean, q_sd)], [0.5, 0.5],
+                      shared=shared)
     init, step = build_abc_mcmc(_toy(x_obs, sigma), propose)
     kernel = GaussianKernel(eps)
     (state, kernel), _ = run_warmup(rng, init(np.full((8, 1), x_obs / 2)), step, kernel, 300)
@@ -193,8 +202,11 @@ def test_mixture_and_independence_refuse_bad_input(rng):
         mixture([ell, ell], [1.0])
     with pytest.raises(ValueError, match="weights"):
         mixture([ell, ell], [0.0, 0.0])
-    with pytest.raises(ValueError, match=r"sample: expected shape \(3, 1\)"):
-        independence(lambda r, n: np.zeros((n, 2)), lambda u: np.zeros(len(u)))(rng, np.zeros((3, 1)))
+    with pytest.raises(ValueError, match=r"sample: expected draws of shape \(3, 1\)"):
+        independence(lambda r, n: (np.zeros((n, 2)), np.zeros(n)), lambda u: np.zeros(len(u)))(rng, np.zeros((3, 1)))
+    with pytest.raises(ValueError, match="sample: expected finite log q"):
+        independence(lambda r, n: (np.zeros((n, 1)), np.full(n, np.nan)), lambda u: np.zeros(len(u)))(
+            rng, np.zeros((3, 1)))
 
 
 def test_convergence_warnings_flag_chains_that_disagree_and_pass_mixed_ones():
