@@ -9,7 +9,8 @@ Simulator`) -> summary ν (a statistic of :mod:`encoders.statistics`) -> distanc
 optionally exploration and ε adaptation on the paper's α ~ U(-1, 1) moves), the recorded draws of an ensemble of
 chains moved by differential-evolution and multi-scale elliptical moves (:func:`make_steps`). With
 ``sampler='smc'`` (:func:`run_smc_chains`): one SMC-ABC population per chain. Either way the result is
-InferenceData; a data-driven proposal q, when given, supplies the first draws and independence moves.
+InferenceData; a data-driven proposal q, when given, supplies the first draws and independence moves, and its
+emulator of the summary the cheap moves behind each simulated one (:func:`surrogate_log_kernel`).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from encoders.statistics import simulator_for
 from samplers.abc_mcmc import Trace, build_abc_ensemble, build_abc_mcmc, sample
 from samplers.diagnostics import convergence_warnings, trace_to_inference_data
 from samplers.kernels import KERNELS, make_kernel
-from samplers.proposals import blockwise_elliptical, differential_evolution, independence, mixture
+from samplers.proposals import blockwise_elliptical, differential_evolution, independence, mixture, surrogate_transition
 from samplers.smc import run_smc
 from samplers.warmup import run_warmup
 
@@ -49,8 +50,8 @@ class FitConfig:
     the setting when one is out of range or the settings contradict each other."""
 
     chains: int = option(32, "chains recorded", ge=1)
-    draws: int = option(1000, "recorded draws per chain", ge=1)
-    tune: int = option(500, "warm-up steps per chain (chains resampled; ε adapted with --image-noise 0), not "
+    draws: int = option(600, "recorded draws per chain", ge=1)
+    tune: int = option(300, "warm-up steps per chain (chains resampled; ε adapted with --image-noise 0), not "
                        "recorded", ge=0)
     seed: int = option(0, "seeds the pilot, the proposals and the acceptances")
     epsilon: float | None = option(None, "fixed ABC tolerance ε, in units of the distance (default: from "
@@ -77,6 +78,10 @@ class FitConfig:
     proposal_weight: float = option(0.1, "with a data-driven proposal q: the share of steps in which every chain "
                                     "proposes from q (MH-corrected); larger shares mixed worse in our tests, q being "
                                     "narrower than the ABC posterior", ge=0, le=1)
+    surrogate_steps: int = option(30, "with a proposal (it carries an emulator of the summary): the cheap moves on "
+                                  "the emulated ABC posterior behind each simulated proposal, whose end point is "
+                                  "accepted with the emulator's error corrected (surrogate transition, Liu 2001 "
+                                  "§9.4.3); used when ε is fixed (by --image-noise or --epsilon); 0 = off", ge=0)
     sampler: str = option("mcmc", "mcmc: ABC-MCMC after a warm-up (the paper's §4.1); smc: SMC-ABC, one independent "
                           "particle population per chain, --draws resampled from each", choices=("mcmc", "smc"))
     particles: int = option(400, "smc: particles per chain", ge=2)
@@ -211,7 +216,8 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     bulk and tail ESS ≥ 400; empty when every variable passes). ε is ``config.epsilon``, else the one that stands
     for ``config.image_noise`` (:func:`noise_epsilon`), else adapted during warm-up. proposal : a data-driven
     proposal q(u | ν) (:class:`encoders.proposal.SceneProposal`) or None: when given, the pilot draws come from q
-    given the observed summary and q's independence moves are mixed into every step (:func:`make_steps`). Raises
+    given the observed summary, q's independence moves replace a share of steps, and, ε being fixed, every other move
+    is a surrogate transition on its emulator (:func:`make_steps`). Raises
     ValueError on a wrongly sized or invalid image, a proposal made for another statistic, an undefined distance or
     no finite pilot distance.
     """
@@ -222,10 +228,11 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     check_proposal(proposal, statistic, simulator)
     forward = make_forward(observed, statistic, simulator, config.distance, nu_obs)
     draw = prior.sample_normal if proposal is None else lambda r, n: proposal.sample(nu_obs, n, r)
-    steps = make_steps(forward, prior, config, None if proposal is None else independence(*proposal.given(nu_obs)))
+    config = with_tolerance(config, observed, statistic, nu_obs)
+    steps = make_steps(forward, prior, config, *(() if proposal is None else (
+        independence(*proposal.given(nu_obs)), surrogate_log_kernel(proposal, nu_obs, config))))
     run = run_smc_chains if config.sampler == "smc" else run_mcmc_chains
-    draws, warmup, constant, extra = run(rng, forward, draw, steps, with_tolerance(config, observed, statistic, nu_obs),
-                                         progress)
+    draws, warmup, constant, extra = run(rng, forward, draw, steps, config, progress)
     provenance = {"seed": config.seed, "fit_config": to_dict(config), "prior": prior.get_config(),
                   "simulator": simulator.get_config(), "statistic": statistic.get_config(),
                   "proposal": None if proposal is None else proposal.meta,
@@ -280,14 +287,26 @@ def run_smc_chains(rng: np.random.Generator, forward, draw, steps, config: FitCo
     return draws, None, constant, {"smc_rounds": [len(info.epsilon) for info in rounds]}
 
 
-def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None):
+def surrogate_log_kernel(proposal, nu_obs: np.ndarray, config: FitConfig):
+    """u (C, D) -> log K_ε(ρ(ν_obs, ν̂(u))) (C,): the ABC log kernel of the proposal's emulated summaries ν̂
+    (:meth:`encoders.proposal.SceneProposal.emulate`), the cheap target of
+    :func:`samplers.proposals.surrogate_transition`; None when ``config`` turns it off or ε is not fixed."""
+    if config.surrogate_steps == 0 or config.epsilon is None:
+        return None
+    kernel = make_kernel(config.kernel, config.epsilon)
+    return lambda u: kernel.log_kernel(distance_batch(config.distance, nu_obs, proposal.emulate(u)))
+
+
+def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None, surrogate=None):
     """(init, step for the draws, the paper's step) of :mod:`samplers.abc_mcmc`. The draws' step: an ensemble
     (:func:`samplers.abc_mcmc.build_abc_ensemble`) whose moves are differential-evolution moves across the chains in
     the share ``config.de_weight`` and multi-scale blockwise elliptical moves otherwise (independent chains when
     ``de_weight`` = 0). The paper's step: blockwise elliptical moves with α ~ U(-1, 1), on which ε is adapted when
     it is not fixed, and the SMC moves. When q is given, either is replaced in a share ``config.proposal_weight`` of
     steps by the Metropolis-Hastings-corrected independence moves ``q`` (:func:`samplers.proposals.independence`),
-    for all chains of the step at once (one call of the flow per step). Raises
+    for all chains of the step at once (one call of the flow per step). With ``surrogate`` (u -> emulated log kernel,
+    :func:`surrogate_log_kernel`), the draws' moves are run ``config.surrogate_steps`` times on the emulated target
+    and their end point proposed (:func:`samplers.proposals.surrogate_transition`). Raises
     ValueError for ``de_weight`` = 1 with too few chains: half an ensemble's differences then span fewer than D
     directions, and DE moves alone cannot leave that subspace (an over-confident posterior, found by SBC)."""
     if config.sampler == "mcmc" and config.de_weight == 1 and config.chains // 2 - 1 < prior.dim:
@@ -299,14 +318,17 @@ def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None):
         return propose if q is None else mixture([propose, q], [1 - config.proposal_weight, config.proposal_weight],
                                                  shared=True)
 
+    def behind(propose):
+        return propose if surrogate is None else surrogate_transition(surrogate, propose, config.surrogate_steps)
+
     elliptical = blockwise_elliptical(prior.blocks, prior.dim, config.min_alpha_scale)
     _, paper_step = build_abc_mcmc(forward, with_q(blockwise_elliptical(prior.blocks, prior.dim)))
     share = config.de_weight
     if share == 0:
-        return (*build_abc_mcmc(forward, with_q(elliptical)), paper_step)
+        return (*build_abc_mcmc(forward, with_q(behind(elliptical))), paper_step)
     evolve = differential_evolution()
-    return (*build_abc_ensemble(forward, lambda others: with_q(mixture([evolve(others), elliptical],
-                                                                        [share, 1 - share]))), paper_step)
+    return (*build_abc_ensemble(forward, lambda others: with_q(behind(mixture([evolve(others), elliptical],
+                                                                               [share, 1 - share])))), paper_step)
 
 
 def inference_data(draws, warmup, prior: ScenePrior, observed: np.ndarray, nu_obs: np.ndarray, constant: dict,

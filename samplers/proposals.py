@@ -170,3 +170,38 @@ def differential_evolution(jump_share: float = 0.1, jitter: float = 1e-4
         return propose
 
     return given
+
+
+def surrogate_transition(log_likelihood: Callable[[np.ndarray], np.ndarray],
+                         inner: Callable[[np.random.Generator, np.ndarray], Proposal], steps: int
+                         ) -> Callable[[np.random.Generator, np.ndarray], Proposal]:
+    """Factory of a surrogate-transition proposal (Liu 2001, §9.4.3): ``steps`` Metropolis-Hastings steps of the
+    proposal ``inner`` on a cheap surrogate target p(u) · exp(ℓ̃(u)), whose end point is proposed.
+
+    log_likelihood : u (C, D) -> ℓ̃(u) (C,) float64, a cheap stand-in for the log ABC kernel (an emulator of the
+    simulator and summary statistic); NaN counts as −inf. inner : ``(rng, u) -> Proposal`` whose log_correction is
+    its Metropolis-Hastings correction with respect to the N(0, I) prior (e.g. :func:`blockwise_elliptical`, or a
+    :func:`mixture` of it with :func:`differential_evolution`); it is drawn afresh each inner step, so the inner
+    chain is reversible with respect to the surrogate target and so is its ``steps``-fold run. The correction
+    log_correction = ℓ̃(u) − ℓ̃(u') then makes the outer acceptance K(ρ') / K(ρ) · exp(ℓ̃(u) − ℓ̃(u')): the target
+    stays the ABC posterior however poor the surrogate, which only costs acceptance, while one simulation can move
+    a chain as far as ``steps`` cheap steps carry it. ``alpha`` records the inner acceptance rate; ``block`` is −3.
+    Raises ValueError for ``steps`` < 1.
+    """
+    if steps < 1:
+        raise ValueError(f"steps: expected an integer ≥ 1, got {steps}")
+
+    def propose(rng: np.random.Generator, u: np.ndarray) -> Proposal:
+        current = np.array(u, dtype=np.float64)
+        start = np.asarray(log_likelihood(current), np.float64)
+        loglik, accepted = start.copy(), np.zeros(len(u))
+        for _ in range(steps):
+            prop = inner(rng, current)
+            new = np.asarray(log_likelihood(prop.position), np.float64)
+            with np.errstate(invalid="ignore"):
+                accept = np.log(rng.uniform(size=len(u))) < new - loglik + prop.log_correction
+            current = np.where(accept[:, None], prop.position, current)
+            loglik, accepted = np.where(accept, new, loglik), accepted + accept
+        return Proposal(current, accepted / steps, np.full(len(u), -3), start - loglik)
+
+    return propose

@@ -194,6 +194,33 @@ def test_mixture_with_an_independence_proposal_keeps_the_exact_abc_posterior(q_m
     assert abs(draws.var() - var) < 4 * var * np.sqrt(2 / ess)
 
 
+@pytest.mark.parametrize("shift", [0.0, 0.8], ids=["surrogate = the exact ABC likelihood", "surrogate shifted"])
+def test_surrogate_transition_keeps_the_exact_abc_posterior(shift):
+    """Ten elliptical moves on a cheap surrogate (x_obs ~ N(θ + shift, σ² + ε²), the toy's exact ABC likelihood when
+    shift = 0), their end point accepted with the surrogate's error corrected, target the exact ABC posterior, even
+    with a surrogate shifted by 1.3 posterior sd; and more than one move is taken behind each simulation."""
+    from samplers.proposals import surrogate_transition
+
+    x_obs, sigma, eps = 1.5, 0.6, 0.5
+    mean, var = _exact_gaussian_abc_moments(x_obs, sigma, eps)
+    kernel = GaussianKernel(eps)
+    rng = np.random.default_rng(8)
+    wider = GaussianKernel(np.hypot(sigma, eps))
+    propose = surrogate_transition(lambda u: wider.log_kernel(np.abs(u[:, 0] + shift - x_obs)),
+                                   blockwise_elliptical({"theta": slice(0, 1)}, 1), 10)
+    assert np.mean(propose(rng, np.zeros((200, 1))).alpha) > 0.3  # the inner acceptance rate
+    init, step = build_abc_mcmc(_toy(x_obs, sigma), propose)
+    (state, kernel), _ = run_warmup(rng, init(np.full((8, 1), x_obs / 2)), step, kernel, 300)
+    trace = sample(rng, state, step, kernel, 4000)
+    draws = trace.position[:, :, 0]
+    ess = float(az.ess(az.from_dict(posterior={"theta": draws}))["theta"])
+    assert ess > 400
+    assert abs(draws.mean() - mean) < 4 * np.sqrt(var / ess)
+    assert abs(draws.var() - var) < 4 * var * np.sqrt(2 / ess)
+    with pytest.raises(ValueError, match="steps: expected an integer ≥ 1"):
+        surrogate_transition(lambda u: np.zeros(len(u)), blockwise_elliptical({"theta": slice(0, 1)}, 1), 0)
+
+
 def test_mixture_and_independence_refuse_bad_input(rng):
     from samplers.proposals import independence, mixture
 
