@@ -178,16 +178,19 @@ def test_mixture_with_an_independence_proposal_keeps_the_exact_abc_posterior(q_m
     one component for all chains of a step."""
     from samplers.proposals import mixture
 
-    x_obs, sigma, eps = 1.5, 0.6, 0.5
-    mean, var = _exact_gaussian_abc_moments(x_obs, sigma, eps)
-    rng = np.random.default_rng(5)
     propose = mixture([blockwise_elliptical({"theta": slice(0, 1)}, 1), _gaussian_q(q_mean, q_sd)], [0.5, 0.5],
                       shared=shared)
+    _assert_the_toy_abc_posterior(propose, np.random.default_rng(5), 5000)
+
+
+def _assert_the_toy_abc_posterior(propose, rng, n_draws):
+    """8 chains of ABC-MCMC with ``propose`` on the toy (x_obs 1.5, σ 0.6, Gaussian kernel ε 0.5), after 300 warm-up
+    steps: bulk ESS > 400, and mean and variance within 4 Monte Carlo standard errors of the exact ABC posterior's."""
+    x_obs, sigma, eps = 1.5, 0.6, 0.5
+    mean, var = _exact_gaussian_abc_moments(x_obs, sigma, eps)
     init, step = build_abc_mcmc(_toy(x_obs, sigma), propose)
-    kernel = GaussianKernel(eps)
-    (state, kernel), _ = run_warmup(rng, init(np.full((8, 1), x_obs / 2)), step, kernel, 300)
-    trace = sample(rng, state, step, kernel, 5000)
-    draws = trace.position[:, :, 0]
+    (state, kernel), _ = run_warmup(rng, init(np.full((8, 1), x_obs / 2)), step, GaussianKernel(eps), 300)
+    draws = sample(rng, state, step, kernel, n_draws).position[:, :, 0]
     ess = float(az.ess(az.from_dict(posterior={"theta": draws}))["theta"])
     assert ess > 400
     assert abs(draws.mean() - mean) < 4 * np.sqrt(var / ess)
@@ -201,22 +204,13 @@ def test_surrogate_transition_keeps_the_exact_abc_posterior(shift):
     with a surrogate shifted by 1.3 posterior sd; and more than one move is taken behind each simulation."""
     from samplers.proposals import surrogate_transition
 
-    x_obs, sigma, eps = 1.5, 0.6, 0.5
-    mean, var = _exact_gaussian_abc_moments(x_obs, sigma, eps)
-    kernel = GaussianKernel(eps)
+    x_obs, sigma, eps = 1.5, 0.6, 0.5  # the toy's, as in _assert_the_toy_abc_posterior
     rng = np.random.default_rng(8)
     wider = GaussianKernel(np.hypot(sigma, eps))
     propose = surrogate_transition(lambda u: wider.log_kernel(np.abs(u[:, 0] + shift - x_obs)),
                                    blockwise_elliptical({"theta": slice(0, 1)}, 1), 10)
     assert np.mean(propose(rng, np.zeros((200, 1))).alpha) > 0.3  # the inner acceptance rate
-    init, step = build_abc_mcmc(_toy(x_obs, sigma), propose)
-    (state, kernel), _ = run_warmup(rng, init(np.full((8, 1), x_obs / 2)), step, kernel, 300)
-    trace = sample(rng, state, step, kernel, 4000)
-    draws = trace.position[:, :, 0]
-    ess = float(az.ess(az.from_dict(posterior={"theta": draws}))["theta"])
-    assert ess > 400
-    assert abs(draws.mean() - mean) < 4 * np.sqrt(var / ess)
-    assert abs(draws.var() - var) < 4 * var * np.sqrt(2 / ess)
+    _assert_the_toy_abc_posterior(propose, rng, 4000)
     with pytest.raises(ValueError, match="steps: expected an integer ≥ 1"):
         surrogate_transition(lambda u: np.zeros(len(u)), blockwise_elliptical({"theta": slice(0, 1)}, 1), 0)
 
