@@ -34,7 +34,7 @@ def test_flags_override_the_config_file_which_overrides_the_defaults(tmp_path):
     path.write_text(json.dumps({"crop": "none", "sampler": {"chains": 4, "draws": 50}}))
     args = build_parser().parse_args(["fit", "--config", str(path), "--draws", "7"])
     opts = resolve(FitCommand, args)
-    assert (opts.crop, opts.sampler.chains, opts.sampler.draws, opts.sampler.tune) == ("none", 4, 7, 500)
+    assert (opts.crop, opts.sampler.chains, opts.sampler.draws, opts.sampler.tune) == ("none", 4, 7, FitConfig().tune)
     assert build(FitCommand, to_dict(opts)) == opts  # what a run writes reads back to the same options
 
 
