@@ -68,6 +68,8 @@ def main():
                      sampler="mcmc" if args.sampler == "q" else args.sampler)
     proposal, says = proposal_for(args.proposal, None)
     print(says)
+    used = ("no proposal" if proposal is None else f"proposal `{args.proposal}`"
+            + (" (its draws alone, no fit)" if args.sampler == "q" else ""))
     if args.sampler == "q" and proposal is None:
         parser.error("--sampler q: needs a proposal (--proposal auto or a file)")
     rows = []
@@ -114,13 +116,13 @@ def main():
         ax.set(title=name, xlabel=f"rank of the truth among {args.ranks} draws")
     axes[0].set_ylabel("scenes")
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"SBC rank histograms, {n} prior scenes, sampler {args.sampler}, {says.split(':')[1].split('(')[0]}")
+    fig.suptitle(f"SBC rank histograms, {n} prior scenes, sampler {args.sampler}, {used.replace('`', '')}")
     fig.tight_layout()
     with atomic_path(args.out / "rank_histograms.png") as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     command = shlex.join(["python", "experiments/calibration.py", *sys.argv[1:]])
     lines = [f"Simulation-based calibration, {n} scenes from the prior, sampler `{args.sampler}`, {wall:.0f} s in "
-             f"all on this machine. {says}.", "", "| variable | nominal | coverage | binomial 95 % interval |",
+             f"all on this machine; {used}.", "", "| variable | nominal | coverage | binomial 95 % interval |",
              "|---|---|---|---|"]
     lines += [f"| {name} | {level:.2f} | {c:.2f} | [{lo:.2f}, {hi:.2f}] |" for name, level, c, lo, hi in table]
     lines += ["", f"Reproduce: `{command}`"]

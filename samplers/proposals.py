@@ -15,11 +15,15 @@ choice of component does not depend on the state, so every component leaves the 
 does the mixture (Tierney 1994). :func:`differential_evolution` proposes from the positions of other chains, for
 the ensemble step of :func:`samplers.abc_mcmc.build_abc_ensemble`: the differences between chains carry the
 posterior's scale and correlations across blocks, which one-block moves cannot follow.
+:func:`surrogate_transition` runs any of these moves many times on a cheap surrogate of the target (an emulator of
+the simulator and summary statistic) and proposes the end point, corrected for the surrogate's error, so that one
+simulation moves a chain as far as many cheap steps carry it.
 
 References
 ----------
 Kulkarni et al. 2015 §4.1 (elliptical proposals over 3DMM scene variables); Neal 1999; Murray, Adams & MacKay
-2010 (elliptical slice sampling); ter Braak 2006 (differential evolution Markov chain).
+2010 (elliptical slice sampling); ter Braak 2006 (differential evolution Markov chain); Liu 2001, *Monte Carlo
+Strategies in Scientific Computing*, §9.4.3 (surrogate transition method).
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ import numpy as np
 
 class Proposal(NamedTuple):
     """A batch of proposals. position (C, D) float64; alpha (C,) float64 (NaN where the move has none); block (C,)
-    int64 (index into the block names; -1 for an independence move, -2 for a differential-evolution move);
+    int64 (index into the block names; -1 for an independence move, -2 for a differential-evolution move, -3
+    for a surrogate transition);
     log_correction (C,) float64, the Metropolis-Hastings correction log [p(u') g(u | u')] − log [p(u) g(u' | u)] for
     the N(0, I) prior p and the proposal density g (0 for prior-reversible moves, so the acceptance is the kernel
     ratio alone)."""
