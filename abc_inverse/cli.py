@@ -188,6 +188,7 @@ def cmd_fit(args) -> None:
               "400), so this posterior cannot be trusted; more --draws or --chains may help:\n  "
               + "\n  ".join(unconverged), file=sys.stderr)
     acc = float(idata.sample_stats["is_accepted"].mean())
+    print(idata.posterior.attrs["surrogate"])
     print(f"acceptance rate {acc:.3f}, epsilon {idata.posterior.attrs['final_epsilon']:.4g}, "
           f"best pixel MSE {float(idata.sample_stats['pixel_mse'].min()):.4f}")
     print(f"wrote {opts.out / 'posterior.nc'}, summary.csv, trace.png, pixel_error.png, fit.png, observed.png, "

@@ -229,14 +229,17 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     forward = make_forward(observed, statistic, simulator, config.distance, nu_obs)
     draw = prior.sample_normal if proposal is None else lambda r, n: proposal.sample(nu_obs, n, r)
     config = with_tolerance(config, observed, statistic, nu_obs)
-    steps = make_steps(forward, prior, config, *(() if proposal is None else (
-        independence(*proposal.given(nu_obs)), surrogate_log_kernel(proposal, nu_obs, config))))
+    surrogate, surrogate_says = (None, "surrogate transitions: off (no proposal)") if proposal is None else \
+        surrogate_log_kernel(proposal, nu_obs, config)
+    steps = make_steps(forward, prior, config, None if proposal is None else independence(*proposal.given(nu_obs)),
+                       surrogate)
     run = run_smc_chains if config.sampler == "smc" else run_mcmc_chains
     draws, warmup, constant, extra = run(rng, forward, draw, steps, config, progress)
     provenance = {"seed": config.seed, "fit_config": to_dict(config), "prior": prior.get_config(),
                   "simulator": simulator.get_config(), "statistic": statistic.get_config(),
                   "proposal": None if proposal is None else proposal.meta,
-                  "final_epsilon": float(draws.epsilon[:, -1].max()), **extra, **(attrs or {})}
+                  "final_epsilon": float(draws.epsilon[:, -1].max()), "surrogate": surrogate_says, **extra,
+                  **(attrs or {})}
     return inference_data(draws, warmup, prior, observed, nu_obs, constant, provenance)
 
 
@@ -287,14 +290,25 @@ def run_smc_chains(rng: np.random.Generator, forward, draw, steps, config: FitCo
     return draws, None, constant, {"smc_rounds": [len(info.epsilon) for info in rounds]}
 
 
-def surrogate_log_kernel(proposal, nu_obs: np.ndarray, config: FitConfig):
-    """u (C, D) -> log K_ε(ρ(ν_obs, ν̂(u))) (C,): the ABC log kernel of the proposal's emulated summaries ν̂
-    (:meth:`encoders.proposal.SceneProposal.emulate`), the cheap target of
-    :func:`samplers.proposals.surrogate_transition`; None when ``config`` turns it off or ε is not fixed."""
-    if config.surrogate_steps == 0 or config.epsilon is None:
-        return None
+SURROGATE_MIN_RATIO = 2.0  # the surrogate runs only while ε is this many times the emulator's held-out error
+
+
+def surrogate_log_kernel(proposal, nu_obs: np.ndarray, config: FitConfig) -> tuple[object, str]:
+    """(u (C, D) -> log K_ε(ρ(ν_obs, ν̂(u))) (C,), a sentence saying so): the ABC log kernel of the proposal's
+    emulated summaries ν̂ (:meth:`encoders.proposal.SceneProposal.emulate`), the cheap target of
+    :func:`samplers.proposals.surrogate_transition`. (None, why) when ``config`` turns it off, ε is not fixed, the
+    distance is not the cosine one (the emulator's error is measured in it), or ε is below ``SURROGATE_MIN_RATIO``
+    times that error (then the emulated target has little to do with the true one: on a real photo whose summary
+    barely responds to noise, ε ≈ 2·10⁻⁴, the chains stuck at acceptance 0.001)."""
+    error = proposal.meta.get("emulator_validation_cosine_median", np.inf)
+    if config.surrogate_steps == 0 or config.epsilon is None or config.distance != "cosine":
+        return None, "surrogate transitions: off (--surrogate-steps 0, ε not fixed, or a distance other than cosine)"
+    if config.epsilon < SURROGATE_MIN_RATIO * error:
+        return None, (f"surrogate transitions: off (ε = {config.epsilon:.3g} is below {SURROGATE_MIN_RATIO:g}× the "
+                      f"emulator's held-out error {error:.3g})")
     kernel = make_kernel(config.kernel, config.epsilon)
-    return lambda u: kernel.log_kernel(distance_batch(config.distance, nu_obs, proposal.emulate(u)))
+    return (lambda u: kernel.log_kernel(distance_batch(config.distance, nu_obs, proposal.emulate(u))),
+            f"surrogate transitions: {config.surrogate_steps} emulated moves behind each simulated proposal")
 
 
 def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None, surrogate=None):
