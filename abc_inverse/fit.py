@@ -229,8 +229,7 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     forward = make_forward(observed, statistic, simulator, config.distance, nu_obs)
     draw = prior.sample_normal if proposal is None else lambda r, n: proposal.sample(nu_obs, n, r)
     config = with_tolerance(config, observed, statistic, nu_obs)
-    surrogate, surrogate_says = (None, "surrogate transitions: off (no proposal)") if proposal is None else \
-        surrogate_log_kernel(proposal, nu_obs, config)
+    surrogate, surrogate_says = surrogate_log_kernel(proposal, nu_obs, config)
     steps = make_steps(forward, prior, config, None if proposal is None else independence(*proposal.given(nu_obs)),
                        surrogate)
     run = run_smc_chains if config.sampler == "smc" else run_mcmc_chains
@@ -296,11 +295,13 @@ SURROGATE_MIN_RATIO = 2.0  # the surrogate runs only while ε is this many times
 def surrogate_log_kernel(proposal, nu_obs: np.ndarray, config: FitConfig) -> tuple[object, str]:
     """(u (C, D) -> log K_ε(ρ(ν_obs, ν̂(u))) (C,), a sentence saying so): the ABC log kernel of the proposal's
     emulated summaries ν̂ (:meth:`encoders.proposal.SceneProposal.emulate`), the cheap target of
-    :func:`samplers.proposals.surrogate_transition`. (None, why) when ``config`` turns it off, ε is not fixed, the
-    distance is not the cosine one (the emulator's error is measured in it), or ε is below ``SURROGATE_MIN_RATIO``
-    times that error (then the emulated target has little to do with the true one: on a real photo whose summary
-    barely responds to noise, ε ≈ 2·10⁻⁴, the chains stuck at acceptance 0.001)."""
-    error = proposal.meta.get("emulator_validation_cosine_median", np.inf)
+    :func:`samplers.proposals.surrogate_transition`. (None, why) when there is no proposal, ``config`` turns it
+    off, ε is not fixed, the distance is not the cosine one (the emulator's error is measured in it), or ε is below
+    ``SURROGATE_MIN_RATIO`` times that error (then the emulated target has little to do with the true one: on a
+    real photo whose summary barely responds to noise, ε ≈ 2·10⁻⁴, the chains stuck at acceptance 0.001)."""
+    if proposal is None:
+        return None, "surrogate transitions: off (no proposal)"
+    error = proposal.meta["emulator_validation_cosine_median"]
     if config.surrogate_steps == 0 or config.epsilon is None or config.distance != "cosine":
         return None, "surrogate transitions: off (--surrogate-steps 0, ε not fixed, or a distance other than cosine)"
     if config.epsilon < SURROGATE_MIN_RATIO * error:
