@@ -20,7 +20,6 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,12 +31,12 @@ from abc_inverse.io import atomic_path, write_csv, write_text
 from abc_inverse.model.scene import ANGLES, Scene
 from abc_inverse.options import check_options, option, to_dict
 from abc_inverse.render.simulator import Simulator, simulator_from_config
+from abc_inverse.tasks import completed
 from encoders.statistics import load_statistic, simulator_for, split_label
 from samplers.diagnostics import stat_with_warmup
 
 FACE_STREAM = 20_151_204  # seeds the held-out faces, apart from every training stream
 FIT_STREAM = 6_061_971
-CONNECT_TIMEOUT_S = 30  # how long to try reaching a Dask scheduler
 METRICS = ("pixel_mse", "abs_error_azimuth", "abs_error_elevation", "abs_error_light_azimuth", "acceptance_rate",
            "ess_bulk_min", "r_hat_max", "wall_s")
 
@@ -129,33 +128,6 @@ def benchmark_simulator(specs: dict[str, str], image_size: int = 64) -> dict:
     return reference
 
 
-def _completed(tasks: list[tuple], scheduler: str | None, workers: int) -> Iterator[dict]:
-    """Run ``run_fit(*task)`` for every task, yielding results as they finish: on the Dask scheduler at
-    ``scheduler`` if given, else in ``workers`` local processes (1 = in this process)."""
-    if scheduler:
-        from distributed import Client, as_completed
-
-        try:
-            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
-        except (OSError, ValueError, TypeError) as exc:
-            raise ValueError(f"scheduler: cannot reach a Dask scheduler at {scheduler!r} ({exc})") from None
-        with client:
-            futures = [client.submit(run_fit, *task, pure=False) for task in tasks]
-            for future in as_completed(futures):
-                yield future.result()
-    elif workers == 1:
-        for task in tasks:
-            yield run_fit(*task)
-    else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        from multiprocessing import get_context
-
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(run_fit, *task) for task in tasks]
-            for future in as_completed(futures):
-                yield future.result()
-
-
 def _folder(label: str) -> str:
     """A statistic's folder name under fits/: its label with characters other than letters, digits, '.', '-'
     and '_' replaced by '_'."""
@@ -196,8 +168,6 @@ def run_benchmark(statistics: list[str], config: BenchConfig, out: Path, schedul
     specs = dict(split_label(s) for s in statistics)
     if len(specs) != len(statistics) or len({_folder(label) for label in specs}) != len(specs):
         raise ValueError(f"statistics: labels must be unique, got {statistics}")
-    if workers < 1:
-        raise ValueError(f"workers: expected an integer ≥ 1, got {workers}")
     simulator_config = benchmark_simulator(specs)
     record = {"sampler": config.sampler_settings(), "simulator": simulator_config, "statistics": dict(specs)}
     out = Path(out)
@@ -207,7 +177,7 @@ def run_benchmark(statistics: list[str], config: BenchConfig, out: Path, schedul
     todo = [(label, spec, face, config, simulator_config) for label, spec in specs.items()
             for face in range(config.faces) if not _fit_paths(out, label, face)[0].is_file()]
     bar = tqdm(total=len(todo), desc="bench-stats fits", disable=not progress or not todo)
-    for result in _completed(todo, scheduler, workers):
+    for result in completed(run_fit, todo, scheduler, workers):
         json_path, npz_path = _fit_paths(out, result["label"], result["face"])
         json_path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(npz_path) as tmp, open(tmp, "wb") as f:

@@ -18,32 +18,12 @@ from pathlib import Path
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 from abc_inverse.bench_stats import BenchConfig  # noqa: E402
-from abc_inverse.fit import FitConfig  # noqa: E402
 from abc_inverse.model.scene import ANGLES, angle_limit_degrees  # noqa: E402
-from abc_inverse.options import add_options, option, resolve, write_config  # noqa: E402
+from abc_inverse.options import RUN, add_options, option, resolve, write_config  # noqa: E402
 from abc_inverse.options import given as given_options  # noqa: E402
+from abc_inverse.photos import FitCommand  # noqa: E402
 from encoders.proposal import ProposalConfig  # noqa: E402
 from encoders.train import PRESETS, TrainConfig  # noqa: E402
-
-RUN = "run"
-
-
-@dataclass(frozen=True)
-class FitCommand:
-    """``abc-inverse fit``: frame a photo, sample the posterior of its scene, write posterior.nc, summary.csv,
-    figures and config.json into ``out``."""
-
-    image: Path | None = option(None, "PNG/JPEG, colour or grey, any size (default: scikit-image's astronaut photo)",
-                                positional=True, group=RUN)
-    out: Path = option(Path("abc-inverse-fit"), "output directory", group=RUN)
-    crop: str = option("auto", "'auto' (largest detected face; central square if none), 'none' (image already "
-                       "framed like the renders; central square), or x,y,w,h in pixels", group=RUN)
-    checkpoint: Path | None = option(None, "DC-IGN checkpoint (default: the shipped network)", group=RUN)
-    proposal: str = option("auto", "data-driven proposal q(θ | summary): 'auto' (the one shipped with the default "
-                           "network; none with --checkpoint), 'none', or a file made by abc-inverse train-proposal "
-                           "for this checkpoint", group=RUN)
-    progress: bool = option(True, "progress bar", group=RUN)
-    sampler: FitConfig = option(FitConfig())
 
 
 @dataclass(frozen=True)
@@ -139,58 +119,40 @@ def _command(args) -> str:
 
 
 def cmd_fit(args) -> None:
-    """Run ``abc-inverse fit``."""
-    import json
-
-    import numpy as np
-    import torch
-
-    from abc_inverse.fit import fit
-    from abc_inverse.io import parse_crop, prepare_observation, read_image, save_netcdf, save_png, write_table
-    from abc_inverse.plots import write_plots
-    from encoders.dcign import DCIGNStatistic
-    from encoders.proposal import proposal_for
-    from encoders.statistics import simulator_for
-    from samplers.diagnostics import summary
+    """Run ``abc-inverse fit``: one photo into ``--out``, or several (or a folder) each into its own folder there."""
+    from abc_inverse.photos import fit_photo, fit_photos, is_batch
 
     opts = resolve(FitCommand, args)
-    crop = parse_crop(opts.crop)
-    if opts.image is None:
-        from skimage import data
-
-        photo, source = data.astronaut().astype(np.float32) / 255.0, "skimage.data.astronaut() (public domain, NASA)"
-    else:
-        photo, source = read_image(opts.image), str(opts.image)
-    torch.set_num_threads(2)
-    statistic = DCIGNStatistic.from_checkpoint(opts.checkpoint)
-    simulator = simulator_for(statistic)
-    observed, framing = prepare_observation(photo, crop, statistic.image_size)
-    proposal, says = proposal_for(opts.proposal, opts.checkpoint)
-    print(says)
-    opts.out.mkdir(parents=True, exist_ok=True)
-    write_config(opts, opts.out / "config.json")
-    save_png(opts.out / "observed.png", observed)
-    idata = fit(observed, statistic, opts.sampler, simulator, progress=opts.progress,
-                attrs={"image": source, "framing": framing, "command": _command(args)}, proposal=proposal)
-    save_netcdf(idata, opts.out / "posterior.nc")
-    write_plots(idata, simulator, opts.out)
-    table = summary(idata, [*ANGLES, "shape", "albedo", "camera"])
-    write_table(table, opts.out / "summary.csv")
-    print(f"image: {source}; framing: {framing}")
+    if is_batch(opts.images):
+        results = fit_photos(opts, _command(args))
+        for r in results:
+            if r["status"] == "ok":
+                angles = ", ".join(f"{n} {r['summary'][n]['mean']:.1f} ± {r['summary'][n]['sd']:.1f}°"
+                                   for n in ANGLES)
+                r_hat = max(r["summary"][n]["r_hat"] for n in ANGLES)
+                print(f"{r['photo']}: {angles}; max R-hat {r_hat:.3f}; best pixel MSE {r['best_pixel_mse']:.4f}"
+                      + (" (fitted before)" if r.get("reused") else ""))
+            else:
+                print(f"{r['photo']}: error: {r['error']}")
+        failed = sum(r["status"] != "ok" for r in results)
+        print(f"wrote {opts.out / 'summary.csv'}: {len(results) - failed} photos fitted, {failed} failed; one "
+              "folder per photo")
+        return
+    result = fit_photo(opts.images[0] if opts.images else None, opts, _command(args), announce=True)
+    print(f"image: {result['photo']}; framing: {result['framing']}")
     print(f"{'variable':<16}{'mean (deg)':>11}{'sd':>8}{'r_hat':>8}{'ess_bulk':>10}{'ess_tail':>10}")
     for name in ANGLES:
-        row = table.loc[name]
+        row = result["summary"][name]
         print(f"{name:<16}{row['mean']:>11.1f}{row['sd']:>8.1f}{row['r_hat']:>8.3f}{row['ess_bulk']:>10.0f}"
               f"{row['ess_tail']:>10.0f}")
-    unconverged = json.loads(idata.posterior.attrs["convergence_warnings"])
+    unconverged = result["convergence_warnings"]
     if unconverged:
         print("warning: the chains have not converged (Stan's thresholds: split R-hat ≤ 1.01, bulk and tail ESS ≥ "
               "400), so this posterior cannot be trusted; more --draws or --chains may help:\n  "
               + "\n  ".join(unconverged), file=sys.stderr)
-    acc = float(idata.sample_stats["is_accepted"].mean())
-    print(idata.posterior.attrs["surrogate"])
-    print(f"acceptance rate {acc:.3f}, epsilon {idata.posterior.attrs['final_epsilon']:.4g}, "
-          f"best pixel MSE {float(idata.sample_stats['pixel_mse'].min()):.4f}")
+    print(result["surrogate"])
+    print(f"acceptance rate {result['acceptance_rate']:.3f}, epsilon {result['epsilon']:.4g}, "
+          f"best pixel MSE {result['best_pixel_mse']:.4f}")
     print(f"wrote {opts.out / 'posterior.nc'}, summary.csv, trace.png, pixel_error.png, fit.png, observed.png, "
           "config.json")
 

@@ -57,8 +57,9 @@ def write_csv(path: Path, header: list[str], rows) -> None:
 def read_image(path: Path | str) -> np.ndarray:
     """Read a PNG/JPEG (or any format Pillow reads) as float32 intensities in [0, 1].
 
-    Returns (H, W) for grey images, (H, W, 3) for colour (alpha dropped). Raises FileNotFoundError when missing,
-    ValueError when the file is not a readable image.
+    Returns (H, W) for grey images, (H, W, 3) for colour. An image with transparency is composited over white
+    (as a viewer shows it), so transparent pixels do not read as black. Raises FileNotFoundError when missing,
+    ValueError when the file is not a readable image or every pixel is fully transparent (nothing to fit).
     """
     path = Path(path)
     if not path.is_file():
@@ -70,14 +71,31 @@ def read_image(path: Path | str) -> np.ndarray:
                 arr = np.asarray(im, dtype=np.float64)
                 return (arr / max(arr.max(), 1.0)).astype(np.float32) if im.mode == "I" else \
                     (arr / 65535.0).astype(np.float32)
-            im = im.convert("L") if im.mode in ("L", "LA", "1", "P") and _is_grey(im) else im.convert("RGB")
-            return np.asarray(im, dtype=np.float32) / 255.0
+            grey = im.mode in ("L", "LA", "1", "P", "PA") and _is_grey(im)
+            alpha = _alpha(im)
+            pixels = np.asarray(im.convert("L" if grey else "RGB"), dtype=np.float32) / 255.0
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ValueError(f"image: cannot read {str(path)!r} as an image ({exc})") from None
+    if alpha is None:
+        return pixels
+    if not alpha.any():
+        raise ValueError(f"image: every pixel of {str(path)!r} is fully transparent; there is nothing to fit")
+    if not grey:
+        alpha = alpha[..., None]
+    return pixels * alpha + (1.0 - alpha)  # over a white background
+
+
+def _alpha(im: Image.Image) -> np.ndarray | None:
+    """Opacity (H, W) float32 in [0, 1] of an image with transparency (an alpha channel or a transparent palette
+    entry), else None."""
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info) or \
+            (im.mode in ("L", "RGB") and "transparency" in im.info):
+        return np.asarray(im.convert("RGBA"), dtype=np.float32)[..., 3] / 255.0
+    return None
 
 
 def _is_grey(im: Image.Image) -> bool:
-    if im.mode != "P":
+    if im.mode not in ("P", "PA"):
         return True
     rgb = np.asarray(im.convert("RGB"))
     return bool(np.all(rgb[..., 0] == rgb[..., 1]) and np.all(rgb[..., 1] == rgb[..., 2]))
@@ -114,20 +132,28 @@ def parse_crop(text: str) -> tuple[int, int, int, int] | None | str:
     return x, y, w, h
 
 
-def detect_face(grey: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Largest face found by OpenCV's frontal-face Haar cascade: (x, y, w, h) in pixels, or None.
+DETECT_MIN_SIDE = 256  # smaller images are enlarged to about this side before face detection
 
-    grey : (H, W) float in [0, 1].
+
+def detect_face(grey: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Largest face found by OpenCV's frontal-face Haar cascade: (x, y, w, h) in pixels of ``grey``, or None.
+
+    grey : (H, W) float in [0, 1]. An image whose shorter side is below ``DETECT_MIN_SIDE`` pixels is enlarged by
+    an integer factor first (bicubic): the cascade misses most faces of 64-pixel renders at their own size and
+    finds 12 of 15 at 4× (azimuth ±40°, elevation ±15°).
     """
     import cv2
 
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
     img = np.clip(grey * 255, 0, 255).astype(np.uint8)
+    factor = max(1, min(-(-DETECT_MIN_SIDE // min(img.shape)), 4 * DETECT_MIN_SIDE // max(img.shape)))
+    if factor > 1:
+        img = cv2.resize(img, (img.shape[1] * factor, img.shape[0] * factor), interpolation=cv2.INTER_CUBIC)
     faces = cascade.detectMultiScale(img, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24))
     if len(faces) == 0:
         return None
     x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
-    return int(x), int(y), int(w), int(h)
+    return tuple(int(round(v / factor)) for v in (x, y, w, h))
 
 
 def face_frame(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -160,18 +186,23 @@ def crop_resize(grey: np.ndarray, box: tuple[int, int, int, int] | None, size: i
 def prepare_observation(image: np.ndarray, crop, size: int) -> tuple[np.ndarray, dict]:
     """Photo -> the (size, size) grey observation the statistic sees, and a record of how it was framed.
 
-    crop : 'auto' (largest Haar-cascade face, else the central square), None (central square, for images
-    already framed like the renders) or (x, y, w, h).
+    image : (H, W) or (H, W, 3) float in [0, 1]. crop : 'auto' (the largest Haar-cascade face, framed like the
+    renders), None (the central square, for images already framed like the renders) or (x, y, w, h) in pixels.
+    The record says whether a face was detected (``face_box``; None when none was). Raises ValueError when
+    ``crop`` is 'auto' and no face is detected: the scene would otherwise be fitted to an image without a face.
     """
     grey = to_grey(image)
+    found = detect_face(grey)
     if crop == "auto":
-        found = detect_face(grey)
-        box = face_frame(found) if found is not None else None
-        record = {"crop": "auto", "face_box": list(found) if found else None,
-                  "frame": list(box) if box else "central square (no face detected)"}
+        if found is None:
+            raise ValueError(f"image: no face detected in the {grey.shape[1]}×{grey.shape[0]} image; if it shows a "
+                             "face, frame it with --crop x,y,w,h (pixels) or give --crop none for an image already "
+                             "framed like the renders")
+        box = face_frame(found)
+        record = {"crop": "auto", "face_box": list(found), "frame": list(box)}
     else:
         box = crop
-        record = {"crop": list(crop) if crop else "none"}
+        record = {"crop": list(crop) if crop else "none", "face_box": list(found) if found else None}
     return crop_resize(grey, box, size), record
 
 

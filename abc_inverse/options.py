@@ -23,6 +23,8 @@ from pathlib import Path
 
 from abc_inverse.io import write_text
 
+RUN = "run"  # the --help section of the settings that say how to run a verb rather than what it computes
+
 
 def option(default=MISSING, help: str = "", *, ge=None, gt=None, le=None, lt=None, choices=None, group: str = "",
            positional: bool = False, skip: tuple[str, ...] = (), metavar: str | None = None, unit: str = ""):
@@ -75,12 +77,20 @@ def check_value(value, tp, meta: dict) -> str | None:
     elif base in (bool, str, Path) or is_dataclass(base):
         if not isinstance(value, base):
             return f"expected {base.__name__}, got {value!r}"
+    elif typing.get_origin(base) is tuple and _element_type(base) is Path:
+        if not isinstance(value, tuple) or not all(isinstance(v, Path) for v in value):
+            return f"expected paths, got {value!r}"
     elif typing.get_origin(base) is tuple and (not isinstance(value, tuple) or not value or any(
             not isinstance(v, numbers.Integral) or not _in_bounds(v, meta) for v in value)):
         return f"expected integers {bounds} like 16,32,32, got {value!r}"
     if meta["choices"] is not None and value not in meta["choices"]:
         return f"expected one of {tuple(meta['choices'])}, got {value!r}"
     return None
+
+
+def _element_type(tp):
+    """The element type of a ``tuple[X, ...]`` type: int (comma-separated integers) or Path (a positional list)."""
+    return typing.get_args(tp)[0]
 
 
 def _in_bounds(v, meta: dict) -> bool:
@@ -123,6 +133,8 @@ def _parser_for(name: str, tp, meta: dict):
     def parse(text: str):
         if optional and base is not Path and text.lower() == "none":
             return None
+        if typing.get_origin(base) is tuple and _element_type(base) is Path:
+            return Path(text)  # one item of a positional list (nargs='*'); the list is checked when built
         try:
             value = tuple(int(t) for t in text.split(",")) if typing.get_origin(base) is tuple else base(text)
         except ValueError:
@@ -164,7 +176,8 @@ def add_options(parser: argparse.ArgumentParser, cls, groups: tuple[str, ...] = 
         else:
             kw.update(type=_parser_for(name, tp, meta), metavar=meta["metavar"] or name.upper())
         if meta["positional"]:
-            target.add_argument("__".join(path), nargs="?" if default is not MISSING else None, **kw)
+            many = typing.get_origin(_base_type(tp)[0]) is tuple
+            target.add_argument("__".join(path), nargs="*" if many else "?" if default is not MISSING else None, **kw)
         else:
             target.add_argument("--" + name.replace("_", "-"), dest="__".join(path), **kw)
     parser.add_argument("--config", type=Path, default=None, metavar="FILE",
@@ -221,7 +234,8 @@ def _from_json(value, tp):
     if base is Path:
         return Path(value) if isinstance(value, (str, Path)) else value  # anything else: check_options refuses it
     if typing.get_origin(base) is tuple and isinstance(value, list):
-        return tuple(value)
+        element = _element_type(base)
+        return tuple(Path(v) if element is Path and isinstance(v, str) else v for v in value)
     return value
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import abc_inverse.bench_stats as bench
+import abc_inverse.tasks as tasks
 from abc_inverse.bench_stats import BenchConfig, run_benchmark, summarize, write_reports
 from abc_inverse.cli import main as cli
 from abc_inverse.fit import FitConfig
@@ -62,7 +63,7 @@ def test_resume_reuses_finished_fits_and_refuses_other_settings(local, monkeypat
                       progress=False)
     with pytest.raises(ValueError, match="label 'code' was 'dcign'"):
         run_benchmark(["code=pixels"], TINY, out, workers=1, progress=False)
-    monkeypatch.setattr(bench, "CONNECT_TIMEOUT_S", 2)
+    monkeypatch.setattr(tasks, "CONNECT_TIMEOUT_S", 2)
     with pytest.raises(ValueError, match="scheduler: cannot reach a Dask scheduler at 'tcp://127.0.0.1:9'"):
         run_benchmark(STATS, TINY, tmp_path / "nowhere", scheduler="tcp://127.0.0.1:9", progress=False)
     with pytest.raises(ValueError, match="labels must be unique"):

@@ -62,8 +62,35 @@ def test_detects_the_astronaut_face():
     assert 150 < x + w / 2 < 260 and 50 < y + h / 2 < 160  # her face, not the flag or the helmet
     obs, record = prepare_observation(data.astronaut() / 255.0, "auto", 64)
     assert obs.shape == (64, 64) and record["face_box"] == [x, y, w, h]
-    blank, record = prepare_observation(np.zeros((40, 60)), "auto", 64)
-    assert record["frame"].startswith("central square")
+    with pytest.raises(ValueError, match="image: no face detected in the 60×40 image"):
+        prepare_observation(np.zeros((40, 60)), "auto", 64)
+    blank, record = prepare_observation(np.zeros((40, 60)), None, 64)  # --crop none: fitted, but said
+    assert blank.shape == (64, 64) and record == {"crop": "none", "face_box": None}
+
+
+def test_detects_faces_in_small_renders():
+    from abc_inverse.render.simulator import Simulator
+
+    simulator = Simulator()
+    x, y, w, h = detect_face(simulator(simulator.prior.at_angles(0.0, 0.0, 45.0, 1))[0])  # found: enlarged first
+    assert 26 < x + w / 2 < 38 and 22 < y + h / 2 < 38 and 40 <= w <= 56, (x, y, w, h)
+
+
+def test_transparency_is_composited_over_white_or_refused(tmp_path):
+    rgba = np.zeros((4, 6, 4), np.uint8)
+    rgba[..., 0] = 200
+    rgba[:2, :, 3] = 255  # top half opaque red-ish, bottom half fully transparent
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "half.png")
+    img = read_image(tmp_path / "half.png")
+    np.testing.assert_allclose(img[:2], np.broadcast_to([200 / 255, 0, 0], (2, 6, 3)), atol=1e-6)
+    np.testing.assert_allclose(img[2:], 1.0)  # white, not black
+    la = np.zeros((3, 3, 2), np.uint8)
+    la[..., 1] = 128
+    Image.fromarray(la, "LA").save(tmp_path / "la.png")
+    np.testing.assert_allclose(read_image(tmp_path / "la.png"), 1 - 128 / 255, atol=1e-6)  # black at half opacity
+    Image.fromarray(np.zeros((64, 64, 4), np.uint8), "RGBA").save(tmp_path / "clear.png")
+    with pytest.raises(ValueError, match="every pixel of .* is fully transparent"):
+        read_image(tmp_path / "clear.png")
 
 
 def test_save_png_is_atomic_and_round_trips(tmp_path):

@@ -1,0 +1,239 @@
+"""``abc-inverse fit`` on photos: one photo fitted into its own folder (:func:`fit_photo`), or many at once
+(:func:`fit_photos`): one folder per photo and a ``summary.csv`` with one row per photo, resumable, the fits run in
+local processes or on a Dask cluster (:func:`abc_inverse.tasks.completed`).
+
+Per photo: read it (:func:`abc_inverse.io.read_image`), frame the face (:func:`abc_inverse.io.prepare_observation`:
+with ``--crop auto`` a photo with no detectable face is an error), sample the posterior
+(:func:`abc_inverse.fit.fit`) and write posterior.nc (NetCDF), summary.csv (ArviZ summary), trace.png,
+pixel_error.png, fit.png, observed.png and config.json. In a batch a photo that fails (unreadable, no face, wrong
+size) gets its error in its row of the summary, and the others still finish; a photo whose folder holds a
+finished fit (``result.json``, written last) is not fitted again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from abc_inverse.fit import FitConfig, fit
+from abc_inverse.io import (
+    parse_crop,
+    prepare_observation,
+    read_image,
+    save_netcdf,
+    save_png,
+    write_csv,
+    write_table,
+    write_text,
+)
+from abc_inverse.model.scene import ANGLES
+from abc_inverse.options import RUN, check_options, option, to_dict, write_config
+from abc_inverse.plots import write_plots
+from abc_inverse.tasks import completed
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")  # read from folders
+DEFAULT_PHOTO = "skimage.data.astronaut() (public domain, NASA)"
+VARIABLES = [*ANGLES, "camera", "shape", "albedo"]  # in the summaries, in this order
+RESULT = "result.json"  # written last into a photo's folder: marks its fit finished
+
+
+@dataclass(frozen=True)
+class FitCommand:
+    """``abc-inverse fit``: frame a photo, sample the posterior of its scene, write posterior.nc, summary.csv,
+    figures and config.json into ``out``; several photos or a folder: one folder per photo in ``out`` and a
+    summary.csv with one row per photo (finished photos are skipped when run again)."""
+
+    images: tuple[Path, ...] = option((), "PNG/JPEG files or folders of them, colour or grey, any size (default: "
+                                      "scikit-image's astronaut photo)", positional=True, group=RUN)
+    out: Path = option(Path("abc-inverse-fit"), "output directory", group=RUN)
+    crop: str = option("auto", "'auto' (the largest detected face; an error when there is none), 'none' (image "
+                       "already framed like the renders; central square), or x,y,w,h in pixels", group=RUN)
+    checkpoint: Path | None = option(None, "DC-IGN checkpoint (default: the shipped network)", group=RUN)
+    proposal: str = option("auto", "data-driven proposal q(θ | summary): 'auto' (the one shipped with the default "
+                           "network; none with --checkpoint), 'none', or a file made by abc-inverse train-proposal "
+                           "for this checkpoint", group=RUN)
+    scheduler: str | None = option(None, "several photos: the Dask scheduler address (tcp://host:port) to fit them "
+                                   "on; default: local processes", metavar="ADDRESS", group=RUN)
+    workers: int = option(1, "several photos: local processes when no --scheduler is given (1 = in this process "
+                          "with 2 torch threads; more = one thread each)", ge=1, group=RUN)
+    progress: bool = option(True, "progress bar", group=RUN)
+    sampler: FitConfig = option(FitConfig())
+
+    def __post_init__(self):
+        check_options(self)
+        parse_crop(self.crop)  # raises ValueError naming --crop
+
+
+def photo_list(images: tuple[Path, ...]) -> list[Path]:
+    """The photos of ``images``: files as given, and the image files (:data:`IMAGE_SUFFIXES`) directly inside a
+    folder, sorted by name; a file named twice is fitted once. Raises FileNotFoundError for a path that does not
+    exist, ValueError for a folder without images."""
+    photos = []
+    for path in images:
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not inside:
+                raise ValueError(f"images: the folder {str(path)!r} holds no {'/'.join(IMAGE_SUFFIXES)} files")
+            photos += inside
+        elif path.is_file():
+            photos.append(path)
+        else:
+            raise FileNotFoundError(f"image: no such file or folder {str(path)!r}")
+    first: dict[Path, Path] = {}
+    for photo in photos:
+        first.setdefault(photo.resolve(), photo)
+    return list(first.values())
+
+
+def is_batch(images: tuple[Path, ...]) -> bool:
+    """Whether ``images`` asks for a batch (several paths, or a folder) rather than one fit into ``out``."""
+    return len(images) > 1 or any(path.is_dir() for path in images)
+
+
+def folder_names(photos: list[Path]) -> list[str]:
+    """Each photo's output folder: its file name without the suffix, or, where two photos share that name, the
+    name followed by '-' and 8 hex digits of the hash of its resolved path (stable across runs)."""
+    stems = [p.stem for p in photos]
+    return [s if stems.count(s) == 1 else f"{s}-{hashlib.sha256(str(p.resolve()).encode()).hexdigest()[:8]}"
+            for s, p in zip(stems, photos, strict=True)]
+
+
+def load_photo(image: Path | None) -> tuple[np.ndarray, str]:
+    """(pixels (H, W) or (H, W, 3) float32 in [0, 1], where they came from) of ``image``, or of scikit-image's
+    astronaut photo when None. Raises FileNotFoundError or ValueError as :func:`abc_inverse.io.read_image`."""
+    if image is None:
+        from skimage import data
+
+        return data.astronaut().astype(np.float32) / 255.0, DEFAULT_PHOTO
+    return read_image(image), str(image)
+
+
+def fit_photo(image: Path | None, opts: FitCommand, command: str, threads: int = 2, announce: bool = False) -> dict:
+    """Fit one photo into ``opts.out`` (see the module docstring) with ``threads`` torch threads; with ``announce``,
+    print which proposal it uses and any warning about the framing before sampling.
+
+    Returns its result: photo, folder, status 'ok', the framing, ``warnings`` (a list: no face detected with
+    --crop other than auto), ``convergence_warnings`` (:func:`samplers.diagnostics.convergence_warnings`), best
+    pixel MSE, acceptance rate, ε, wall time (s), the proposal's and surrogate's sentences, and the ArviZ summary
+    as ``{variable: {statistic: value}}``. Raises ValueError or FileNotFoundError for a bad photo, checkpoint or
+    proposal, before anything is written."""
+    import torch
+
+    from encoders.dcign import DCIGNStatistic
+    from encoders.proposal import proposal_for
+    from encoders.statistics import simulator_for
+    from samplers.diagnostics import summary
+
+    start = time.perf_counter()
+    photo, source = load_photo(image)
+    torch.set_num_threads(threads)
+    statistic = DCIGNStatistic.from_checkpoint(opts.checkpoint)
+    simulator = simulator_for(statistic)
+    observed, framing = prepare_observation(photo, parse_crop(opts.crop), statistic.image_size)
+    proposal, proposal_says = proposal_for(opts.proposal, opts.checkpoint)
+    cautions = [] if framing["face_box"] is not None else [
+        f"no face detected in the image: with --crop {opts.crop} the scene is fitted to it as framed, and the "
+        "posterior may describe a face the image does not show"]
+    if announce:
+        print(proposal_says)
+        for caution in cautions:
+            print(f"warning: {caution}", file=sys.stderr)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    write_config(replace(opts, images=() if image is None else (image,)), opts.out / "config.json")
+    save_png(opts.out / "observed.png", observed)
+    idata = fit(observed, statistic, opts.sampler, simulator, progress=opts.progress,
+                attrs={"image": source, "framing": framing, "command": command, "warnings": cautions},
+                proposal=proposal)
+    save_netcdf(idata, opts.out / "posterior.nc")
+    write_plots(idata, simulator, opts.out)
+    table = summary(idata, VARIABLES)
+    write_table(table, opts.out / "summary.csv")
+    post = idata.posterior
+    return {"photo": source, "folder": opts.out.name, "status": "ok", "framing": framing,
+            "warnings": cautions, "convergence_warnings": json.loads(post.attrs["convergence_warnings"]),
+            "best_pixel_mse": float(idata.sample_stats["pixel_mse"].min()),
+            "acceptance_rate": float(idata.sample_stats["is_accepted"].mean()),
+            "epsilon": float(post.attrs["final_epsilon"]), "wall_s": time.perf_counter() - start,
+            "proposal": proposal_says, "surrogate": post.attrs["surrogate"],
+            "summary": {name: {k: float(v) for k, v in row.items()} for name, row in table.iterrows()}}
+
+
+def fit_one_of_many(image: Path, opts: FitCommand, command: str, threads: int) -> dict:
+    """A batch's task: :func:`fit_photo` into ``opts.out`` (the photo's folder), its result written to
+    ``result.json`` last; a bad photo (ValueError, FileNotFoundError, OSError) gives a result with status 'error'
+    and the message instead, and no ``result.json``, so that it is tried again on the next run."""
+    try:
+        result = fit_photo(image, replace(opts, progress=False), command, threads)
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        return {"photo": str(image), "folder": opts.out.name, "status": "error", "error": str(exc)}
+    write_text(opts.out / RESULT, json.dumps(result, indent=2))
+    return result
+
+
+def _batch_settings(opts: FitCommand) -> dict:
+    """What must match for finished fits in ``out`` to be reused: the framing, network, proposal and sampler."""
+    return {k: v for k, v in to_dict(opts).items() if k in ("crop", "checkpoint", "proposal", "sampler")}
+
+
+def fit_photos(opts: FitCommand, command: str) -> list[dict]:
+    """Fit every photo of ``opts.images`` (:func:`photo_list`) into its own folder of ``opts.out``
+    (:func:`folder_names`) and write ``opts.out/summary.csv`` (:func:`summary_rows`) after each. Photos whose
+    folder holds a finished fit of the same settings are skipped. Returns the results in photo order. Raises
+    ValueError when ``opts.out`` holds fits made with other settings, or as :func:`photo_list`."""
+    from tqdm import tqdm
+
+    photos = photo_list(opts.images)
+    folders = [opts.out / name for name in folder_names(photos)]
+    record = opts.out / "batch.json"
+    if record.is_file() and json.loads(record.read_text()) != _batch_settings(opts):
+        raise ValueError(f"out: {str(opts.out)!r} holds fits made with other settings ({record}); choose another "
+                         "--out")
+    opts.out.mkdir(parents=True, exist_ok=True)
+    write_text(record, json.dumps(_batch_settings(opts), indent=2))
+    results: dict[Path, dict] = {}
+    for photo, folder in zip(photos, folders, strict=True):
+        if (folder / RESULT).is_file():
+            results[photo] = {**json.loads((folder / RESULT).read_text()), "reused": True}
+    todo = [p for p in photos if p not in results]
+    threads = 2 if opts.workers == 1 and not opts.scheduler else 1
+    tasks = [(p, replace(opts, out=f), command, threads) for p, f in zip(photos, folders, strict=True)
+             if p in todo]
+    bar = tqdm(total=len(photos), initial=len(results), desc="fit photos", disable=not opts.progress)
+    write_summary(opts.out / "summary.csv", [results[p] for p in photos if p in results])
+    for result in completed(fit_one_of_many, tasks, opts.scheduler, opts.workers):
+        results[Path(result["photo"])] = result
+        write_summary(opts.out / "summary.csv", [results[p] for p in photos if p in results])
+        bar.update()
+    bar.close()
+    return [results[p] for p in photos]
+
+
+STATISTICS = ("mean", "sd", "hdi_3%", "hdi_97%", "r_hat", "ess_bulk", "ess_tail")  # per variable in summary.csv
+HEAD = ["photo", "folder", "status", "error", "warnings", "best_pixel_mse", "acceptance_rate", "epsilon", "wall_s"]
+
+
+def summary_rows(results: list[dict]) -> tuple[list[str], list[list]]:
+    """(header, rows) of a batch's summary.csv: one row per photo with :data:`HEAD`, then for every scalar
+    variable (angles in degrees, camera, shape, albedo) its posterior mean, sd, 94 % HDI, split R-hat and bulk and
+    tail ESS as ``{variable}_{statistic}`` columns; a failed photo's row has its error and empty numbers."""
+    variables = next((list(r["summary"]) for r in results if r["status"] == "ok"), [])
+    header = HEAD + [f"{v}_{s}" for v in variables for s in STATISTICS]
+    rows = []
+    for r in results:
+        row = [r["photo"], r["folder"], r["status"], r.get("error", ""),
+               "; ".join(r.get("warnings", []) + r.get("convergence_warnings", [])),
+               *(r.get(k, "") for k in HEAD[5:])]
+        numbers = r.get("summary", {})
+        rows.append(row + [numbers[v][s] if v in numbers else "" for v in variables for s in STATISTICS])
+    return header, rows
+
+
+def write_summary(path: Path, results: list[dict]) -> None:
+    """Write :func:`summary_rows` of ``results`` as CSV, atomically."""
+    write_csv(path, *summary_rows(results))
