@@ -136,7 +136,7 @@ def fit_photo(image: Path | None, opts: FitCommand, command: str, threads: int =
     statistic = DCIGNStatistic.from_checkpoint(opts.checkpoint)
     simulator = simulator_for(statistic)
     observed, framing = prepare_observation(photo, parse_crop(opts.crop), statistic.image_size)
-    proposal, proposal_says = proposal_for(opts.proposal, opts.checkpoint)
+    proposal, proposal_says = proposal_for(opts.proposal, opts.checkpoint, opts.sampler.background)
     cautions = [] if framing["face_box"] is not None else [
         f"no face detected in the image: with --crop {opts.crop} the scene is fitted to it as framed, and the "
         "posterior may describe a face the image does not show"]

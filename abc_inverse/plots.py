@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
@@ -11,7 +12,7 @@ import arviz as az  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from abc_inverse.fit import posterior_scenes  # noqa: E402
+from abc_inverse.fit import backdrop, posterior_scenes, simulate_images  # noqa: E402
 from abc_inverse.io import atomic_path  # noqa: E402
 from abc_inverse.model.scene import ANGLES  # noqa: E402
 from abc_inverse.render.simulator import Simulator  # noqa: E402
@@ -48,7 +49,8 @@ def pixel_error_plot(idata: az.InferenceData, path: Path) -> None:
 
 
 def fit_plot(idata: az.InferenceData, simulator: Simulator, path: Path, n_draws: int = 6, seed: int = 0) -> None:
-    """Observed image | best-fit render (smallest distance) | renders of ``n_draws`` random posterior draws."""
+    """Observed image | best-fit render (smallest distance) | renders of ``n_draws`` random posterior draws, each
+    against the background the fit compared it on (:func:`abc_inverse.fit.backdrop`)."""
     observed = idata.observed_data["image"].values
     dist = idata.sample_stats["distance"].values
     best = np.unravel_index(np.argmin(dist), dist.shape)
@@ -57,7 +59,8 @@ def fit_plot(idata: az.InferenceData, simulator: Simulator, path: Path, n_draws:
     picks = [(int(c), int(d)) for c, d in zip(rng.integers(n_chain, size=n_draws), rng.integers(n_draw, size=n_draws),
                                               strict=True)]
     index = [(int(best[0]), int(best[1])), *picks]
-    renders = simulator(posterior_scenes(idata, index))
+    background = json.loads(idata.posterior.attrs["fit_config"]).get("background", "plain")
+    renders = simulate_images(simulator, posterior_scenes(idata, index), backdrop(simulator, observed, background))
     post = idata.posterior
     titles = ["observed", "best fit"] + [f"draw {c}:{d}" for c, d in picks]
     images = [observed, *renders]

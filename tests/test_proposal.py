@@ -120,3 +120,5 @@ def test_the_shipped_proposal_is_pinned_to_the_shipped_network():
     check_proposal(q, statistic, simulator_for(statistic))
     assert "shipped with the default network" in says
     assert proposal_for("auto", "other.pt")[0] is None and proposal_for("none", None)[0] is None
+    q, says = proposal_for("auto", None, background="image")  # trained on plain backgrounds: not used on others
+    assert q is None and "trained on plain backgrounds" in says

@@ -117,3 +117,20 @@ def test_bad_scene_raises(sim):
     bad = make_scene(1)._replace(azimuth=np.array([np.nan]))
     with pytest.raises(ValueError, match="scene.azimuth: expected finite"):
         sim(bad)
+
+
+def test_render_over_composites_the_face_over_the_background(sim, rng):
+    scene = sim.prior.sample(rng, 2)
+    background = rng.random((64, 64)).astype(np.float32)
+    plain, depth = sim.render_with_depth(scene)
+    over = sim.render_over(scene, background)
+    face = depth > 0
+    assert 0.1 < face.mean() < 0.9
+    np.testing.assert_array_equal(over[~face], np.broadcast_to(background, over.shape)[~face])  # the image outside
+    np.testing.assert_array_equal(over[face], plain[face])  # the render inside the face mask
+    rgb = Simulator(sim.model, RenderSettings(color=True, image_size=32))
+    assert rgb.render_over(scene, np.ones((32, 32, 3), np.float32)).shape == (2, 32, 32, 3)
+    with pytest.raises(ValueError, match=r"background: expected an image of shape \(64, 64\), got \(32, 32\)"):
+        sim.render_over(scene, background[:32, :32])
+    with pytest.raises(ValueError, match="background: expected finite intensities"):
+        sim.render_over(scene, background + 1)

@@ -17,6 +17,9 @@ from abc_inverse.model.scene import Scene, ScenePrior, camera_position_mm
 from abc_inverse.render.raster import render_scenes, shade_batch
 
 BACKENDS = ("numba", "pyrender")
+FACE_REGION_STREAM, FACE_REGION_SCENES = 20_260_101, 2000  # prior scenes from which Simulator.face_region is found
+FACE_REGION_ANGLES = (45.0, 30.0)  # |azimuth|, |elevation| in degrees of those scenes
+FACE_REGION_COVERAGE = 0.95
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,7 @@ class Simulator:
         self._albedo_mean = np.ascontiguousarray(albedo_mean.reshape(self.model.n_vertices, -1), np.float32)
         self._albedo_basis = np.ascontiguousarray(
             albedo_basis.reshape(self.model.n_albedo, self.model.n_vertices, -1), np.float32)
+        self._regions: dict[float, np.ndarray] = {}
 
     def get_config(self) -> dict:
         """Settings that reproduce this simulator."""
@@ -133,6 +137,42 @@ class Simulator:
 
     def __call__(self, scene: Scene) -> np.ndarray:
         return self._render(scene, with_depth=False)[0]
+
+    def face_region(self, coverage: float = FACE_REGION_COVERAGE) -> np.ndarray:
+        """The pixels (H, W) bool that the face covers in at least ``coverage`` of the renders of prior scenes
+        turned less than ``FACE_REGION_ANGLES`` (azimuth, elevation; degrees), identity, camera and light from the
+        prior (``FACE_REGION_SCENES`` draws of a fixed stream, so the region is a function of the settings): where
+        a face framed like the renders is, whatever its pose. At 64 pixels, coverage 0.95: a central strip of about
+        440 pixels, a quarter of a frontal face. Raises ValueError for ``coverage`` outside (0, 1]."""
+        if not 0 < coverage <= 1:
+            raise ValueError(f"coverage: expected a number in (0, 1], got {coverage}")
+        if coverage not in self._regions:
+            scenes = self.prior.sample(np.random.default_rng(FACE_REGION_STREAM), FACE_REGION_SCENES)
+            turned = (np.abs(np.degrees(scenes.azimuth)) <= FACE_REGION_ANGLES[0]) & \
+                (np.abs(np.degrees(scenes.elevation)) <= FACE_REGION_ANGLES[1])
+            depth = self._render(scenes.take(np.flatnonzero(turned)), with_depth=True)[1]
+            self._regions[coverage] = (depth > 0).mean(axis=0) >= coverage
+        return self._regions[coverage]
+
+    def render_over(self, scene: Scene, background: np.ndarray) -> np.ndarray:
+        """Images of the scenes composited over ``background``: each pixel the face covers (depth > 0) is the
+        render's, every other pixel the background's (the "image as background" of analysis-by-synthesis face
+        fitting: the observed photo's own pixels outside the face, so that its hair, neck and scene are not
+        differences for the face to explain).
+
+        background : (H, W) float32 in [0, 1] (grey), or (H, W, 3) with ``settings.color``, H = W =
+        ``settings.image_size``. Returns images shaped as ``__call__``'s. Raises ValueError for a background of
+        another shape or with values outside [0, 1]."""
+        size = self.settings.image_size
+        expected = (size, size, 3) if self.settings.color else (size, size)
+        background = np.asarray(background, dtype=np.float32)
+        if background.shape != expected:
+            raise ValueError(f"background: expected an image of shape {expected}, got {background.shape}")
+        if not (np.all(np.isfinite(background)) and background.min() >= 0 and background.max() <= 1):
+            raise ValueError("background: expected finite intensities in [0, 1]")
+        images, depth = self._render(scene, with_depth=True)
+        covered = depth > 0 if not self.settings.color else (depth > 0)[..., None]
+        return np.where(covered, images, background[None])
 
     def _render(self, scene: Scene, with_depth: bool) -> tuple[np.ndarray, np.ndarray]:
         s = self.settings
