@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 export NUMBA_THREADING_LAYER := workqueue
 export PYOPENGL_PLATFORM ?= egl
 
-.PHONY: setup demo test test-slow bench lint
+.PHONY: setup demo test test-slow bench lint mediapipe-env
 
 setup:
 	bash tools/setup.sh
@@ -25,3 +25,8 @@ bench: setup
 
 lint: setup
 	$(BIN)/python -m ruff check .
+
+# The optional environment of experiments/real_photos.py (MediaPipe Face Mesh needs numpy < 2): .venv-mediapipe
+mediapipe-env:
+	[ -x .venv-mediapipe/bin/python ] || python3 -m venv .venv-mediapipe
+	.venv-mediapipe/bin/python -m pip install -q --no-deps -r tools/requirements-mediapipe.txt

@@ -1,0 +1,227 @@
+"""Real photographs: fit every photo of an evaluation set with ``abc-inverse fit`` (default settings) and compare
+its pose with an independent estimate, MediaPipe Face Mesh landmarks fitted to our own mean face
+(:func:`abc_inverse.model.landmarks.head_pose`).
+
+Steps, each reused when its output exists (so an interrupted run resumes):
+
+1. landmarks of every photo, by ``experiments/mediapipe_landmarks.py`` in the optional MediaPipe environment
+   (``make mediapipe-env``);
+2. the reference's own error: the same landmarks-to-pose estimate on renders of known pose (azimuth ±40°,
+   elevation ±20°, identities from the prior), so that a difference between fit and reference can be read
+   against it;
+3. the fits (:func:`abc_inverse.photos.fit_photos`: one folder per photo under ``--fits``, resumable);
+4. per photo: reference and posterior-mean azimuth and elevation, |Δ|, the posterior sd, the best pixel MSE over
+   the whole image and inside the best render's face mask, R-hat; the medians; a fit grid (photo as the encoder
+   sees it | best render | posterior-mean render | best render composited over the photo) and the pixel error
+   against iteration, warm-up included (Fig. 6a), median over chains per photo.
+
+Writes into ``--out``: per_photo.csv, summary.md, fit_grid.png, pixel_error.png, reference_on_renders.csv.
+
+Usage: python experiments/real_photos.py --photos data/real_photos --out docs/results/real_photos/baseline
+[--fits out/real_photos/baseline] [--workers 1] [--name "main at <hash>"]
+"""
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+
+import arviz as az  # noqa: E402
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from abc_inverse.io import save_png  # noqa: E402
+from abc_inverse.model.landmarks import head_pose  # noqa: E402
+from abc_inverse.model.scene import Scene  # noqa: E402
+from abc_inverse.photos import FitCommand, fit_photos, folder_names, photo_list  # noqa: E402
+from abc_inverse.render.simulator import Simulator  # noqa: E402
+from samplers.diagnostics import stat_with_warmup  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MEDIAPIPE_PYTHON = ROOT / ".venv-mediapipe" / "bin" / "python"
+RENDER_POSES = [(az, el) for az in (-40.0, -20.0, 0.0, 20.0, 40.0) for el in (-20.0, 0.0, 20.0)]
+
+
+def landmarks(photos: list[Path], path: Path) -> np.ndarray:
+    """(N, 468, 3) MediaPipe landmarks in pixels (NaN where no face), computed once into ``path``."""
+    if not path.is_file():
+        if not MEDIAPIPE_PYTHON.is_file():
+            sys.exit(f"real_photos: no MediaPipe environment at {MEDIAPIPE_PYTHON}; run make mediapipe-env")
+        subprocess.run([str(MEDIAPIPE_PYTHON), str(ROOT / "experiments" / "mediapipe_landmarks.py"), "--out",
+                        str(path), *map(str, photos)], check=True, stderr=subprocess.DEVNULL)
+    with np.load(path) as z:
+        if list(z["photos"]) != [str(p) for p in photos]:
+            sys.exit(f"real_photos: {path} holds the landmarks of other photos; remove it")
+        return z["landmarks"]
+
+
+def pose_or_none(points: np.ndarray) -> dict | None:
+    return head_pose(points) if np.all(np.isfinite(points)) else None
+
+
+def reference_on_renders(work: Path, out: Path) -> list[dict]:
+    """The landmark estimate on renders of known pose (``RENDER_POSES``, identity seeds 1-3, light 30°): its
+    error in degrees per render, written to reference_on_renders.csv."""
+    simulator = Simulator()
+    renders = work / "renders"
+    renders.mkdir(parents=True, exist_ok=True)
+    cases = [(azimuth, elevation, seed) for azimuth, elevation in RENDER_POSES for seed in (1, 2, 3)]
+    paths = [renders / f"az{a:+.0f}_el{e:+.0f}_id{seed}.png" for a, e, seed in cases]
+    for (a, e, seed), path in zip(cases, paths, strict=True):
+        if not path.is_file():
+            save_png(path, simulator(simulator.prior.at_angles(a, e, 30.0, seed))[0])
+    rows = []
+    for (a, e, seed), points in zip(cases, landmarks(paths, work / "render_landmarks.npz"), strict=True):
+        pose = pose_or_none(points)
+        rows.append({"azimuth": a, "elevation": e, "identity": seed, "found": pose is not None,
+                     "reference_azimuth": pose["azimuth"] if pose else "",
+                     "reference_elevation": pose["elevation"] if pose else ""})
+    write_rows(out / "reference_on_renders.csv", rows)
+    return rows
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: f"{v:.4g}" if isinstance(v, float) else v for k, v in row.items()} for row in rows)
+
+
+def best_and_mean(idata) -> tuple[Scene, Scene]:
+    """The best draw's scene (smallest distance) and the posterior-mean scene (every variable averaged)."""
+    post, dist = idata.posterior, idata.sample_stats["distance"].values
+    c, d = np.unravel_index(np.argmin(dist), dist.shape)
+    best = Scene.from_variables({n: post[n].values[c, d][None] for n in Scene._fields})
+    mean = Scene.from_variables({n: post[n].mean(("chain", "draw")).values[None] for n in Scene._fields})
+    return best, mean
+
+
+def compare(result: dict, points: np.ndarray, fits: Path, simulator: Simulator) -> tuple[dict, list]:
+    """One photo's row of per_photo.csv and its images for the fit grid."""
+    pose = pose_or_none(points)
+    row = {"photo": result["photo"], "status": result["status"], "error": result.get("error", ""),
+           "reference_found": pose is not None}
+    if result["status"] != "ok":
+        return row, []
+    idata = az.from_netcdf(str(fits / result["folder"] / "posterior.nc"))
+    observed = idata.observed_data["image"].values
+    best, mean = best_and_mean(idata)
+    images, depth = simulator.render_with_depth(Scene(*(np.concatenate(p) for p in zip(best, mean, strict=True))))
+    face = depth[0] > 0
+    summary = result["summary"]
+    for name in ("azimuth", "elevation"):
+        row[f"fit_{name}"], row[f"fit_{name}_sd"] = summary[name]["mean"], summary[name]["sd"]
+        row[f"reference_{name}"] = pose[name] if pose else ""
+        row[f"abs_delta_{name}"] = abs(summary[name]["mean"] - pose[name]) if pose else ""
+    row["best_pixel_mse"] = result["best_pixel_mse"]
+    row["best_pixel_mse_in_face"] = float(np.mean((images[0] - observed)[face] ** 2)) if face.any() else ""
+    row["r_hat_max"] = max(summary[n]["r_hat"] for n in ("azimuth", "elevation", "light_azimuth"))
+    return row, [observed, images[0], images[1], np.where(face, images[0], observed)]
+
+
+def fit_grid(rows: list[dict], grids: list[list], path: Path) -> None:
+    shown = [(r, g) for r, g in zip(rows, grids, strict=True) if g]
+    titles = ["photo (as fitted)", "best render", "posterior mean", "best over photo"]
+    fig, axes = plt.subplots(len(shown), 4, figsize=(6.4, 1.7 * len(shown)), squeeze=False)
+    for i, (row, images) in enumerate(shown):
+        for j, image in enumerate(images):
+            ax = axes[i, j]
+            ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(titles[j], fontsize=8)
+        ref = (f"ref az {row['reference_azimuth']:.0f}° el {row['reference_elevation']:.0f}°"
+               if row["reference_found"] else "no reference")
+        axes[i, 0].set_ylabel(f"{Path(row['photo']).stem[:14]}\n{ref}", fontsize=6)
+        axes[i, 2].set_xlabel(f"fit az {row['fit_azimuth']:.0f}° el {row['fit_elevation']:.0f}°", fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def pixel_error_figure(results: list[dict], fits: Path, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7, 4))
+    n_tune = 0
+    for r in results:
+        if r["status"] == "ok":
+            mse, n_tune = stat_with_warmup(az.from_netcdf(str(fits / r["folder"] / "posterior.nc")), "pixel_mse")
+            ax.plot(np.median(mse, axis=0), lw=0.8)
+    if n_tune:
+        ax.axvline(n_tune, color="k", ls="--", lw=0.8, label="end of warm-up")
+        ax.legend(fontsize=8)
+    ax.set(xlabel="iteration", ylabel="pixel MSE, median over chains", yscale="log",
+           title="Pixel error during inference, one line per photo (Fig. 6a)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def median_of(rows: list[dict], key: str) -> float:
+    values = [r[key] for r in rows if isinstance(r.get(key), float)]
+    return statistics.median(values) if values else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=Path, default=ROOT / "data" / "real_photos")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--fits", type=Path, default=None, help="default: out/real_photos/<name of --out>")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--name", default=None, help="what was evaluated (default: main at the git hash)")
+    for flag in ("draws", "tune", "chains"):
+        parser.add_argument(f"--{flag}", type=int, default=None, help="default: abc-inverse fit's")
+    args = parser.parse_args()
+    fits = args.fits or ROOT / "out" / "real_photos" / args.out.name
+    args.out.mkdir(parents=True, exist_ok=True)
+    fits.mkdir(parents=True, exist_ok=True)
+    photos = photo_list((args.photos,))
+    points = landmarks(photos, fits / "landmarks.npz")
+    on_renders = reference_on_renders(fits, args.out)
+    sampler = replace(FitCommand().sampler, **{k: getattr(args, k) for k in ("draws", "tune", "chains")
+                                                if getattr(args, k) is not None})
+    opts = replace(FitCommand(), images=(args.photos,), out=fits, workers=args.workers, sampler=sampler)
+    results = fit_photos(opts, command=f"python experiments/real_photos.py --photos {args.photos} --out {args.out}")
+    assert folder_names(photos) == [r["folder"] for r in results]
+    simulator = Simulator()
+    rows, grids = zip(*(compare(r, p, fits, simulator) for r, p in zip(results, points, strict=True)), strict=True)
+    write_rows(args.out / "per_photo.csv", list(rows))
+    fit_grid(list(rows), list(grids), args.out / "fit_grid.png")
+    pixel_error_figure(results, fits, args.out / "pixel_error.png")
+    name = args.name or "main at " + subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                                    text=True, cwd=ROOT).stdout.strip()
+    found = [r for r in on_renders if r["found"]]
+    render_err = {k: statistics.median(abs(r[f"reference_{k}"] - r[k]) for r in found) if found else float("nan")
+                  for k in ("azimuth", "elevation")}
+    fitted = [r for r in rows if r["status"] == "ok"]
+    summary = {
+        "evaluated": name, "photos": len(rows), "fitted": len(fitted),
+        "with_reference": sum(r["reference_found"] for r in fitted),
+        "median_abs_delta_azimuth": median_of(fitted, "abs_delta_azimuth"),
+        "median_abs_delta_elevation": median_of(fitted, "abs_delta_elevation"),
+        "median_best_pixel_mse": median_of(fitted, "best_pixel_mse"),
+        "median_best_pixel_mse_in_face": median_of(fitted, "best_pixel_mse_in_face"),
+        "median_r_hat_max": median_of(fitted, "r_hat_max"),
+        "reference_on_renders_found": f"{len(found)} of {len(on_renders)}",
+        "reference_on_renders_median_abs_error_azimuth": render_err["azimuth"],
+        "reference_on_renders_median_abs_error_elevation": render_err["elevation"],
+    }
+    lines = ["| figure | value |", "|---|---|"] + [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |"
+                                                    for k, v in summary.items()]
+    (args.out / "summary.md").write_text("\n".join(lines) + "\n")
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
