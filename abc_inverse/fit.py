@@ -29,7 +29,7 @@ from abc_inverse.distances import NAMES as DISTANCE_NAMES
 from abc_inverse.distances import distance_batch
 from abc_inverse.model.scene import Scene, ScenePrior
 from abc_inverse.options import check_options, option, to_dict
-from abc_inverse.render.simulator import Simulator
+from abc_inverse.render.simulator import Simulator, simulator_from_config
 from encoders.statistics import simulator_for
 from samplers.abc_mcmc import Trace, build_abc_ensemble, build_abc_mcmc, sample
 from samplers.diagnostics import convergence_warnings, trace_to_inference_data
@@ -116,7 +116,8 @@ def check_proposal(proposal, statistic, simulator: Simulator) -> None:
     if made_for != json.loads(json.dumps(statistic.get_config())):
         raise ValueError(f"proposal: made for the statistic {made_for.get('name')!r} with other weights or "
                          f"settings; this fit uses {statistic.name!r}")
-    if proposal.meta.get("simulator") != json.loads(json.dumps(simulator.get_config())):
+    made_on = proposal.meta.get("simulator")
+    if not made_on or simulator_from_config(made_on).get_config() != simulator.get_config():
         raise ValueError("proposal: made for renders of another simulator than this fit's")
 
 

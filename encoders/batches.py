@@ -71,10 +71,12 @@ class Batch(NamedTuple):
     trains (None in random mode). order : (N,) int64 indices that sort the batch by its varied angle — the frames
     of the transformation as a video would show them (None in random mode and for intrinsic batches).
     x_camera : (N, 1, S, S) float32, the same scenes seen from cameras redrawn from the prior (only for azimuth and
-    light batches when ``camera`` is asked for, else None)."""
+    light batches when ``camera`` is asked for, else None). target : (N, 1, S, S) float32, what the decoder
+    reconstructs when it is not x: the clean renders of a domain-randomised x (:mod:`encoders.augment`)."""
 
     x: torch.Tensor
     active: torch.Tensor | None = None
     order: torch.Tensor | None = None
     x_camera: torch.Tensor | None = None
+    target: torch.Tensor | None = None
 

@@ -28,7 +28,8 @@ from tqdm import tqdm
 from abc_inverse.io import write_text
 from abc_inverse.model.morphable import load_model
 from abc_inverse.options import check_options, option
-from abc_inverse.render.simulator import RenderSettings, Simulator
+from abc_inverse.render.simulator import RenderSettings, Simulator, simulator_from_config
+from encoders.augment import augment
 from encoders.batches import (
     CAMERA_TERM_KINDS,
     VARIED_ANGLE,
@@ -95,6 +96,12 @@ class TrainConfig:
                                     "z4…", group=BEYOND)
     camera_invariance: float = option(0.0, "specific mode: weight of the camera term (z1, z3 stay put when the "
                                       "camera moves; 0 = off)", ge=0, group=BEYOND)
+    augment: bool = option(False, "domain randomisation: the encoder sees each render over a real background, "
+                           "reframed, relit, blurred, noised and JPEG-compressed, the decoder reconstructs the clean "
+                           "render (encoders/augment.py)", group=BEYOND)
+    supersample: int = option(1, "render samples per pixel side (anti-aliasing; 1 = one sample per pixel)", ge=1, le=4,
+                              group=BEYOND)
+    features: bool = option(False, "renders with eyes, brows and lips painted into the mean albedo", group=BEYOND)
 
     def __post_init__(self):
         check_options(self)
@@ -125,23 +132,31 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
     Random mode: independent prior scenes. Specific mode: one batch type (shape bias), its scenes
     (:func:`encoders.batches.transformation_scenes`, angle range from :func:`curriculum_spread` at ``step``;
     None = the full range), its active latents and, for an extrinsic type, the order of its varied angle and
-    (with ``config.camera_invariance``) its scenes rendered from other cameras.
+    (with ``config.camera_invariance``) its scenes rendered from other cameras. With ``config.augment`` the
+    encoder's inputs are domain-randomised (:func:`encoders.augment.augment`) and the clean renders are the target.
     """
+    def images(scenes) -> tuple[torch.Tensor, torch.Tensor | None]:  # (encoder input, clean target or None)
+        if not config.augment:
+            return torch.from_numpy(simulator(scenes))[:, None], None
+        clean, coverage = simulator.render_with_coverage(scenes)
+        return torch.from_numpy(augment(clean, coverage, rng))[:, None], torch.from_numpy(clean)[:, None]
+
     if config.mode != "specific":
-        return Batch(torch.from_numpy(simulator(simulator.prior.sample(rng, config.batch_size)))[:, None])
+        x, target = images(simulator.prior.sample(rng, config.batch_size))
+        return Batch(x, target=target)
     kind = draw_batch_type(rng, config.shape_bias)
     spread = 1.0 if step is None else curriculum_spread(config, step)
     scenes = transformation_scenes(simulator.prior, rng, kind, config.batch_size, spread, config.intrinsic_camera)
     active = torch.from_numpy(active_latents(kind, config.latent_dim))
-    x = torch.from_numpy(simulator(scenes))[:, None]
+    x, target = images(scenes)
     if kind not in VARIED_ANGLE:
-        return Batch(x, active)
+        return Batch(x, active, target=target)
     order = torch.from_numpy(np.argsort(getattr(scenes, VARIED_ANGLE[kind]), kind="stable"))
     x_camera = None
     if config.camera_invariance and kind in CAMERA_TERM_KINDS:
         moved = scenes._replace(camera=simulator.prior.sample(rng, config.batch_size).camera)
-        x_camera = torch.from_numpy(simulator(moved))[:, None]
-    return Batch(x, active, order, x_camera)
+        x_camera = images(moved)[0]
+    return Batch(x, active, order, x_camera, target)
 
 
 def train_step(model: DCIGN, opt: torch.optim.Optimizer, batch: Batch, gen: torch.Generator, config: TrainConfig
@@ -205,7 +220,9 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
     Raises ValueError for both, a checkpoint of another architecture or simulator, or one beyond config.steps."""
     if resume is not None and init is not None:
         raise ValueError("resume, init: give at most one (a resumed run keeps the weights it started from)")
-    simulator = Simulator(load_model(config.n_shape, config.n_albedo), RenderSettings(image_size=config.image_size))
+    simulator = Simulator(load_model(config.n_shape, config.n_albedo),
+                          RenderSettings(image_size=config.image_size, supersample=config.supersample,
+                                         features=config.features))
     arch = DCIGNConfig(image_size=config.image_size, latent_dim=config.latent_dim, channels=config.channels,
                        decoder_hidden=config.decoder_hidden)
     with torch.random.fork_rng():
@@ -226,7 +243,7 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
     if resume is None:
         run.record["init"] = {"path": str(source), "weights_sha256": weights_digest(model)}
         return run
-    if meta.simulator != json.loads(json.dumps(simulator.get_config())):
+    if simulator_from_config(meta.simulator).get_config() != simulator.get_config():
         raise ValueError(f"resume: {str(source)!r} was trained on renders from another model or renderer "
                          f"version; start a new run")
     run.done = int(extra["step"])

@@ -134,3 +134,46 @@ def test_render_over_composites_the_face_over_the_background(sim, rng):
         sim.render_over(scene, background[:32, :32])
     with pytest.raises(ValueError, match="background: expected finite intensities"):
         sim.render_over(scene, background + 1)
+
+
+def test_supersampling_is_the_mean_of_the_finer_render(sim, rng):
+    scene = sim.prior.sample(rng, 2)
+    coarse = Simulator(sim.model, RenderSettings(image_size=32, supersample=2))
+    fine = Simulator(sim.model, RenderSettings(image_size=64))
+    image, coverage = coarse.render_with_coverage(scene)
+    fine_image, fine_depth = fine.render_with_depth(scene)
+    np.testing.assert_allclose(image, fine_image.reshape(2, 32, 2, 32, 2).mean(axis=(2, 4)), atol=1e-6)
+    np.testing.assert_allclose(coverage, (fine_depth > 0).reshape(2, 32, 2, 32, 2).mean(axis=(2, 4)))
+    edge = (coverage > 0) & (coverage < 1)
+    assert edge.sum() > 20  # the outline is blended, not jagged
+    over = coarse.render_over(scene, np.ones((32, 32), np.float32))
+    np.testing.assert_allclose(over[edge], image[edge] + 1 - coverage[edge], atol=1e-6)
+    with pytest.raises(ValueError, match="supersample: expected an integer in 1..4"):
+        RenderSettings(supersample=5)
+
+
+def test_facial_features_darken_eyes_brows_and_lips(sim):
+    from abc_inverse.model.features import REFLECTANCE, feature_albedo
+    from abc_inverse.model.landmarks import CORRESPONDENCE
+
+    albedo = feature_albedo(sim.model.mean, sim.model.albedo_mean)
+    with np.load(CORRESPONDENCE) as z:
+        vertex = z["vertex"]
+    skin, xy = sim.model.albedo_mean[0], sim.model.mean[:, :2]
+
+    def between(a: int, b: int) -> int:  # the mesh vertex nearest the midpoint of two landmarks (frontal view)
+        return int(np.argmin(np.linalg.norm(xy - (xy[vertex[a]] + xy[vertex[b]]) / 2, axis=1)))
+
+    np.testing.assert_allclose(albedo[between(17, 14)], REFLECTANCE["lips"], atol=1e-6)  # the lower lip's middle
+    np.testing.assert_allclose(albedo[between(105, 52)], REFLECTANCE["brow"], atol=1e-6)  # the right brow
+    assert albedo[between(159, 145)].max() <= REFLECTANCE["iris"][0] + 1e-6  # the right eye's centre: iris or pupil
+    np.testing.assert_allclose(albedo[vertex[50]], skin)  # the right cheek stays skin
+    changed = np.any(albedo != sim.model.albedo_mean, axis=1)
+    assert 0.02 < changed.mean() < 0.15
+    painted = Simulator(sim.model, RenderSettings(features=True))
+    frontal = sim.prior.at_angles(0.0, 0.0, 0.0, None)
+    assert painted(frontal).mean() < sim(frontal).mean() - 0.005  # darker features, same face
+    old = {k: v for k, v in painted.get_config().items() if k not in ("supersample", "features")}
+    from abc_inverse.render.simulator import simulator_from_config
+
+    assert simulator_from_config(old).settings == RenderSettings()  # configs from before these settings

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from abc_inverse.io import GREY_WEIGHTS
+from abc_inverse.model.features import feature_albedo
 from abc_inverse.model.morphable import MorphableModel, load_model
 from abc_inverse.model.scene import Scene, ScenePrior, camera_position_mm
 from abc_inverse.render.raster import render_scenes, shade_batch
@@ -33,6 +34,12 @@ class RenderSettings:
     fov_deg : float, degrees. Vertical field of view of the perspective camera.
     ambient, diffuse : float ≥ 0. Shading = albedo · (ambient + diffuse · max(0, n·l)).
     backend : ``"numba"`` (fast default) or ``"pyrender"`` (reference OpenGL engine, headless EGL/OSMesa).
+    supersample : int 1-4. Each pixel is the mean of supersample² samples (anti-aliasing: without it the nose's
+        and the face's outlines are jagged at 64 pixels); 1 = one sample at the pixel centre.
+    features : bool. The mean albedo carries eyes, brows and lips (:mod:`abc_inverse.model.features`); False = a
+        uniform skin reflectance.
+
+    A simulator config written before ``supersample`` and ``features`` existed lacks them; it means 1 and False.
     """
 
     image_size: int = 64
@@ -41,6 +48,8 @@ class RenderSettings:
     ambient: float = 0.3
     diffuse: float = 0.7
     backend: str = "numba"
+    supersample: int = 1
+    features: bool = False
 
     def __post_init__(self):
         if not isinstance(self.image_size, (int, np.integer)) or not 16 <= self.image_size <= 512:
@@ -51,6 +60,8 @@ class RenderSettings:
             raise ValueError(f"ambient, diffuse: expected ≥ 0, got {self.ambient!r}, {self.diffuse!r}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend: expected one of {BACKENDS}, got {self.backend!r}")
+        if not isinstance(self.supersample, (int, np.integer)) or not 1 <= self.supersample <= 4:
+            raise ValueError(f"supersample: expected an integer in 1..4, got {self.supersample!r}")
 
     @property
     def focal_px(self) -> float:
@@ -100,6 +111,9 @@ class Simulator:
         self.settings = settings if settings is not None else RenderSettings()
         self.prior = ScenePrior(self.model.n_shape, self.model.n_albedo)
         albedo_mean, albedo_basis = self.model.albedo_mean, self.model.albedo_basis
+        if self.settings.features:
+            albedo_mean = feature_albedo(self.model.mean, albedo_mean)
+        self._albedo_rgb = albedo_mean
         if not self.settings.color:
             albedo_mean, albedo_basis = albedo_mean @ GREY_WEIGHTS, albedo_basis @ GREY_WEIGHTS
         self._albedo_mean = np.ascontiguousarray(albedo_mean.reshape(self.model.n_vertices, -1), np.float32)
@@ -126,14 +140,23 @@ class Simulator:
         scene = self.prior.validate(scene)
         rot, cam, light = self._pose(scene)
         verts = np.matmul(self.model.shape(scene.shape), rot.transpose(0, 2, 1)) - cam[:, None, :]
-        albedo = self.model.albedo(scene.albedo)
+        albedo = np.clip(self._albedo_rgb[None] + np.einsum("na,avc->nvc", scene.albedo.astype(np.float32),
+                                                            self.model.albedo_basis), 0.0, 1.0)
         if not self.settings.color:
             albedo = (albedo @ GREY_WEIGHTS)[..., None]
         return verts.astype(np.float32), np.ascontiguousarray(albedo, dtype=np.float32), light
 
     def render_with_depth(self, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
-        """Images as ``__call__`` plus depth (N, H, W) float32, millimetres along the view axis, 0 = background."""
-        return self._render(scene, with_depth=True)
+        """Images as ``__call__`` plus depth (N, H, W) float32, millimetres along the view axis, 0 = background
+        (with ``supersample`` > 1: the mean depth of a pixel's samples that the face covers)."""
+        return self._render(scene, with_depth=True)[:2]
+
+    def render_with_coverage(self, scene: Scene) -> tuple[np.ndarray, np.ndarray]:
+        """Images as ``__call__`` plus coverage (N, H, W) float32 in [0, 1], the share of each pixel's samples that
+        the face covers (0 or 1 without ``supersample``): the images are the face premultiplied by it, so that
+        ``image + (1 - coverage) · background`` composites the face over a background."""
+        image, _, coverage = self._render(scene, with_depth=True)
+        return image, coverage
 
     def __call__(self, scene: Scene) -> np.ndarray:
         return self._render(scene, with_depth=False)[0]
@@ -150,13 +173,14 @@ class Simulator:
             scenes = self.prior.sample(np.random.default_rng(FACE_REGION_STREAM), FACE_REGION_SCENES)
             turned = (np.abs(np.degrees(scenes.azimuth)) <= FACE_REGION_ANGLES[0]) & \
                 (np.abs(np.degrees(scenes.elevation)) <= FACE_REGION_ANGLES[1])
-            depth = self._render(scenes.take(np.flatnonzero(turned)), with_depth=True)[1]
-            self._regions[coverage] = (depth > 0).mean(axis=0) >= coverage
+            covered = self.render_with_coverage(scenes.take(np.flatnonzero(turned)))[1] > 0.5
+            self._regions[coverage] = covered.mean(axis=0) >= coverage
         return self._regions[coverage]
 
     def render_over(self, scene: Scene, background: np.ndarray) -> np.ndarray:
-        """Images of the scenes composited over ``background``: each pixel the face covers (depth > 0) is the
-        render's, every other pixel the background's (the "image as background" of analysis-by-synthesis face
+        """Images of the scenes composited over ``background``: each pixel the face covers is the render's, every
+        other pixel the background's, and a pixel the face's outline crosses a blend by its coverage (the "image as
+        background" of analysis-by-synthesis face
         fitting: the observed photo's own pixels outside the face, so that its hair, neck and scene are not
         differences for the face to explain).
 
@@ -170,26 +194,36 @@ class Simulator:
             raise ValueError(f"background: expected an image of shape {expected}, got {background.shape}")
         if not (np.all(np.isfinite(background)) and background.min() >= 0 and background.max() <= 1):
             raise ValueError("background: expected finite intensities in [0, 1]")
-        images, depth = self._render(scene, with_depth=True)
-        covered = depth > 0 if not self.settings.color else (depth > 0)[..., None]
-        return np.where(covered, images, background[None])
+        images, coverage = self.render_with_coverage(scene)
+        if self.settings.color:
+            coverage = coverage[..., None]
+        return images + (1.0 - coverage) * background[None]
 
-    def _render(self, scene: Scene, with_depth: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _render(self, scene: Scene, with_depth: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(images, depth, coverage) of the scenes, each sample grid of ``supersample``² per pixel averaged."""
         s = self.settings
-        size, f32 = s.image_size, np.float32
+        k, f32 = s.supersample, np.float32
+        size = s.image_size * k
         if s.backend == "numba":
             scene = self.prior.validate(scene)
             rot, cam, light = self._pose(scene)
             image, depth = render_scenes(
                 self.model.mean, self.model.shape_basis, scene.shape.astype(f32), self._albedo_mean,
                 self._albedo_basis, scene.albedo.astype(f32), rot, cam, light, self.model.triangles,
-                f32(s.focal_px), size, size, f32(s.ambient), f32(s.diffuse))
+                f32(s.focal_px * k), size, size, f32(s.ambient), f32(s.diffuse))
         else:
             from abc_inverse.render.pyrender_backend import render_meshes
 
             verts, albedo, light = self.camera_space(scene)
             colors = shade_batch(verts, albedo, light, self.model.triangles, f32(s.ambient), f32(s.diffuse))
-            image, depth = render_meshes(verts, colors, self.model.triangles, s.fov_deg, size, with_depth)
+            image, depth = render_meshes(verts, colors, self.model.triangles, s.fov_deg, size, with_depth or k > 1)
         if not s.color:
             image = image[..., 0]
-        return image, depth
+        if k == 1:
+            return image, depth, (depth > 0).astype(f32)
+        n, m = len(image), s.image_size
+        image = image.reshape(n, m, k, m, k, *image.shape[3:]).mean(axis=(2, 4), dtype=f32)
+        covered = (depth > 0).reshape(n, m, k, m, k)
+        count = covered.sum(axis=(2, 4))
+        depth = np.where(count > 0, depth.reshape(n, m, k, m, k).sum(axis=(2, 4)) / np.maximum(count, 1), 0.0)
+        return image, depth.astype(f32), (count / (k * k)).astype(f32)

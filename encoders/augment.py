@@ -1,0 +1,106 @@
+"""Domain randomisation of the encoder's input, so that a statistic trained on renders transfers to photos
+(Tobin et al. 2017): each training render is composited over a real background and framed, lit, blurred,
+noised and compressed a little differently, while the decoder still reconstructs the clean render (the denoising
+form: the encoder learns to see the face through what a photo adds to it).
+
+Per image, in this order: a background (with probability ``BACKGROUND_P``: a random crop of one of scikit-image's
+sample images without people, :data:`BACKGROUNDS`, flipped at random and its brightness scaled; else the renders'
+black), composited by the render's coverage; a small similarity transform (shift ``SHIFT_PX``, scale ``SCALE``,
+in-plane rotation ``ROLL_DEG``: the framing errors of a face detector and the roll our scene has no variable for);
+gamma, contrast and brightness; a Gaussian blur (probability ``BLUR_P``, sd up to ``BLUR_PX``); Gaussian pixel noise
+(sd up to ``NOISE``); JPEG compression (probability ``JPEG_P``, quality in ``JPEG_QUALITY``). Every draw comes from
+the caller's NumPy generator, so a training run stays reproducible and resumable.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+
+BACKGROUNDS = ("brick", "grass", "gravel", "coins", "moon", "page", "text", "rocket", "coffee", "chelsea",
+               "hubble_deep_field", "immunohistochemistry", "retina", "horse", "clock", "cell", "colorwheel")
+BACKGROUND_P = 0.8
+SHIFT_PX, SCALE, ROLL_DEG = 2.0, (0.93, 1.07), 6.0  # at 64 pixels; shifts scale with the image
+GAMMA, CONTRAST, BRIGHTNESS = (0.7, 1.4), (0.7, 1.2), 0.08
+BLUR_P, BLUR_PX = 0.5, 1.0
+NOISE = 0.03
+JPEG_P, JPEG_QUALITY = 0.5, (35, 95)
+
+
+@lru_cache(maxsize=1)
+def background_images() -> tuple[np.ndarray, ...]:
+    """The :data:`BACKGROUNDS` of ``skimage.data`` as grey float32 images in [0, 1] (loaded once per process)."""
+    from skimage import data
+    from skimage.color import rgb2gray
+
+    out = []
+    for name in BACKGROUNDS:
+        image = getattr(data, name)()
+        if image.ndim == 3:
+            image = rgb2gray(image[..., :3])
+        image = image.astype(np.float32)
+        out.append(image / max(float(image.max()), 1e-6))
+    return tuple(out)
+
+
+def random_background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A (size, size) float32 background in [0, 1]: a random square crop (a fifth of the shorter side to all of it)
+    of a random :data:`BACKGROUNDS` image, resized, flipped with probability 1/2, brightness scaled by U(0.3, 1.2)."""
+    source = background_images()[rng.integers(len(BACKGROUNDS))]
+    h, w = source.shape
+    side = int(rng.uniform(0.2, 1.0) * min(h, w))
+    y, x = rng.integers(h - side + 1), rng.integers(w - side + 1)
+    crop = Image.fromarray(source[y:y + side, x:x + side], mode="F").resize((size, size), Image.Resampling.BILINEAR)
+    patch = np.asarray(crop, dtype=np.float32)
+    if rng.uniform() < 0.5:
+        patch = patch[:, ::-1]
+    return np.clip(patch * rng.uniform(0.3, 1.2), 0.0, 1.0)
+
+
+def _similarity(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The image shifted, scaled and turned about its centre (bilinear; what comes in from outside is black)."""
+    size = image.shape[0]
+    shift = rng.uniform(-SHIFT_PX, SHIFT_PX, size=2) * size / 64
+    scale, roll = rng.uniform(*SCALE), np.radians(rng.uniform(-ROLL_DEG, ROLL_DEG))
+    c, s = np.cos(roll) / scale, np.sin(roll) / scale
+    centre = (size - 1) / 2
+    # PIL maps each output pixel (x, y) to the input pixel (a x + b y + c, d x + e y + f)
+    coeffs = (c, s, centre - c * (centre + shift[0]) - s * (centre + shift[1]),
+              -s, c, centre + s * (centre + shift[0]) - c * (centre + shift[1]))
+    return np.asarray(Image.fromarray(image, mode="F").transform((size, size), Image.Transform.AFFINE, coeffs,
+                                                                 Image.Resampling.BILINEAR), dtype=np.float32)
+
+
+def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    buffer = io.BytesIO()
+    Image.fromarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)).save(buffer, format="JPEG", quality=quality)
+    return np.asarray(Image.open(buffer), dtype=np.float32) / 255.0
+
+
+def augment(images: np.ndarray, coverage: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Domain-randomised copies of renders (see the module docstring).
+
+    images : (N, H, W) float32 grey renders in [0, 1] on a black background (H = W); coverage : (N, H, W) float32
+    in [0, 1], the share of each pixel the face covers (:meth:`abc_inverse.render.simulator.Simulator.
+    render_with_coverage`). Returns (N, H, W) float32 in [0, 1]. Raises ValueError for mismatched shapes."""
+    images, coverage = np.asarray(images, np.float32), np.asarray(coverage, np.float32)
+    if images.shape != coverage.shape or images.ndim != 3 or images.shape[1] != images.shape[2]:
+        raise ValueError(f"images, coverage: expected two (N, H, H) arrays, got {images.shape} and {coverage.shape}")
+    out = np.empty_like(images)
+    size = images.shape[1]
+    for i, (image, cover) in enumerate(zip(images, coverage, strict=True)):
+        if rng.uniform() < BACKGROUND_P:
+            image = image + (1.0 - cover) * random_background(rng, size)
+        image = np.clip(_similarity(image, rng), 0.0, 1.0) ** rng.uniform(*GAMMA)
+        image = (image - 0.5) * rng.uniform(*CONTRAST) + 0.5 + rng.uniform(-BRIGHTNESS, BRIGHTNESS)
+        if rng.uniform() < BLUR_P:
+            image = gaussian_filter(image, rng.uniform(0.3, BLUR_PX))
+        image = image + rng.uniform(0, NOISE) * rng.standard_normal(image.shape).astype(np.float32)
+        if rng.uniform() < JPEG_P:
+            image = _jpeg(image, int(rng.integers(*JPEG_QUALITY)))
+        out[i] = np.clip(image, 0.0, 1.0)
+    return out

@@ -1,0 +1,52 @@
+"""Domain randomisation of training renders (encoders/augment.py) and its use in training."""
+
+import numpy as np
+import pytest
+import torch
+
+from abc_inverse.render.simulator import RenderSettings, Simulator
+from encoders.augment import augment, random_background
+from encoders.train import TrainConfig, draw_batch, resume_config, train
+from tests.test_train import TINY, _weights
+
+
+@pytest.fixture(scope="module")
+def renders(model):
+    simulator = Simulator(model, RenderSettings(image_size=32, supersample=2, features=True))
+    return simulator.render_with_coverage(simulator.prior.sample(np.random.default_rng(0), 6))
+
+
+def test_augment_keeps_the_face_and_changes_what_a_photo_changes(renders):
+    images, coverage = renders
+    out = augment(images, coverage, np.random.default_rng(1))
+    assert out.shape == images.shape and out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
+    background = coverage == 0
+    assert out[background].std() > 0.03  # no longer the renders' black
+    for clean, noisy, face in zip(images, out, coverage == 1, strict=True):  # the same face, slightly reframed
+        assert np.corrcoef(clean[face], noisy[face])[0, 1] > 0.3
+    np.testing.assert_array_equal(augment(images, coverage, np.random.default_rng(1)), out)  # seeded
+    assert not np.array_equal(augment(images, coverage, np.random.default_rng(2)), out)
+    with pytest.raises(ValueError, match="images, coverage: expected two"):
+        augment(images, coverage[:, :8], np.random.default_rng(0))
+
+
+def test_random_background_is_a_textured_patch():
+    patch = random_background(np.random.default_rng(0), 64)
+    assert patch.shape == (64, 64) and patch.dtype == np.float32 and patch.min() >= 0 and patch.max() <= 1
+    assert patch.std() > 0.01
+
+
+def test_augmented_training_reconstructs_the_clean_render_and_resumes_exactly(tmp_path):
+    config = TrainConfig(steps=4, checkpoint_every=4, augment=True, supersample=2, features=True, **TINY)
+    run = Simulator(settings=RenderSettings(image_size=16, supersample=2, features=True))
+    batch = draw_batch(run, np.random.default_rng(0), config, step=1)
+    assert batch.target is not None and batch.target.shape == batch.x.shape
+    assert not torch.equal(batch.x, batch.target)  # the encoder sees the randomised copy, the decoder the render
+    whole = tmp_path / "whole.pt"
+    record = train(config, whole, progress=False)
+    assert record["simulator"]["supersample"] == 2 and record["simulator"]["features"] is True
+    part = tmp_path / "part.pt"
+    train(TrainConfig(**{**config.__dict__, "steps": 2, "checkpoint_every": 2}), part, progress=False)
+    train(resume_config(part, {"steps": 4}), part, command="resume", progress=False, resume=part)
+    a, b = _weights(whole), _weights(part)
+    assert all(torch.equal(a[k], b[k]) for k in a)
