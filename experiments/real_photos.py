@@ -44,7 +44,7 @@ from abc_inverse.io import save_png  # noqa: E402
 from abc_inverse.model.landmarks import head_pose  # noqa: E402
 from abc_inverse.model.scene import Scene  # noqa: E402
 from abc_inverse.photos import FitCommand, fit_photos, folder_names, photo_list  # noqa: E402
-from abc_inverse.render.simulator import Simulator  # noqa: E402
+from abc_inverse.render.simulator import Simulator, simulator_from_config  # noqa: E402
 from samplers.diagnostics import stat_with_warmup  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,14 +106,15 @@ def best_and_mean(idata) -> tuple[Scene, Scene]:
     return best, mean
 
 
-def compare(result: dict, points: np.ndarray, fits: Path, simulator: Simulator) -> tuple[dict, list]:
-    """One photo's row of per_photo.csv and its images for the fit grid."""
+def compare(result: dict, points: np.ndarray, fits: Path) -> tuple[dict, list]:
+    """One photo's row of per_photo.csv and its images for the fit grid (rendered by the fit's own simulator)."""
     pose = pose_or_none(points)
-    row = {"photo": result["photo"], "status": result["status"], "error": result.get("error", ""),
+    row = {"photo": Path(result["photo"]).name, "status": result["status"], "error": result.get("error", ""),
            "reference_found": pose is not None}
     if result["status"] != "ok":
         return row, []
     idata = az.from_netcdf(str(fits / result["folder"] / "posterior.nc"))
+    simulator = simulator_from_config(json.loads(idata.posterior.attrs["simulator"]))
     observed = idata.observed_data["image"].values
     best, mean = best_and_mean(idata)
     images, depth = simulator.render_with_depth(Scene(*(np.concatenate(p) for p in zip(best, mean, strict=True))))
@@ -129,22 +130,33 @@ def compare(result: dict, points: np.ndarray, fits: Path, simulator: Simulator) 
     return row, [observed, images[0], images[1], np.where(face, images[0], observed)]
 
 
+GRID_GROUPS = 3  # photos side by side in the fit grid
+
+
 def fit_grid(rows: list[dict], grids: list[list], path: Path) -> None:
+    """Per photo: the photo as the encoder saw it | best render | posterior-mean render | best render over the
+    photo, with the reference's and the fit's angles; ``GRID_GROUPS`` photos per row."""
     shown = [(r, g) for r, g in zip(rows, grids, strict=True) if g]
     titles = ["photo (as fitted)", "best render", "posterior mean", "best over photo"]
-    fig, axes = plt.subplots(len(shown), 4, figsize=(6.4, 1.7 * len(shown)), squeeze=False)
-    for i, (row, images) in enumerate(shown):
+    n_rows = -(-len(shown) // GRID_GROUPS)
+    fig, axes = plt.subplots(n_rows, 4 * GRID_GROUPS, figsize=(2.0 * 4 * GRID_GROUPS / 1.6, 2.0 * n_rows / 1.4),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for k, (row, images) in enumerate(shown):
+        i, j0 = k // GRID_GROUPS, 4 * (k % GRID_GROUPS)
         for j, image in enumerate(images):
-            ax = axes[i, j]
+            ax = axes[i, j0 + j]
+            ax.set_axis_on()
             ax.imshow(image, cmap="gray", vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
             if i == 0:
-                ax.set_title(titles[j], fontsize=8)
+                ax.set_title(titles[j], fontsize=7)
         ref = (f"ref az {row['reference_azimuth']:.0f}° el {row['reference_elevation']:.0f}°"
                if row["reference_found"] else "no reference")
-        axes[i, 0].set_ylabel(f"{Path(row['photo']).stem[:14]}\n{ref}", fontsize=6)
-        axes[i, 2].set_xlabel(f"fit az {row['fit_azimuth']:.0f}° el {row['fit_elevation']:.0f}°", fontsize=6)
+        axes[i, j0].set_ylabel(f"{Path(row['photo']).stem[:16]}\n{ref}", fontsize=6)
+        axes[i, j0 + 2].set_xlabel(f"fit az {row['fit_azimuth']:.0f}° el {row['fit_elevation']:.0f}°", fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -193,8 +205,7 @@ def main() -> None:
     opts = replace(FitCommand(), images=(args.photos,), out=fits, workers=args.workers, sampler=sampler)
     results = fit_photos(opts, command=f"python experiments/real_photos.py --photos {args.photos} --out {args.out}")
     assert folder_names(photos) == [r["folder"] for r in results]
-    simulator = Simulator()
-    rows, grids = zip(*(compare(r, p, fits, simulator) for r, p in zip(results, points, strict=True)), strict=True)
+    rows, grids = zip(*(compare(r, p, fits) for r, p in zip(results, points, strict=True)), strict=True)
     write_rows(args.out / "per_photo.csv", list(rows))
     fit_grid(list(rows), list(grids), args.out / "fit_grid.png")
     pixel_error_figure(results, fits, args.out / "pixel_error.png")
