@@ -142,7 +142,9 @@ def _fit_paths(out: Path, label: str, face: int) -> tuple[Path, Path]:
 def _check_resume(out: Path, record: dict) -> None:
     path = out / "bench.json"
     if path.is_file():
-        old = json.loads(path.read_text())
+        old = json.loads(path.read_text())  # settings added since it was written count as their defaults
+        old["sampler"] = {**to_dict(FitConfig()), **old.get("sampler", {})}
+        old["simulator"] = simulator_from_config(old["simulator"]).get_config() if old.get("simulator") else None
         for key in ("sampler", "simulator"):
             if old.get(key) != record[key]:
                 raise ValueError(f"out: {str(out)!r} holds fits made with other {key} settings "

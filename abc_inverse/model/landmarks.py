@@ -6,8 +6,8 @@ MediaPipe's canonical face model, which :func:`build_correspondence` registers o
 (similarity ICP, trimmed) to get, for each landmark, the nearest vertex of our mesh. :func:`head_pose` then fits a
 rotation, scale and translation (Umeyama 1991) from those vertices of our mean face to the landmarks and reads
 azimuth, elevation (our renderer's convention, :func:`abc_inverse.render.simulator.rotation_matrices`) and roll off
-it. A generic 6-point head model with ``cv2.solvePnP`` is biased in pitch by 10-20° (notes in ``../shared/DATA.md``);
-our own mesh's corresponding vertices are not.
+it. A generic 6-point head model with ``cv2.solvePnP`` is biased in pitch by 10-20° (as measured for this project
+before it was written); our own mesh's corresponding vertices are not.
 
 The canonical model (``abc_inverse/data/mediapipe_canonical_face_model.obj``, centimetres, y up, the face towards
 +z) is from the google/mediapipe repository (``mediapipe/modules/face_geometry/data/``, commit 9d8807788567),
@@ -104,7 +104,7 @@ def head_pose(points: np.ndarray) -> dict:
     {'azimuth', 'elevation', 'roll'} in degrees (positive azimuth: the face turns to the viewer's right; positive
     elevation: it tilts up; as ``abc-inverse render``) and 'rms_px', the fit's root-mean-square residual in pixels.
     A weak-perspective estimate: it ignores the perspective of a close camera. Raises ValueError for another
-    shape or non-finite points."""
+    shape or non-finite points, FileNotFoundError without the correspondence file."""
     points = np.asarray(points, np.float64)
     if points.shape != (N_LANDMARKS, 3) or not np.all(np.isfinite(points)):
         raise ValueError(f"points: expected finite landmarks of shape ({N_LANDMARKS}, 3), got {points.shape}")

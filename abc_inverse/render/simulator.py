@@ -35,7 +35,9 @@ class RenderSettings:
     ambient, diffuse : float ≥ 0. Shading = albedo · (ambient + diffuse · max(0, n·l)).
     backend : ``"numba"`` (fast default) or ``"pyrender"`` (reference OpenGL engine, headless EGL/OSMesa).
     supersample : int 1-4. Each pixel is the mean of supersample² samples (anti-aliasing: without it the nose's
-        and the face's outlines are jagged at 64 pixels); 1 = one sample at the pixel centre.
+        and the face's outlines are jagged at 64 pixels); 1 = one sample at the pixel centre. (The pyrender
+        backend also applies its own 4× MSAA, while its coverage counts samples at pixel centres, so its
+        composites are approximate along the outline.)
     features : bool. The mean albedo carries eyes, brows and lips (:mod:`abc_inverse.model.features`); False = a
         uniform skin reflectance.
 
@@ -62,6 +64,8 @@ class RenderSettings:
             raise ValueError(f"backend: expected one of {BACKENDS}, got {self.backend!r}")
         if not isinstance(self.supersample, (int, np.integer)) or not 1 <= self.supersample <= 4:
             raise ValueError(f"supersample: expected an integer in 1..4, got {self.supersample!r}")
+        if not isinstance(self.features, (bool, np.bool_)):
+            raise ValueError(f"features: expected True or False, got {self.features!r}")
 
     @property
     def focal_px(self) -> float:
