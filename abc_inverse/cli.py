@@ -50,6 +50,9 @@ class RenderCommand:
     color: bool = option(False, "RGB instead of grey")
     n_shape: int = option(20, "shape coefficients", ge=1)
     n_albedo: int = option(10, "albedo coefficients", ge=1)
+    supersample: int = option(2, "samples per pixel side (anti-aliasing), as the shipped network's renders", ge=1,
+                              le=4)
+    features: bool = option(True, "eyes, brows and lips in the albedo, as the shipped network's renders")
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,8 @@ def cmd_render(args) -> None:
 
     opts = resolve(RenderCommand, args)
     simulator = Simulator(load_model(opts.n_shape, opts.n_albedo),
-                          RenderSettings(image_size=opts.size, color=opts.color))
+                          RenderSettings(image_size=opts.size, color=opts.color, supersample=opts.supersample,
+                                         features=opts.features))
     scene = simulator.prior.at_angles(opts.azimuth, opts.elevation, opts.light_azimuth, opts.seed)
     save_png(opts.out, simulator(scene)[0])
     print(f"wrote {opts.out}")

@@ -61,11 +61,10 @@ def random_background(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.clip(patch * rng.uniform(0.3, 1.2), 0.0, 1.0)
 
 
-def _similarity(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The image shifted, scaled and turned about its centre (bilinear; what comes in from outside is black)."""
+def _similarity(image: np.ndarray, shift: np.ndarray, scale: float, roll: float) -> np.ndarray:
+    """The image shifted by ``shift`` (2,) pixels, scaled by ``scale`` and turned by ``roll`` radians about its
+    centre (bilinear; what comes in from outside is black)."""
     size = image.shape[0]
-    shift = rng.uniform(-SHIFT_PX, SHIFT_PX, size=2) * size / 64
-    scale, roll = rng.uniform(*SCALE), np.radians(rng.uniform(-ROLL_DEG, ROLL_DEG))
     c, s = np.cos(roll) / scale, np.sin(roll) / scale
     centre = (size - 1) / 2
     # PIL maps each output pixel (x, y) to the input pixel (a x + b y + c, d x + e y + f)
@@ -81,26 +80,41 @@ def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(buffer), dtype=np.float32) / 255.0
 
 
-def augment(images: np.ndarray, coverage: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _recipe(rng: np.random.Generator, size: int) -> dict:
+    """One draw of every setting of the module docstring's steps for a (size, size) image."""
+    return {"background": random_background(rng, size) if rng.uniform() < BACKGROUND_P else None,
+            "shift": rng.uniform(-SHIFT_PX, SHIFT_PX, size=2) * size / 64, "scale": rng.uniform(*SCALE),
+            "roll": np.radians(rng.uniform(-ROLL_DEG, ROLL_DEG)), "gamma": rng.uniform(*GAMMA),
+            "contrast": rng.uniform(*CONTRAST), "brightness": rng.uniform(-BRIGHTNESS, BRIGHTNESS),
+            "blur": rng.uniform(0.3, BLUR_PX) if rng.uniform() < BLUR_P else 0.0, "noise": rng.uniform(0, NOISE),
+            "jpeg": int(rng.integers(*JPEG_QUALITY)) if rng.uniform() < JPEG_P else None}
+
+
+def augment(images: np.ndarray, coverage: np.ndarray, rng: np.random.Generator, shared: bool = False) -> np.ndarray:
     """Domain-randomised copies of renders (see the module docstring).
 
     images : (N, H, W) float32 grey renders in [0, 1] on a black background (H = W); coverage : (N, H, W) float32
     in [0, 1], the share of each pixel the face covers (:meth:`abc_inverse.render.simulator.Simulator.
-    render_with_coverage`). Returns (N, H, W) float32 in [0, 1]. Raises ValueError for mismatched shapes."""
+    render_with_coverage`). shared : one draw of the settings (background, framing, lighting, blur, noise level,
+    JPEG quality) for the whole batch, so that within it only what the renders vary varies (for the specific
+    transformations of Kulkarni et al. 2015 §3.2); else a draw per image. Returns (N, H, W) float32 in [0, 1].
+    Raises ValueError for mismatched shapes."""
     images, coverage = np.asarray(images, np.float32), np.asarray(coverage, np.float32)
     if images.shape != coverage.shape or images.ndim != 3 or images.shape[1] != images.shape[2]:
         raise ValueError(f"images, coverage: expected two (N, H, H) arrays, got {images.shape} and {coverage.shape}")
     out = np.empty_like(images)
     size = images.shape[1]
+    batch_recipe = _recipe(rng, size) if shared else None
     for i, (image, cover) in enumerate(zip(images, coverage, strict=True)):
-        if rng.uniform() < BACKGROUND_P:
-            image = image + (1.0 - cover) * random_background(rng, size)
-        image = np.clip(_similarity(image, rng), 0.0, 1.0) ** rng.uniform(*GAMMA)
-        image = (image - 0.5) * rng.uniform(*CONTRAST) + 0.5 + rng.uniform(-BRIGHTNESS, BRIGHTNESS)
-        if rng.uniform() < BLUR_P:
-            image = gaussian_filter(image, rng.uniform(0.3, BLUR_PX))
-        image = image + rng.uniform(0, NOISE) * rng.standard_normal(image.shape).astype(np.float32)
-        if rng.uniform() < JPEG_P:
-            image = _jpeg(image, int(rng.integers(*JPEG_QUALITY)))
+        r = batch_recipe or _recipe(rng, size)
+        if r["background"] is not None:
+            image = image + (1.0 - cover) * r["background"]
+        image = np.clip(_similarity(image, r["shift"], r["scale"], r["roll"]), 0.0, 1.0) ** r["gamma"]
+        image = (image - 0.5) * r["contrast"] + 0.5 + r["brightness"]
+        if r["blur"]:
+            image = gaussian_filter(image, r["blur"])
+        image = image + r["noise"] * rng.standard_normal(image.shape).astype(np.float32)
+        if r["jpeg"] is not None:
+            image = _jpeg(image, r["jpeg"])
         out[i] = np.clip(image, 0.0, 1.0)
     return out

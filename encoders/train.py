@@ -133,13 +133,15 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
     (:func:`encoders.batches.transformation_scenes`, angle range from :func:`curriculum_spread` at ``step``;
     None = the full range), its active latents and, for an extrinsic type, the order of its varied angle and
     (with ``config.camera_invariance``) its scenes rendered from other cameras. With ``config.augment`` the
-    encoder's inputs are domain-randomised (:func:`encoders.augment.augment`) and the clean renders are the target.
+    encoder's inputs are domain-randomised (:func:`encoders.augment.augment`; in specific mode one draw per batch)
+    and the clean renders are the target.
     """
     def images(scenes) -> tuple[torch.Tensor, torch.Tensor | None]:  # (encoder input, clean target or None)
         if not config.augment:
             return torch.from_numpy(simulator(scenes))[:, None], None
         clean, coverage = simulator.render_with_coverage(scenes)
-        return torch.from_numpy(augment(clean, coverage, rng))[:, None], torch.from_numpy(clean)[:, None]
+        shared = config.mode == "specific"  # within a transformation batch only its factor varies
+        return torch.from_numpy(augment(clean, coverage, rng, shared))[:, None], torch.from_numpy(clean)[:, None]
 
     if config.mode != "specific":
         x, target = images(simulator.prior.sample(rng, config.batch_size))

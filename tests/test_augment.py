@@ -50,3 +50,12 @@ def test_augmented_training_reconstructs_the_clean_render_and_resumes_exactly(tm
     train(resume_config(part, {"steps": 4}), part, command="resume", progress=False, resume=part)
     a, b = _weights(whole), _weights(part)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_shared_draw_varies_only_what_the_renders_vary(renders):
+    images, coverage = renders
+    same = np.repeat(images[:1], 4, axis=0), np.repeat(coverage[:1], 4, axis=0)
+    shared = augment(*same, np.random.default_rng(4), shared=True)
+    apart = augment(*same, np.random.default_rng(4), shared=False)
+    spread = lambda batch: np.abs(batch - batch.mean(0)).mean()  # noqa: E731
+    assert spread(shared) < 0.03 < spread(apart)  # one background, framing and lighting: only the pixel noise differs
