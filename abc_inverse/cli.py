@@ -50,9 +50,9 @@ class RenderCommand:
     color: bool = option(False, "RGB instead of grey")
     n_shape: int = option(20, "shape coefficients", ge=1)
     n_albedo: int = option(10, "albedo coefficients", ge=1)
-    supersample: int = option(2, "samples per pixel side (anti-aliasing), as the shipped network's renders", ge=1,
+    supersample: int = option(1, "samples per pixel side (anti-aliasing), as the shipped network's renders", ge=1,
                               le=4)
-    features: bool = option(True, "eyes, brows and lips in the albedo, as the shipped network's renders")
+    features: bool = option(False, "eyes, brows and lips in the albedo, as the shipped network's renders")
 
 
 @dataclass(frozen=True)

@@ -125,3 +125,13 @@ def test_train_specific_mode(tmp_path):
                  "--invariance", "0.01", "--shape-bias", "1"]) == 0
     record = json.loads((tmp_path / "spec.pt.json").read_text())
     assert record["config"]["mode"] == "specific" and record["config"]["clamp"] == "mean"
+
+
+def test_render_defaults_draw_what_the_shipped_network_was_trained_on():
+    from abc_inverse.cli import RenderCommand
+    from encoders.statistics import make_statistic, simulator_for
+
+    shipped = simulator_for(make_statistic("dcign")).get_config()
+    render = RenderCommand(azimuth=0.0, elevation=0.0, light_azimuth=0.0, out="x.png")
+    assert (render.size, render.n_shape, render.n_albedo, render.supersample, render.features) == \
+        tuple(shipped[k] for k in ("image_size", "n_shape", "n_albedo", "supersample", "features"))
