@@ -18,7 +18,7 @@ Steps, each reused when its output exists (so an interrupted run resumes):
 Writes into ``--out``: per_photo.csv, summary.md, fit_grid.png, pixel_error.png, reference_on_renders.csv.
 
 Usage: python experiments/real_photos.py --photos data/real_photos --out docs/results/real_photos/baseline
-[--fits out/real_photos/baseline] [--workers 1] [--name "main at <hash>"]
+[--fits out/real_photos/baseline] [--workers 1] [--name "main at <hash>"] [--checkpoint CKPT]
 """
 
 import argparse
@@ -191,6 +191,7 @@ def main() -> None:
     parser.add_argument("--fits", type=Path, default=None, help="default: out/real_photos/<name of --out>")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--name", default=None, help="what was evaluated (default: main at the git hash)")
+    parser.add_argument("--checkpoint", type=Path, default=None, help="DC-IGN checkpoint (default: the shipped one)")
     for flag in ("draws", "tune", "chains"):
         parser.add_argument(f"--{flag}", type=int, default=None, help="default: abc-inverse fit's")
     args = parser.parse_args()
@@ -202,7 +203,8 @@ def main() -> None:
     on_renders = reference_on_renders(fits, args.out)
     sampler = replace(FitCommand().sampler, **{k: getattr(args, k) for k in ("draws", "tune", "chains")
                                                 if getattr(args, k) is not None})
-    opts = replace(FitCommand(), images=(args.photos,), out=fits, workers=args.workers, sampler=sampler)
+    opts = replace(FitCommand(), images=(args.photos,), out=fits, workers=args.workers, sampler=sampler,
+                   checkpoint=args.checkpoint)
     results = fit_photos(opts, command=f"python experiments/real_photos.py --photos {args.photos} --out {args.out}")
     assert folder_names(photos) == [r["folder"] for r in results]
     rows, grids = zip(*(compare(r, p, fits) for r, p in zip(results, points, strict=True)), strict=True)
