@@ -127,7 +127,7 @@ def compare(result: dict, points: np.ndarray, fits: Path) -> tuple[dict, list]:
     row["best_pixel_mse"] = result["best_pixel_mse"]
     row["best_pixel_mse_in_face"] = float(np.mean((images[0] - observed)[face] ** 2)) if face.any() else ""
     row["r_hat_max"] = max(summary[n]["r_hat"] for n in ("azimuth", "elevation", "light_azimuth"))
-    return row, [observed, images[0], images[1], np.where(face, images[0], observed)]
+    return row, [observed, images[0], images[1], simulator.render_over(best, observed)[0]]
 
 
 GRID_GROUPS = 3  # photos side by side in the fit grid
