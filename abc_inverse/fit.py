@@ -42,7 +42,7 @@ PILOT_BATCH = 64  # pilot simulations rendered and encoded at once
 SMC_ESS_FRACTION = 0.5  # each SMC round picks the ε that halves the population's effective sample size
 SMC_MIN_ACCEPTANCE = 0.05  # an SMC run stops when fewer of its moves are accepted
 SMC_MAX_ROUNDS = 30
-BACKGROUNDS = ("plain", "image")  # what a simulated face is seen against (simulate_images)
+BACKGROUNDS = ("plain", "image")  # what a simulated face is seen against (backdrop)
 
 
 @dataclass(frozen=True)

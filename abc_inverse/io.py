@@ -88,8 +88,7 @@ def read_image(path: Path | str) -> np.ndarray:
 def _alpha(im: Image.Image) -> np.ndarray | None:
     """Opacity (H, W) float32 in [0, 1] of an image with transparency (an alpha channel or a transparent palette
     entry), else None."""
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info) or \
-            (im.mode in ("L", "RGB") and "transparency" in im.info):
+    if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
         return np.asarray(im.convert("RGBA"), dtype=np.float32)[..., 3] / 255.0
     return None
 

@@ -7,7 +7,7 @@ Kulkarni et al. 2015 §4.1, Fig. 5 (the graphics simulator of the ABC-MCMC schem
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -103,7 +103,8 @@ class Simulator:
 
     Parameters
     ----------
-    model : MorphableModel, optional. Defaults to ``load_model()`` (20 shape, 10 albedo dimensions).
+    model : MorphableModel, optional. Defaults to ``load_model()`` (20 shape, 10 albedo dimensions). With
+        ``settings.features`` the simulator's ``model`` is this one with the features in its mean albedo.
     settings : RenderSettings, optional.
 
     Calling ``simulator(scene)`` returns (N, H, W) float32 grey images, or (N, H, W, 3) RGB when
@@ -111,13 +112,13 @@ class Simulator:
     """
 
     def __init__(self, model: MorphableModel | None = None, settings: RenderSettings | None = None):
-        self.model = model if model is not None else load_model()
+        model = model if model is not None else load_model()
         self.settings = settings if settings is not None else RenderSettings()
+        if self.settings.features:  # repaints fixed regions only, so a model painted already stays the same
+            model = replace(model, albedo_mean=feature_albedo(model.mean, model.albedo_mean))
+        self.model = model
         self.prior = ScenePrior(self.model.n_shape, self.model.n_albedo)
         albedo_mean, albedo_basis = self.model.albedo_mean, self.model.albedo_basis
-        if self.settings.features:
-            albedo_mean = feature_albedo(self.model.mean, albedo_mean)
-        self._albedo_rgb = albedo_mean
         if not self.settings.color:
             albedo_mean, albedo_basis = albedo_mean @ GREY_WEIGHTS, albedo_basis @ GREY_WEIGHTS
         self._albedo_mean = np.ascontiguousarray(albedo_mean.reshape(self.model.n_vertices, -1), np.float32)
@@ -144,8 +145,7 @@ class Simulator:
         scene = self.prior.validate(scene)
         rot, cam, light = self._pose(scene)
         verts = np.matmul(self.model.shape(scene.shape), rot.transpose(0, 2, 1)) - cam[:, None, :]
-        albedo = np.clip(self._albedo_rgb[None] + np.einsum("na,avc->nvc", scene.albedo.astype(np.float32),
-                                                            self.model.albedo_basis), 0.0, 1.0)
+        albedo = self.model.albedo(scene.albedo)
         if not self.settings.color:
             albedo = (albedo @ GREY_WEIGHTS)[..., None]
         return verts.astype(np.float32), np.ascontiguousarray(albedo, dtype=np.float32), light
