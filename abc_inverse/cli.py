@@ -70,6 +70,8 @@ class TrainCommand:
                                 "OUT's name + .stage1.pt); flags given override it in every stage",
                                 choices=(None, *PRESETS), group=RUN)
     threads: int = option(2, "torch threads", ge=1, group=RUN)
+    device: str = option("cpu", "torch device the network trains on (cpu, cuda, cuda:1, …); renders stay on the "
+                         "CPU", group=RUN)
     progress: bool = option(True, "progress bar", group=RUN)
     run: TrainConfig = option(TrainConfig())
 
@@ -206,6 +208,7 @@ def cmd_train(args) -> None:
 
     given = resolve(TrainCommand, args)
     torch.set_num_threads(given.threads)
+    device = torch_device(given.device)
     if given.resume is not None:
         if given.preset is not None or args.config is not None:
             raise UserError("--resume: a resumed run keeps the settings in its checkpoint; give neither --preset nor "
@@ -221,10 +224,27 @@ def cmd_train(args) -> None:
             opts.out.parent.mkdir(parents=True, exist_ok=True)
             write_config(replace(opts, preset=None), opts.out.with_name(opts.out.name + ".config.json"))
         record = train(opts.run, opts.out, command=_command(args), progress=opts.progress, resume=opts.resume,
-                       init=opts.init)
+                       init=opts.init, device=device)
         print(f"wrote {opts.out} ({record['steps_done']} steps, {record['wall_time_s']} s, "
               f"final train ELBO {record['final_train_elbo']:.1f}, held-out ELBO {record['heldout']['elbo']:.1f} "
               f"nats/image)")
+
+
+def torch_device(name: str):
+    """``torch.device(name)``, checked: raises UserError for a name torch does not know or a device this machine
+    lacks."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise UserError(f"--device: expected a torch device such as 'cpu' or 'cuda', got {name!r}") from None
+    if device.type == "cuda" and not (torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()):
+        raise UserError(f"--device: {name!r} asked for, but torch sees {torch.cuda.device_count()} CUDA device(s) "
+                        f"here")
+    if device.type not in ("cpu", "cuda"):
+        raise UserError(f"--device: expected cpu or cuda[:N], got {name!r}")
+    return device
 
 
 def preset_stages(args, given: TrainCommand) -> list[TrainCommand]:

@@ -80,33 +80,39 @@ def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(buffer), dtype=np.float32) / 255.0
 
 
-def _recipe(rng: np.random.Generator, size: int) -> dict:
-    """One draw of every setting of the module docstring's steps for a (size, size) image."""
+def _recipe(rng: np.random.Generator, size: int, framing: float) -> dict:
+    """One draw of every setting of the module docstring's steps for a (size, size) image; the framing jitter
+    (shift, scale, roll) is ``framing`` times the module's."""
     return {"background": random_background(rng, size) if rng.uniform() < BACKGROUND_P else None,
-            "shift": rng.uniform(-SHIFT_PX, SHIFT_PX, size=2) * size / 64, "scale": rng.uniform(*SCALE),
-            "roll": np.radians(rng.uniform(-ROLL_DEG, ROLL_DEG)), "gamma": rng.uniform(*GAMMA),
+            "shift": framing * rng.uniform(-SHIFT_PX, SHIFT_PX, size=2) * size / 64,
+            "scale": 1 + framing * (rng.uniform(*SCALE) - 1),
+            "roll": framing * np.radians(rng.uniform(-ROLL_DEG, ROLL_DEG)), "gamma": rng.uniform(*GAMMA),
             "contrast": rng.uniform(*CONTRAST), "brightness": rng.uniform(-BRIGHTNESS, BRIGHTNESS),
             "blur": rng.uniform(0.3, BLUR_PX) if rng.uniform() < BLUR_P else 0.0, "noise": rng.uniform(0, NOISE),
             "jpeg": int(rng.integers(*JPEG_QUALITY)) if rng.uniform() < JPEG_P else None}
 
 
-def augment(images: np.ndarray, coverage: np.ndarray, rng: np.random.Generator, shared: bool = False) -> np.ndarray:
+def augment(images: np.ndarray, coverage: np.ndarray, rng: np.random.Generator, shared: bool = False,
+            framing: float = 1.0) -> np.ndarray:
     """Domain-randomised copies of renders (see the module docstring).
 
     images : (N, H, W) float32 grey renders in [0, 1] on a black background (H = W); coverage : (N, H, W) float32
     in [0, 1], the share of each pixel the face covers (:meth:`abc_inverse.render.simulator.Simulator.
     render_with_coverage`). shared : one draw of the settings (background, framing, lighting, blur, noise level,
     JPEG quality) for the whole batch, so that within it only what the renders vary varies (for the specific
-    transformations of Kulkarni et al. 2015 §3.2); else a draw per image. Returns (N, H, W) float32 in [0, 1].
-    Raises ValueError for mismatched shapes."""
+    transformations of Kulkarni et al. 2015 §3.2); else a draw per image. framing : scale of the shift, scale and
+    roll jitter (1 = the module's ranges, 0 = none; a float ≥ 0). Returns (N, H, W) float32 in [0, 1].
+    Raises ValueError for mismatched shapes or a negative ``framing``."""
     images, coverage = np.asarray(images, np.float32), np.asarray(coverage, np.float32)
     if images.shape != coverage.shape or images.ndim != 3 or images.shape[1] != images.shape[2]:
         raise ValueError(f"images, coverage: expected two (N, H, H) arrays, got {images.shape} and {coverage.shape}")
+    if not framing >= 0:
+        raise ValueError(f"framing: expected a number ≥ 0, got {framing!r}")
     out = np.empty_like(images)
     size = images.shape[1]
-    batch_recipe = _recipe(rng, size) if shared else None
+    batch_recipe = _recipe(rng, size, framing) if shared else None
     for i, (image, cover) in enumerate(zip(images, coverage, strict=True)):
-        r = batch_recipe or _recipe(rng, size)
+        r = batch_recipe or _recipe(rng, size, framing)
         if r["background"] is not None:
             image = image + (1.0 - cover) * r["background"]
         image = np.clip(_similarity(image, r["shift"], r["scale"], r["roll"]), 0.0, 1.0) ** r["gamma"]

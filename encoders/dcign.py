@@ -113,7 +113,7 @@ class DCIGN(nn.Module):
     def reparameterise(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
                        ) -> torch.Tensor:
         """z = mu + exp(logvar / 2) · ε, ε ~ N(0, I) drawn with ``generator`` (the reparameterisation trick): (N, L)."""
-        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)  # same noise on any device
         return mu + torch.exp(0.5 * logvar) * eps
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
@@ -171,7 +171,7 @@ def save_checkpoint(path: Path, model: DCIGN, meta: CheckpointMeta, extra: dict 
     """Write a checkpoint atomically (temporary file, then rename). ``extra`` holds optimizer/RNG state."""
     path = Path(path)
     payload = {"format": "abc-inverse/dcign/1", "config": asdict(model.config),
-               "state_dict": model.state_dict(), "meta": json.dumps(asdict(meta))}
+               "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "meta": json.dumps(asdict(meta))}
     if extra:
         payload["extra"] = extra
     with atomic_path(path) as tmp:

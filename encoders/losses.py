@@ -121,7 +121,7 @@ def mirror_penalty(model: DCIGN, x: torch.Tensor, mu: torch.Tensor, active: torc
     x : (N, 1, H, W) images; mu : (N, L) their encoder means; active : (L,) bool. Returns a scalar tensor (0 for an
     intrinsic batch).
     """
-    sign = torch.zeros(active.shape, dtype=mu.dtype)
+    sign = torch.zeros(active.shape, dtype=mu.dtype, device=mu.device)
     sign[[LATENT_OF["azimuth"], LATENT_OF["light"]]] = 1.0
     sign[LATENT_OF["elevation"]] = -1.0
     k = active & (sign != 0)

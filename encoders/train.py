@@ -53,6 +53,7 @@ from encoders.losses import forward_pass, objective
 CURRICULUM_START = 0.1  # fraction of each angle's prior range varied at step 0 of the curriculum
 # Settings a resumed run may change: they do not alter the sequence of updates.
 RESUMABLE_CHANGES = ("steps", "checkpoint_every")
+CPU = torch.device("cpu")
 PAPER, BEYOND = "paper (Kulkarni et al. 2015)", "beyond the paper"
 
 
@@ -99,6 +100,8 @@ class TrainConfig:
     augment: bool = option(False, "domain randomisation: the encoder sees each render over a real background, "
                            "reframed, relit, blurred, noised and JPEG-compressed, the decoder reconstructs the clean "
                            "render (encoders/augment.py)", group=BEYOND)
+    framing: float = option(1.0, "augment: scale of the framing jitter (shift, scale, roll) against a face detector's "
+                            "(1 = ±2 px at 64 px, ±7 %, ±6°; 0 = none)", ge=0, le=2, group=BEYOND)
     supersample: int = option(1, "render samples per pixel side (anti-aliasing; 1 = one sample per pixel)", ge=1, le=4,
                               group=BEYOND)
     features: bool = option(False, "renders with eyes, brows and lips painted into the mean albedo", group=BEYOND)
@@ -141,7 +144,8 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
             return torch.from_numpy(simulator(scenes))[:, None], None
         clean, coverage = simulator.render_with_coverage(scenes)
         shared = config.mode == "specific"  # within a transformation batch only its factor varies
-        return torch.from_numpy(augment(clean, coverage, rng, shared))[:, None], torch.from_numpy(clean)[:, None]
+        x = augment(clean, coverage, rng, shared, config.framing)
+        return torch.from_numpy(x)[:, None], torch.from_numpy(clean)[:, None]
 
     if config.mode != "specific":
         x, target = images(simulator.prior.sample(rng, config.batch_size))
@@ -217,9 +221,11 @@ class Run:
     elapsed: float = 0.0
 
 
-def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path | None) -> Run:
-    """A fresh run, or one continued from checkpoint ``resume`` or started from the weights of ``init``.
-    Raises ValueError for both, a checkpoint of another architecture or simulator, or one beyond config.steps."""
+def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path | None,
+              device: torch.device = CPU) -> Run:
+    """A fresh run, or one continued from checkpoint ``resume`` or started from the weights of ``init``, its network
+    on ``device``. Raises ValueError for both, a checkpoint of another architecture or simulator, or one beyond
+    config.steps."""
     if resume is not None and init is not None:
         raise ValueError("resume, init: give at most one (a resumed run keeps the weights it started from)")
     simulator = Simulator(load_model(config.n_shape, config.n_albedo),
@@ -230,18 +236,21 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         model = DCIGN(arch)
-    heldout_scenes = simulator.prior.sample(np.random.default_rng(10**6 + config.seed), 256)
+    if resume is not None or init is not None:
+        source = Path(resume if resume is not None else init)
+        loaded, meta, extra = load_checkpoint(source)
+        if loaded.config != arch:
+            raise ValueError(f"{'resume' if resume is not None else 'init'}: {str(source)!r} has architecture "
+                             f"{asdict(loaded.config)}, the run needs {asdict(arch)}")
+        model.load_state_dict(loaded.state_dict())
+    model.to(device)
+    heldout = simulator(simulator.prior.sample(np.random.default_rng(10**6 + config.seed), 256))
     run = Run(config, simulator, model, make_optimizer(model, config), np.random.default_rng(config.seed),
-              torch.Generator().manual_seed(config.seed), torch.from_numpy(simulator(heldout_scenes))[:, None],
-              {"command": command, "config": asdict(config), "simulator": simulator.get_config()})
+              torch.Generator().manual_seed(config.seed), torch.from_numpy(heldout)[:, None].to(device),
+              {"command": command, "config": asdict(config), "simulator": simulator.get_config(),
+               "device": str(device)})
     if resume is None and init is None:
         return run
-    source = Path(resume if resume is not None else init)
-    loaded, meta, extra = load_checkpoint(source)
-    if loaded.config != arch:
-        raise ValueError(f"{'resume' if resume is not None else 'init'}: {str(source)!r} has architecture "
-                         f"{asdict(loaded.config)}, the run needs {asdict(arch)}")
-    model.load_state_dict(loaded.state_dict())
     if resume is None:
         run.record["init"] = {"path": str(source), "weights_sha256": weights_digest(model)}
         return run
@@ -279,27 +288,29 @@ def save_run(run: Run, out: Path, step: int, wall: float) -> None:
 
 
 def train(config: TrainConfig, out: Path, command: str = "", progress: bool = True, resume: Path | None = None,
-          init: Path | None = None) -> dict:
+          init: Path | None = None, device: torch.device = CPU) -> dict:
     """Train a DC-IGN and write ``out`` (checkpoint) and ``out`` + ``.json`` (training record).
 
     resume : checkpoint of an interrupted run with this ``config`` (see :func:`resume_config`); training goes on
     from its step with its optimizer, weights, history and random-number states, so the result equals an
     uninterrupted run's. init : checkpoint whose weights start the run (e.g. a random-mode network before
-    specific-mode training); its architecture must match ``config``; the optimizer starts afresh.
+    specific-mode training); its architecture must match ``config``; the optimizer starts afresh. device : where
+    the network trains (renders and their randomisation stay on the CPU; the reparameterisation noise is drawn on
+    the CPU, so a run's random stream does not depend on the device, though its floating-point results may).
     Returns the training record: config, command line, wall time, final training and held-out ELBO.
     Checkpoints are written atomically every ``checkpoint_every`` steps and at the end.
     Raises ValueError for a mismatched ``resume``/``init`` checkpoint or ``resume`` beyond ``config.steps``.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    run = start_run(config, command, resume, init)
+    run = start_run(config, command, resume, init, device)
     start = time.perf_counter() - run.elapsed
     run.model.train()
     bar = tqdm(range(run.done + 1, config.steps + 1), desc="train DC-IGN", disable=not progress, mininterval=1.0,
                initial=run.done, total=config.steps)
     for step in bar:
-        loss, rec, kl = train_step(run.model, run.opt, draw_batch(run.simulator, run.rng, config, step), run.gen,
-                                   config)
+        batch = Batch(*(None if t is None else t.to(device) for t in draw_batch(run.simulator, run.rng, config, step)))
+        loss, rec, kl = train_step(run.model, run.opt, batch, run.gen, config)
         run.history.append(-loss)
         if step % 20 == 0:
             bar.set_postfix(elbo=f"{np.mean(run.history[-20:]):.1f}", rec=f"{rec:.1f}", kl=f"{kl:.1f}")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from abc_inverse.render.simulator import RenderSettings, Simulator
-from encoders.augment import augment, random_background
+from encoders.augment import ROLL_DEG, SCALE, SHIFT_PX, _recipe, augment, random_background
 from encoders.train import TrainConfig, draw_batch, resume_config, train
 from tests.test_train import TINY, _weights
 
@@ -28,6 +28,19 @@ def test_augment_keeps_the_face_and_changes_what_a_photo_changes(renders):
     assert not np.array_equal(augment(images, coverage, np.random.default_rng(2)), out)
     with pytest.raises(ValueError, match="images, coverage: expected two"):
         augment(images, coverage[:, :8], np.random.default_rng(0))
+    with pytest.raises(ValueError, match="framing: expected a number ≥ 0, got -1"):
+        augment(images, coverage, np.random.default_rng(0), framing=-1)
+
+
+def test_framing_scales_the_shift_scale_and_roll_jitter():
+    for framing in (0.0, 0.5, 1.0):
+        draws = [_recipe(np.random.default_rng(seed), 64, framing) for seed in range(200)]
+        shift = max(np.abs(d["shift"]).max() for d in draws)
+        scale = max(abs(d["scale"] - 1) for d in draws)
+        roll = max(abs(np.degrees(d["roll"])) for d in draws)
+        # the largest of 200 uniform draws lies within 2 % of its bound with probability 1 - 0.98^200 > 0.98
+        for got, bound in ((shift, SHIFT_PX), (scale, SCALE[1] - 1), (roll, ROLL_DEG)):
+            assert framing * bound * 0.95 <= got <= framing * bound + 1e-12
 
 
 def test_random_background_is_a_textured_patch():

@@ -78,6 +78,9 @@ def test_fit_default_photo_with_face_detection(tmp_path):
     (["render", "--azimuth", "0", "--elevation", "0", "--light-azimuth", "0", "--size", "8", "--out", "x.png"],
      "image_size: expected an integer in 16..512"),
     (["plot", "MISSING.nc"], "posterior: no such file"),
+    (["train", "--out", "x.pt", "--device", "gpu0"], "--device: expected a torch device"),
+    (["train", "--out", "x.pt", "--device", "meta"], "--device: expected cpu or cuda"),
+    (["train", "--out", "x.pt", "--device", "cuda:99"], "--device: 'cuda:99' asked for, but torch sees"),
 ])
 def test_bad_input_gives_clear_errors(argv, match, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
