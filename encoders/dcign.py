@@ -63,6 +63,16 @@ class DCIGNConfig:
             raise ValueError(f"decoder_hidden: expected ≥ 0 units, got {self.decoder_hidden}")
 
 
+def conv_encoder(channels: tuple[int, ...], kernel: int) -> nn.Sequential:
+    """The DC-IGN encoder trunk (Fig. 1): per entry of ``channels`` a kernel × kernel conv (same padding) → 2× max-pool
+    → ReLU, then flatten. Input (N, 1, S, S); output (N, channels[-1] · (S / 2^len(channels))²)."""
+    layers, c_in = [], 1
+    for c in channels:
+        layers += [nn.Conv2d(c_in, c, kernel, padding=kernel // 2), nn.MaxPool2d(2), nn.ReLU()]
+        c_in = c
+    return nn.Sequential(*layers, nn.Flatten())
+
+
 class DCIGN(nn.Module):
     """DC-IGN encoder/decoder (Kulkarni et al. 2015 Fig. 1).
 
@@ -75,13 +85,9 @@ class DCIGN(nn.Module):
         super().__init__()
         self.config = config
         k, pad = config.kernel, config.kernel // 2
-        layers, c_in = [], 1
-        for c in config.channels:
-            layers += [nn.Conv2d(c_in, c, k, padding=pad), nn.MaxPool2d(2), nn.ReLU()]
-            c_in = c
-        self.encoder = nn.Sequential(*layers, nn.Flatten())
+        self.encoder = conv_encoder(config.channels, k)
         self.bottom = config.image_size // 2 ** len(config.channels)
-        n_feat = c_in * self.bottom**2
+        n_feat = config.channels[-1] * self.bottom**2
         self.mu = nn.Linear(n_feat, config.latent_dim)
         self.logvar = nn.Linear(n_feat, config.latent_dim)
         h = config.decoder_hidden
