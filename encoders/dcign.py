@@ -81,6 +81,8 @@ class DCIGN(nn.Module):
     (reconstruction, mu, logvar, z) with z = mu + exp(logvar / 2) · ε (reparameterisation trick).
     """
 
+    checkpoint_format = "abc-inverse/dcign/1"
+
     def __init__(self, config: DCIGNConfig):
         super().__init__()
         self.config = config
@@ -173,10 +175,15 @@ def weights_digest(model: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def save_checkpoint(path: Path, model: DCIGN, meta: CheckpointMeta, extra: dict | None = None) -> None:
-    """Write a checkpoint atomically (temporary file, then rename). ``extra`` holds optimizer/RNG state."""
+NETWORKS = {DCIGN.checkpoint_format: (DCIGN, DCIGNConfig)}  # what load_checkpoint reads
+
+
+def save_checkpoint(path: Path, model: nn.Module, meta: CheckpointMeta, extra: dict | None = None) -> None:
+    """Write a checkpoint of a DC-IGN or another network with ``checkpoint_format`` and a dataclass ``config``
+    (:class:`encoders.vitae.VITAE`) atomically (temporary file, then rename). ``extra`` holds optimizer/RNG
+    state."""
     path = Path(path)
-    payload = {"format": "abc-inverse/dcign/1", "config": asdict(model.config),
+    payload = {"format": model.checkpoint_format, "config": asdict(model.config),
                "state_dict": {k: v.cpu() for k, v in model.state_dict().items()}, "meta": json.dumps(asdict(meta))}
     if extra:
         payload["extra"] = extra
@@ -184,14 +191,13 @@ def save_checkpoint(path: Path, model: DCIGN, meta: CheckpointMeta, extra: dict 
         torch.save(payload, tmp)
 
 
-def load_checkpoint(path: Path | str | None = None) -> tuple[DCIGN, CheckpointMeta, dict]:
-    """Load a DC-IGN checkpoint (weights only; no code is unpickled).
-
-    path : default the shipped network. Returns (model in eval mode, meta, extra).
-    Raises FileNotFoundError if missing, ValueError if corrupt or not an abc-inverse DC-IGN checkpoint or its
-    weights do not match its config.
-    """
-    path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+def read_checkpoint(path: Path | str, networks: dict[str, tuple[type, type]]) -> tuple[nn.Module, CheckpointMeta,
+                                                                                        dict]:
+    """Load a checkpoint of one of ``networks`` ({format: (network class, config class)}; weights only, no code
+    is unpickled). Returns (model in eval mode, meta, extra).
+    Raises FileNotFoundError if missing, ValueError if corrupt, of another format, or its weights do not match its
+    config."""
+    path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint: no such file {str(path)!r}")
     try:
@@ -199,18 +205,34 @@ def load_checkpoint(path: Path | str | None = None) -> tuple[DCIGN, CheckpointMe
     except Exception as exc:  # torch raises many types for truncated or foreign files
         raise ValueError(f"checkpoint: {str(path)!r} is not a readable torch checkpoint ({exc.__class__.__name__})"
                          ) from None
-    if not isinstance(payload, dict) or payload.get("format") != "abc-inverse/dcign/1":
-        raise ValueError(f"checkpoint: {str(path)!r} is not an abc-inverse DC-IGN checkpoint "
-                         f"(expected format 'abc-inverse/dcign/1')")
+    if not isinstance(payload, dict) or payload.get("format") not in networks:
+        kinds = " or ".join(repr(k) for k in networks)
+        raise ValueError(f"checkpoint: {str(path)!r} is not an abc-inverse {_kind(networks)} checkpoint (expected "
+                         f"format {kinds})")
+    network, config_class = networks[payload["format"]]
     try:
-        config = DCIGNConfig(**payload["config"])
-        model = DCIGN(config)
+        model = network(config_class(**payload["config"]))
         model.load_state_dict(payload["state_dict"])
         meta = CheckpointMeta(**json.loads(payload["meta"]))
     except (TypeError, KeyError, RuntimeError, ValueError) as exc:
-        raise ValueError(f"checkpoint: {str(path)!r} does not match its DC-IGN config: {exc}") from None
+        raise ValueError(f"checkpoint: {str(path)!r} does not match its {_name(network)} config: {exc}") from None
     model.eval()
     return model, meta, payload.get("extra", {})
+
+
+def _name(network: type) -> str:
+    return network.__name__.replace("DCIGN", "DC-IGN")
+
+
+def _kind(networks: dict[str, tuple[type, type]]) -> str:
+    return " or ".join(_name(network) for network, _ in networks.values())
+
+
+def load_checkpoint(path: Path | str | None = None) -> tuple[DCIGN, CheckpointMeta, dict]:
+    """Load a DC-IGN checkpoint (:func:`read_checkpoint`); path : default the shipped network.
+    Raises FileNotFoundError if missing, ValueError if corrupt or not an abc-inverse DC-IGN checkpoint or its
+    weights do not match its config."""
+    return read_checkpoint(path if path is not None else DEFAULT_CHECKPOINT, NETWORKS)
 
 
 class DCIGNStatistic:

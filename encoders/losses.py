@@ -59,10 +59,14 @@ def register(name: str, weight: str | None, paper: bool):
 def forward_pass(model: DCIGN, batch: Batch, generator: torch.Generator, clamp: str) -> Forward:
     """Encode, reparameterise (noise from ``generator``), clamp the inactive latents of a specific-mode batch to
     ``clamp`` ('first' or 'mean'; :func:`encoders.clamp.clamp_latents`) and decode; the reconstruction is scored
-    against ``batch.target`` when there is one, else against the input."""
-    mu, logvar = model.encode(batch.x)
-    z = model.reparameterise(mu, logvar, generator)
-    logits = model.decode_logits(z if batch.active is None else clamp_latents(z, batch.active, clamp))
+    against ``batch.target`` when there is one, else against the input. A random-mode batch goes through the
+    network's own ``forward`` (the same draws for a DC-IGN; C-VITAE reads appearance given the drawn z_P)."""
+    if batch.active is None:
+        logits, mu, logvar, z = model(batch.x, generator)
+    else:
+        mu, logvar = model.encode(batch.x)
+        z = model.reparameterise(mu, logvar, generator)
+        logits = model.decode_logits(clamp_latents(z, batch.active, clamp))
     _, rec, kl = sgvb_loss(logits, batch.x if batch.target is None else batch.target, mu, logvar, batch.active)
     return Forward(model, batch, mu, logvar, z, logits, rec, kl)
 

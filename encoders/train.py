@@ -9,6 +9,10 @@ invariance targeting §3.2.1). The objective is a sum of registered loss terms (
 Optimiser as in §4: RMSprop with learning rate 0.0005; the squared-gradient average decays by 0.1 per step (torch
 ``alpha = 0.9``) and the "weight decay 0.01" of the paper is applied as L2 weight decay.
 
+Other networks train through the same loop (``model``): a plain VAE and a β-VAE (the DC-IGN network on random
+batches, KL weight 1 or β; Kingma & Welling 2014, Higgins et al. 2017) and U-VITAE / C-VITAE
+(:mod:`encoders.vitae`), on rendered faces or on dSprites (``data``, :mod:`encoders.dsprites`).
+
 Recipes are named by :data:`PRESETS`: ``paper`` (the paper's specific-transformation procedure) and ``default``
 (the two stages that made the shipped network ``encoders/data/dcign_default.pt``).
 """
@@ -41,20 +45,27 @@ from encoders.batches import (
 from encoders.clamp import CLAMP_MODES
 from encoders.dcign import (
     DCIGN,
+    NETWORKS,
     CheckpointMeta,
     DCIGNConfig,
     elbo_terms,
-    load_checkpoint,
+    read_checkpoint,
     save_checkpoint,
     weights_digest,
 )
+from encoders.dsprites import sample as sample_sprites
 from encoders.losses import forward_pass, objective
+from encoders.vitae import NETWORKS as VITAE_NETWORKS
+from encoders.vitae import VITAE, VITAEConfig
 
 CURRICULUM_START = 0.1  # fraction of each angle's prior range varied at step 0 of the curriculum
 # Settings a resumed run may change: they do not alter the sequence of updates.
 RESUMABLE_CHANGES = ("steps", "checkpoint_every")
 CPU = torch.device("cpu")
 PAPER, BEYOND = "paper (Kulkarni et al. 2015)", "beyond the paper"
+NETWORK = "network and data (DC-IGN or the VITAE comparison)"
+MODELS = ("dcign", "vae", "beta-vae", "u-vitae", "c-vitae")
+CHECKPOINTS = {**NETWORKS, **VITAE_NETWORKS}  # every network a training checkpoint may hold
 
 
 @dataclass(frozen=True)
@@ -106,10 +117,35 @@ class TrainConfig:
                               group=BEYOND)
     features: bool = option(False, "renders with eyes, brows and lips painted into the mean albedo", group=BEYOND)
 
+    model: str = option("dcign", "network: dcign; vae and beta-vae (the DC-IGN network on random batches, KL weight 1 "
+                        "or --kl-weight > 1); u-vitae, c-vitae (encoders/vitae.py: latent_dim is z_A's size)",
+                        choices=MODELS, group=NETWORK)
+    data: str = option("faces", "training images: faces (the simulator's renders) or dsprites (encoders/dsprites.py, "
+                       "64 px)", choices=("faces", "dsprites"), group=NETWORK)
+    perspective_dim: int = option(6, "u-vitae, c-vitae: size of the perspective code z_P", ge=1, group=NETWORK)
+
     def __post_init__(self):
         check_options(self)
         if self.mode == "specific" and self.latent_dim < 4:
             raise ValueError(f"latent_dim: specific mode needs ≥ 4 latents, got {self.latent_dim}")
+        if self.model != "dcign" and self.mode != "random":
+            raise ValueError(f"mode: model {self.model!r} trains on random batches only, got mode {self.mode!r}")
+        if self.model == "vae" and self.kl_weight != 1:
+            raise ValueError(f"kl_weight: a plain VAE has KL weight 1, got {self.kl_weight} (use model beta-vae)")
+        if self.model == "beta-vae" and not self.kl_weight > 1:
+            raise ValueError(f"kl_weight: a β-VAE needs a KL weight β > 1, got {self.kl_weight}")
+        if self.data == "dsprites" and (self.image_size != 64 or self.mode != "random" or self.augment):
+            raise ValueError(f"data: dsprites are 64-pixel images on random batches without augmentation, got "
+                             f"image_size {self.image_size}, mode {self.mode!r}, augment {self.augment}")
+
+    def network(self) -> DCIGNConfig | VITAEConfig:
+        """The architecture this config trains."""
+        if self.model.endswith("vitae"):
+            return VITAEConfig(image_size=self.image_size, appearance_dim=self.latent_dim,
+                               perspective_dim=self.perspective_dim, channels=self.channels,
+                               decoder_hidden=self.decoder_hidden, conditional=self.model == "c-vitae")
+        return DCIGNConfig(image_size=self.image_size, latent_dim=self.latent_dim, channels=self.channels,
+                           decoder_hidden=self.decoder_hidden)
 
 
 PRESETS: dict[str, tuple[dict, ...]] = {  # name -> stages; each stage starts from the previous one's weights
@@ -137,8 +173,11 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
     None = the full range), its active latents and, for an extrinsic type, the order of its varied angle and
     (with ``config.camera_invariance``) its scenes rendered from other cameras. With ``config.augment`` the
     encoder's inputs are domain-randomised (:func:`encoders.augment.augment`; in specific mode one draw per batch)
-    and the clean renders are the target.
+    and the clean renders are the target. With ``config.data == 'dsprites'``: independent dSprites (random mode).
     """
+    if config.data == "dsprites":
+        return Batch(torch.from_numpy(sample_sprites(rng, config.batch_size)[0].astype(np.float32))[:, None])
+
     def images(scenes) -> tuple[torch.Tensor, torch.Tensor | None]:  # (encoder input, clean target or None)
         if not config.augment:
             return torch.from_numpy(simulator(scenes))[:, None], None
@@ -187,10 +226,10 @@ def resume_config(path: Path, changes: dict | None = None) -> TrainConfig:
     """The TrainConfig of the run that wrote checkpoint ``path``, with ``changes`` applied.
 
     changes : {field: value}; only fields in RESUMABLE_CHANGES may differ from the checkpoint's values.
-    Raises FileNotFoundError / ValueError (from :func:`encoders.dcign.load_checkpoint`) for a missing or corrupt
+    Raises FileNotFoundError / ValueError (from :func:`encoders.dcign.read_checkpoint`) for a missing or corrupt
     file, ValueError if the checkpoint holds no resumable training state or a change would alter the run.
     """
-    _, meta, extra = load_checkpoint(path)
+    _, meta, extra = read_checkpoint(path, CHECKPOINTS)
     if "numpy_rng" not in extra or "config" not in meta.train:
         raise ValueError(f"resume: {str(path)!r} holds no training state to resume from (written by an older "
                          f"version, or not by abc-inverse train)")
@@ -231,30 +270,32 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
     simulator = Simulator(load_model(config.n_shape, config.n_albedo),
                           RenderSettings(image_size=config.image_size, supersample=config.supersample,
                                          features=config.features))
-    arch = DCIGNConfig(image_size=config.image_size, latent_dim=config.latent_dim, channels=config.channels,
-                       decoder_hidden=config.decoder_hidden)
+    arch = config.network()
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
-        model = DCIGN(arch)
+        model = (VITAE if isinstance(arch, VITAEConfig) else DCIGN)(arch)
     if resume is not None or init is not None:
         source = Path(resume if resume is not None else init)
-        loaded, meta, extra = load_checkpoint(source)
+        loaded, meta, extra = read_checkpoint(source, CHECKPOINTS)
         if loaded.config != arch:
             raise ValueError(f"{'resume' if resume is not None else 'init'}: {str(source)!r} has architecture "
                              f"{asdict(loaded.config)}, the run needs {asdict(arch)}")
         model.load_state_dict(loaded.state_dict())
     model.to(device)
-    heldout = simulator(simulator.prior.sample(np.random.default_rng(10**6 + config.seed), 256))
+    heldout_rng = np.random.default_rng(10**6 + config.seed)
+    if config.data == "dsprites":  # no renderer: the checkpoint's simulator entry stays empty
+        heldout, rendered_by = sample_sprites(heldout_rng, 256)[0].astype(np.float32), {}
+    else:
+        heldout, rendered_by = simulator(simulator.prior.sample(heldout_rng, 256)), simulator.get_config()
     run = Run(config, simulator, model, make_optimizer(model, config), np.random.default_rng(config.seed),
               torch.Generator().manual_seed(config.seed), torch.from_numpy(heldout)[:, None].to(device),
-              {"command": command, "config": asdict(config), "simulator": simulator.get_config(),
-               "device": str(device)})
+              {"command": command, "config": asdict(config), "simulator": rendered_by, "device": str(device)})
     if resume is None and init is None:
         return run
     if resume is None:
         run.record["init"] = {"path": str(source), "weights_sha256": weights_digest(model)}
         return run
-    if simulator_from_config(meta.simulator).get_config() != simulator.get_config():
+    if (simulator_from_config(meta.simulator).get_config() if meta.simulator else {}) != rendered_by:
         raise ValueError(f"resume: {str(source)!r} was trained on renders from another model or renderer "
                          f"version; start a new run")
     run.done = int(extra["step"])
@@ -282,7 +323,7 @@ def save_run(run: Run, out: Path, step: int, wall: float) -> None:
     state = {"optimizer": run.opt.state_dict(), "step": step, "numpy_rng": json.dumps(run.rng.bit_generator.state),
              "torch_rng": run.gen.get_state(), "history": torch.tensor(run.history, dtype=torch.float64),
              "wall_time_s": wall}
-    save_checkpoint(out, run.model, CheckpointMeta(simulator=run.simulator.get_config(), train=dict(run.record)),
+    save_checkpoint(out, run.model, CheckpointMeta(simulator=run.record["simulator"], train=dict(run.record)),
                     extra=state)
     write_text(out.with_name(out.name + ".json"), json.dumps(run.record, indent=2) + "\n")
 

@@ -79,6 +79,8 @@ class VITAE(nn.Module):
     :meth:`encoders.dcign.DCIGN.forward` does, so the same SGVB loss applies.
     """
 
+    checkpoint_format = "abc-inverse/vitae/1"
+
     def __init__(self, config: VITAEConfig):
         super().__init__()
         self.config = config
@@ -123,3 +125,6 @@ class VITAE(nn.Module):
         z_a = DCIGN.reparameterise(mu_a, logvar_a, generator)
         z = torch.cat([z_p, z_a], dim=1)
         return self.decode_logits(z), torch.cat([mu_p, mu_a], dim=1), torch.cat([logvar_p, logvar_a], dim=1), z
+
+
+NETWORKS = {VITAE.checkpoint_format: (VITAE, VITAEConfig)}  # for encoders.dcign.read_checkpoint

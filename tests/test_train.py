@@ -1,14 +1,16 @@
 """Training runs: exact resume, start from another network, clear errors for checkpoints that do not fit."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from abc_inverse.cli import main
-from encoders.dcign import load_checkpoint
-from encoders.train import TrainConfig, resume_config, train
+from encoders.dcign import DCIGN, load_checkpoint, read_checkpoint
+from encoders.train import CHECKPOINTS, TrainConfig, resume_config, train
+from encoders.vitae import VITAE
 
 TINY = dict(batch_size=4, image_size=16, latent_dim=6, channels=(4, 8), n_shape=3, n_albedo=2, mode="specific",
             clamp="mean", invariance=0.01, shape_bias=1.0, seed=3)
@@ -195,3 +197,34 @@ def test_invariance_term_pulls_the_encoder_means_of_clamped_latents_together():
     want = (f.z - f.z.mean(0)).detach()
     torch.testing.assert_close(grad[:, 1:], want[:, 1:])
     assert torch.equal(grad[:, 0], torch.zeros(6))
+
+
+@pytest.mark.parametrize("model", ["vae", "c-vitae"])
+def test_other_networks_train_on_dsprites_through_the_same_core_and_resume_exactly(tmp_path, model):
+    config = TrainConfig(model=model, data="dsprites", batch_size=4, latent_dim=3, perspective_dim=2,
+                         channels=(4, 4, 4), steps=4, checkpoint_every=4, seed=1)
+    whole = tmp_path / "whole.pt"
+    record = train(config, whole, progress=False)
+    assert record["config"]["model"] == model and record["simulator"] == {}  # no renderer behind dSprites
+    network, meta, _ = read_checkpoint(whole, CHECKPOINTS)
+    assert isinstance(network, VITAE if model == "c-vitae" else DCIGN) and network.config == config.network()
+    part = tmp_path / "part.pt"
+    train(replace(config, steps=2, checkpoint_every=2), part, progress=False)
+    train(resume_config(part, {"steps": 4}), part, command="resume", progress=False, resume=part)
+    a, b = network.state_dict(), read_checkpoint(part, CHECKPOINTS)[0].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="has architecture"):  # a VAE's weights do not start a VITAE, nor back
+        train(replace(config, model="u-vitae" if model == "vae" else "vae"), tmp_path / "x.pt", progress=False,
+              init=whole)
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"model": "vae", "mode": "specific"}, "mode: model 'vae' trains on random batches only"),
+    ({"model": "vae", "kl_weight": 4.0}, "kl_weight: a plain VAE has KL weight 1"),
+    ({"model": "beta-vae"}, "kl_weight: a β-VAE needs a KL weight β > 1"),
+    ({"data": "dsprites", "image_size": 32}, "data: dsprites are 64-pixel images"),
+    ({"model": "gan"}, "model: expected one of"),
+])
+def test_impossible_network_settings_are_refused(changes, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**changes)
