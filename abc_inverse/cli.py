@@ -101,7 +101,7 @@ class EvaluateCommand:
 @dataclass(frozen=True)
 class BenchCommand:
     """``abc-inverse bench-stats``: fit the same held-out synthetic faces with every statistic, the same sampler
-    budget and the same seeds (Kulkarni et al. 2015 Fig. 6). Statistics: pixels, dcign[:CHECKPOINT],
+    budget and the same seeds (Kulkarni et al. 2015 Fig. 6). Statistics: pixels, dcign[:CHECKPOINT], vitae:CKPT[:PART],
     squeezenet[:LAYER], efficientnet[:LAYER], each optionally LABEL=SPEC. Finished fits in --out are reused, so an
     interrupted run resumes."""
 

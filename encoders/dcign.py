@@ -240,18 +240,22 @@ class DCIGNStatistic:
 
     Parameters
     ----------
-    model : DCIGN. meta : CheckpointMeta (its ``simulator`` entry says how the inputs must be rendered).
+    model : DCIGN, or another encoder with the same ``encode`` (:class:`encoders.vitae.VITAE`). meta :
+    CheckpointMeta (its ``simulator`` entry says how the inputs must be rendered). codes : which of the encoder
+    mean's entries the statistic keeps (default all; VITAE: the perspective or appearance group).
 
-    Calling it on images (N, H, W) float32 in [0, 1] (H = W = ``image_size``) returns (N, latent_dim) float64,
-    encoded ``batch`` images at a time. Raises ValueError on a wrong shape or non-finite or out-of-range pixels.
+    Calling it on images (N, H, W) float32 in [0, 1] (H = W = ``image_size``) returns (N, dim) float64, encoded
+    ``batch`` images at a time. Raises ValueError on a wrong shape or non-finite or out-of-range pixels.
     """
 
-    def __init__(self, model: DCIGN, meta: CheckpointMeta | None = None, name: str = "dcign"):
+    def __init__(self, model: nn.Module, meta: CheckpointMeta | None = None, name: str = "dcign",
+                 codes: slice = slice(None)):
         self.model = model.eval()
         self.meta = meta if meta is not None else CheckpointMeta()
         self.name = name
         self.image_size = model.config.image_size
-        self.dim = model.config.latent_dim
+        self.codes = codes
+        self.dim = len(range(model.config.latent_dim)[codes])
         self.batch = 512
 
     @classmethod
@@ -261,9 +265,12 @@ class DCIGNStatistic:
         return cls(model, meta, name=f"dcign:{Path(path).name}" if path else "dcign")
 
     def get_config(self) -> dict:
-        """Provenance: architecture, training record and a digest of the weights."""
-        return {"name": self.name, "config": asdict(self.model.config), "meta": asdict(self.meta),
-                "weights_sha256": weights_digest(self.model)}
+        """Provenance: architecture, training record, a digest of the weights and, when not all, the codes kept."""
+        config = {"name": self.name, "config": asdict(self.model.config), "meta": asdict(self.meta),
+                  "weights_sha256": weights_digest(self.model)}
+        if self.codes != slice(None):
+            config["codes"] = [self.codes.start, self.codes.stop]
+        return config
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         images = check_images(images, self.image_size)
@@ -271,5 +278,5 @@ class DCIGNStatistic:
         with torch.inference_mode():
             for i in range(0, len(images), self.batch):
                 x = torch.from_numpy(np.ascontiguousarray(images[i:i + self.batch], np.float32))[:, None]
-                out[i:i + self.batch] = self.model.encode(x)[0].numpy()
+                out[i:i + self.batch] = self.model.encode(x)[0][:, self.codes].numpy()
         return out

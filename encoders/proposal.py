@@ -47,7 +47,7 @@ VALIDATION = 0.05  # share of the simulations held out to report the validation 
 class ProposalConfig:
     """How a proposal is trained; each is an ``abc-inverse train-proposal`` flag of the same name."""
 
-    statistic: str = option("dcign", "summary statistic q is conditioned on (pixels, dcign[:CKPT], "
+    statistic: str = option("dcign", "summary statistic q is conditioned on (pixels, dcign[:CKPT], vitae:CKPT[:PART], "
                             "squeezenet[:LAYER], efficientnet[:LAYER])")
     simulations: int = option(100_000, "(u, summary) pairs simulated from the prior", ge=100)
     epochs: int = option(20, "passes over the simulations", ge=1)

@@ -5,6 +5,8 @@ Specifications (``abc-inverse bench-stats --statistics``, :func:`make_statistic`
 
 * ``pixels`` — the image itself, flattened (S = image_size²; :class:`encoders.base.PixelStatistic`);
 * ``dcign`` (the shipped network) or ``dcign:PATH`` (a checkpoint made by ``abc-inverse train``);
+* ``vitae:PATH[:PART]`` — the encoder mean of a U-VITAE or C-VITAE trained on faces (``abc-inverse train --model
+  c-vitae``), PART ``perspective`` (z_P), ``appearance`` (z_A) or ``both`` (the default; Detlefsen & Hauberg);
 * ``squeezenet[:LAYER]``, ``efficientnet[:LAYER]`` — :class:`encoders.imagenet.ImageNetStatistic`.
 
 Every statistic follows :class:`encoders.base.SummaryStatistic`. DC-IGN statistics also carry ``meta``, the record
@@ -15,8 +17,11 @@ from __future__ import annotations
 
 from abc_inverse.render.simulator import RenderSettings, Simulator, simulator_from_config
 from encoders.base import PixelStatistic, SummaryStatistic
-from encoders.dcign import DCIGNStatistic
+from encoders.dcign import DCIGNStatistic, read_checkpoint
 from encoders.imagenet import DEFAULT_LAYER, NETWORKS, ImageNetStatistic
+from encoders.vitae import NETWORKS as VITAE_NETWORKS
+
+VITAE_PARTS = ("perspective", "appearance", "both")
 
 _LOADED: dict = {}  # per process: (spec, image_size) -> statistic, see load_statistic
 
@@ -45,10 +50,32 @@ def make_statistic(spec: str, image_size: int = 64) -> SummaryStatistic:
             raise ValueError(f"statistic {spec!r}: trained on {statistic.image_size}-pixel renders, "
                              f"expected {image_size}")
         return statistic
+    if name == "vitae" and arg:
+        statistic = vitae_statistic(arg)
+        if statistic.image_size != image_size:
+            raise ValueError(f"statistic {spec!r}: trained on {statistic.image_size}-pixel renders, "
+                             f"expected {image_size}")
+        return statistic
     if name in NETWORKS:
         return ImageNetStatistic(name, arg or DEFAULT_LAYER[name], image_size)
-    raise ValueError(f"statistic: expected pixels, dcign[:CHECKPOINT], squeezenet[:LAYER] or "
-                     f"efficientnet[:LAYER], got {spec!r}")
+    raise ValueError(f"statistic: expected pixels, dcign[:CHECKPOINT], vitae:CHECKPOINT[:PART], squeezenet[:LAYER] "
+                     f"or efficientnet[:LAYER], got {spec!r}")
+
+
+def vitae_statistic(arg: str) -> DCIGNStatistic:
+    """The statistic ``vitae:ARG``, ARG = PATH[:PART] (see the module docstring). Raises ValueError for an unknown
+    PART, a checkpoint that is no VITAE, or one trained on dSprites; FileNotFoundError for a missing file."""
+    path, part = arg, "both"
+    head, _, tail = arg.rpartition(":")
+    if head and tail in VITAE_PARTS:
+        path, part = head, tail
+    model, meta, _ = read_checkpoint(path, VITAE_NETWORKS)
+    if not meta.simulator:
+        raise ValueError(f"statistic: {path!r} was trained on dSprites; a statistic for scenes needs a VITAE "
+                         f"trained on rendered faces (--data faces)")
+    p = model.config.perspective_dim
+    codes = {"perspective": slice(0, p), "appearance": slice(p, None), "both": slice(None)}[part]
+    return DCIGNStatistic(model, meta, name=f"vitae:{part}", codes=codes)
 
 
 def load_statistic(spec: str, image_size: int = 64) -> SummaryStatistic:

@@ -1,11 +1,13 @@
 """Summary statistics by name and the same/different recognition test (§4.2)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from abc_inverse.render.simulator import RenderSettings, Simulator
 from encoders.base import PixelStatistic
-from encoders.dcign import DCIGNStatistic
+from encoders.dcign import DEFAULT_CHECKPOINT, DCIGNStatistic
 from encoders.same_different import (
     best_threshold,
     cross_validated_accuracy,
@@ -13,7 +15,7 @@ from encoders.same_different import (
     pair_correlations,
     same_different,
 )
-from encoders.statistics import make_statistic, split_label
+from encoders.statistics import make_statistic, simulator_for, split_label
 
 
 def test_specs_and_labels():
@@ -100,3 +102,30 @@ def test_same_different_with_an_identity_oracle():
     result = same_different(oracle, index_a, index_a + 100, same)
     assert result["accuracy"] == 1.0
     assert result["mean_r_same"] > 0.9 > result["mean_r_different"]
+
+
+def test_vitae_codes_are_statistics_whole_or_by_group(tmp_path):
+    import torch
+
+    from encoders.train import TrainConfig, train
+
+    faces = tmp_path / "faces.pt"
+    train(TrainConfig(model="c-vitae", image_size=16, channels=(4, 4), latent_dim=3, perspective_dim=2,
+                      batch_size=4, steps=1, n_shape=3, n_albedo=2), faces, progress=False)
+    images = np.random.default_rng(0).uniform(size=(5, 16, 16)).astype(np.float32)
+    both = make_statistic(f"vitae:{faces}", image_size=16)
+    with torch.inference_mode():
+        expected = both.model.encode(torch.from_numpy(images)[:, None])[0].numpy()
+    np.testing.assert_allclose(both(images), expected, rtol=1e-6)
+    perspective = make_statistic(f"vitae:{faces}:perspective", image_size=16)
+    appearance = make_statistic(f"vitae:{faces}:appearance", image_size=16)
+    assert (perspective.dim, appearance.dim, both.dim) == (2, 3, 5)
+    np.testing.assert_allclose(np.hstack([perspective(images), appearance(images)]), both(images), rtol=1e-6)
+    assert simulator_for(both).settings.image_size == 16  # rebuilt from the checkpoint's record
+    sprites = tmp_path / "sprites.pt"
+    train(TrainConfig(model="u-vitae", data="dsprites", channels=(4, 4, 4), latent_dim=2, perspective_dim=1,
+                      batch_size=2, steps=1), sprites, progress=False)
+    with pytest.raises(ValueError, match="trained on dSprites"):
+        make_statistic(f"vitae:{sprites}")
+    with pytest.raises(ValueError, match="not an abc-inverse VITAE checkpoint"):
+        make_statistic("vitae:" + str(Path(DEFAULT_CHECKPOINT)))
