@@ -5,7 +5,8 @@ Runs ``abc-inverse bench-stats`` (resumable; its fits are kept in ``--work``) an
 summary.md / .csv (per statistic, mean ± standard error across faces), fits.csv (per fit), statistics.png
 (Fig. 6b bars) and pixel_error.png (Fig. 6a traces) — into ``docs/results/statistics/``.
 
-The DC-IGN networks other than the shipped one are made by the project's training command (see STATISTICS);
+The DC-IGN and VITAE networks other than the shipped one are made by the project's training command (see
+STATISTICS; VITAE's perspective code, appearance code and both are three statistics of one network);
 the script refuses to start when one is missing.
 
 Usage: python experiments/fig6_statistics.py [--faces 20] [--workers 2] [--work runs/bench_stats]
@@ -34,6 +35,9 @@ STATISTICS = {
         "abc-inverse train --out runs/bench/dcign_latent16.pt --steps 10000 --seed 0 --latent-dim 16",
     "dcign_random_z200=dcign:runs/bench/dcign_latent200.pt":
         "abc-inverse train --out runs/bench/dcign_latent200.pt --steps 10000 --seed 0 --latent-dim 200",
+    **{f"c_vitae_{part}=vitae:runs/vitae/c_vitae_faces.pt:{part}":
+       "abc-inverse train --model c-vitae --out runs/vitae/c_vitae_faces.pt --steps 10000 --seed 0 --latent-dim 58 "
+       "--perspective-dim 6 --decoder-hidden 512" for part in ("perspective", "appearance", "both")},
     "squeezenet:conv1": "", "squeezenet:fire5": "", "squeezenet:conv10": "",
     "efficientnet:block10": "", "efficientnet:head": "",
     "pixels": "",
@@ -41,11 +45,12 @@ STATISTICS = {
 
 
 def missing_networks() -> list[str]:
-    """Training commands of the DC-IGN checkpoints in STATISTICS that do not exist yet."""
+    """Training commands of the DC-IGN and VITAE checkpoints in STATISTICS that do not exist yet (each once)."""
     out = []
     for spec, command in STATISTICS.items():
-        path = spec.partition("=dcign:")[2]
-        if path and not (ROOT / path).is_file():
+        kind, _, arg = spec.partition("=")[2].partition(":")
+        path = arg.split(":")[0] if kind in ("dcign", "vitae") else ""
+        if path and not (ROOT / path).is_file() and command not in out:
             out.append(command)
     return out
 
