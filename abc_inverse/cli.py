@@ -239,11 +239,11 @@ def torch_device(name: str):
         device = torch.device(name)
     except (RuntimeError, ValueError):
         raise UserError(f"--device: expected a torch device such as 'cpu' or 'cuda', got {name!r}") from None
-    if device.type == "cuda" and not (torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count()):
-        raise UserError(f"--device: {name!r} asked for, but torch sees {torch.cuda.device_count()} CUDA device(s) "
-                        f"here")
     if device.type not in ("cpu", "cuda"):
         raise UserError(f"--device: expected cpu or cuda[:N], got {name!r}")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise UserError(f"--device: {name!r} asked for, but torch sees {torch.cuda.device_count()} CUDA device(s) "
+                        f"here")
     return device
 
 

@@ -175,7 +175,7 @@ def weights_digest(model: nn.Module) -> str:
     return digest.hexdigest()
 
 
-NETWORKS = {DCIGN.checkpoint_format: (DCIGN, DCIGNConfig)}  # what load_checkpoint reads
+CHECKPOINT_FORMATS = {DCIGN.checkpoint_format: (DCIGN, DCIGNConfig)}  # what load_checkpoint reads
 
 
 def save_checkpoint(path: Path, model: nn.Module, meta: CheckpointMeta, extra: dict | None = None) -> None:
@@ -232,7 +232,7 @@ def load_checkpoint(path: Path | str | None = None) -> tuple[DCIGN, CheckpointMe
     """Load a DC-IGN checkpoint (:func:`read_checkpoint`); path : default the shipped network.
     Raises FileNotFoundError if missing, ValueError if corrupt or not an abc-inverse DC-IGN checkpoint or its
     weights do not match its config."""
-    return read_checkpoint(path if path is not None else DEFAULT_CHECKPOINT, NETWORKS)
+    return read_checkpoint(path if path is not None else DEFAULT_CHECKPOINT, CHECKPOINT_FORMATS)
 
 
 class DCIGNStatistic:

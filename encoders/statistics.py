@@ -19,7 +19,7 @@ from abc_inverse.render.simulator import RenderSettings, Simulator, simulator_fr
 from encoders.base import PixelStatistic, SummaryStatistic
 from encoders.dcign import DCIGNStatistic, read_checkpoint
 from encoders.imagenet import DEFAULT_LAYER, NETWORKS, ImageNetStatistic
-from encoders.vitae import NETWORKS as VITAE_NETWORKS
+from encoders.vitae import CHECKPOINT_FORMATS as VITAE_FORMATS
 
 VITAE_PARTS = ("perspective", "appearance", "both")
 
@@ -69,7 +69,7 @@ def vitae_statistic(arg: str) -> DCIGNStatistic:
     head, _, tail = arg.rpartition(":")
     if head and tail in VITAE_PARTS:
         path, part = head, tail
-    model, meta, _ = read_checkpoint(path, VITAE_NETWORKS)
+    model, meta, _ = read_checkpoint(path, VITAE_FORMATS)
     if not meta.simulator:
         raise ValueError(f"statistic: {path!r} was trained on dSprites; a statistic for scenes needs a VITAE "
                          f"trained on rendered faces (--data faces)")

@@ -44,8 +44,8 @@ from encoders.batches import (
 )
 from encoders.clamp import CLAMP_MODES
 from encoders.dcign import (
+    CHECKPOINT_FORMATS,
     DCIGN,
-    NETWORKS,
     CheckpointMeta,
     DCIGNConfig,
     elbo_terms,
@@ -55,7 +55,7 @@ from encoders.dcign import (
 )
 from encoders.dsprites import sample as sample_sprites
 from encoders.losses import forward_pass, objective
-from encoders.vitae import NETWORKS as VITAE_NETWORKS
+from encoders.vitae import CHECKPOINT_FORMATS as VITAE_FORMATS
 from encoders.vitae import VITAE, VITAEConfig
 
 CURRICULUM_START = 0.1  # fraction of each angle's prior range varied at step 0 of the curriculum
@@ -65,7 +65,7 @@ CPU = torch.device("cpu")
 PAPER, BEYOND = "paper (Kulkarni et al. 2015)", "beyond the paper"
 NETWORK = "network and data (DC-IGN or the VITAE comparison)"
 MODELS = ("dcign", "vae", "beta-vae", "u-vitae", "c-vitae")
-CHECKPOINTS = {**NETWORKS, **VITAE_NETWORKS}  # every network a training checkpoint may hold
+CHECKPOINTS = {**CHECKPOINT_FORMATS, **VITAE_FORMATS}  # every network a training checkpoint may hold
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,11 @@ def curriculum_spread(config: TrainConfig, step: int) -> float:
     return min(1.0, CURRICULUM_START + (1 - CURRICULUM_START) * (step - 1) / config.curriculum)
 
 
+def _sprites(rng: np.random.Generator, n: int) -> torch.Tensor:
+    """n dSprites drawn uniformly from the grid as network input: (n, 1, 64, 64) float32 in {0, 1}."""
+    return torch.from_numpy(sample_sprites(rng, n)[0].astype(np.float32))[:, None]
+
+
 def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConfig, step: int | None = None
                ) -> Batch:
     """One training minibatch (:class:`encoders.batches.Batch`).
@@ -176,7 +181,7 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
     and the clean renders are the target. With ``config.data == 'dsprites'``: independent dSprites (random mode).
     """
     if config.data == "dsprites":
-        return Batch(torch.from_numpy(sample_sprites(rng, config.batch_size)[0].astype(np.float32))[:, None])
+        return Batch(_sprites(rng, config.batch_size))
 
     def images(scenes) -> tuple[torch.Tensor, torch.Tensor | None]:  # (encoder input, clean target or None)
         if not config.augment:
@@ -284,11 +289,12 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
     model.to(device)
     heldout_rng = np.random.default_rng(10**6 + config.seed)
     if config.data == "dsprites":  # no renderer: the checkpoint's simulator entry stays empty
-        heldout, rendered_by = sample_sprites(heldout_rng, 256)[0].astype(np.float32), {}
+        heldout, rendered_by = _sprites(heldout_rng, 256), {}
     else:
-        heldout, rendered_by = simulator(simulator.prior.sample(heldout_rng, 256)), simulator.get_config()
+        heldout = torch.from_numpy(simulator(simulator.prior.sample(heldout_rng, 256)))[:, None]
+        rendered_by = simulator.get_config()
     run = Run(config, simulator, model, make_optimizer(model, config), np.random.default_rng(config.seed),
-              torch.Generator().manual_seed(config.seed), torch.from_numpy(heldout)[:, None].to(device),
+              torch.Generator().manual_seed(config.seed), heldout.to(device),
               {"command": command, "config": asdict(config), "simulator": rendered_by, "device": str(device)})
     if resume is None and init is None:
         return run

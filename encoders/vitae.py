@@ -103,10 +103,13 @@ class VITAE(nn.Module):
             x = affine_warp(x, -self.velocity(z_perspective))
         return self.appearance.encode(x)
 
+    def _encode_perspective(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.perspective_encoder(x)
+        return self.perspective_mu(h), self.perspective_logvar(h)
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior means and log-variances (N, perspective_dim + appearance_dim), z_P first."""
-        h = self.perspective_encoder(x)
-        mu_p, logvar_p = self.perspective_mu(h), self.perspective_logvar(h)
+        mu_p, logvar_p = self._encode_perspective(x)
         mu_a, logvar_a = self._encode_appearance(x, mu_p)
         return torch.cat([mu_p, mu_a], dim=1), torch.cat([logvar_p, logvar_a], dim=1)
 
@@ -118,8 +121,7 @@ class VITAE(nn.Module):
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
         """x (N, 1, H, W) in [0, 1] -> (logits (N, 1, H, W), mu, logvar, z), each code (N, latent_dim)."""
-        h = self.perspective_encoder(x)
-        mu_p, logvar_p = self.perspective_mu(h), self.perspective_logvar(h)
+        mu_p, logvar_p = self._encode_perspective(x)
         z_p = DCIGN.reparameterise(mu_p, logvar_p, generator)
         mu_a, logvar_a = self._encode_appearance(x, z_p)
         z_a = DCIGN.reparameterise(mu_a, logvar_a, generator)
@@ -127,4 +129,4 @@ class VITAE(nn.Module):
         return self.decode_logits(z), torch.cat([mu_p, mu_a], dim=1), torch.cat([logvar_p, logvar_a], dim=1), z
 
 
-NETWORKS = {VITAE.checkpoint_format: (VITAE, VITAEConfig)}  # for encoders.dcign.read_checkpoint
+CHECKPOINT_FORMATS = {VITAE.checkpoint_format: (VITAE, VITAEConfig)}  # for encoders.dcign.read_checkpoint

@@ -72,18 +72,16 @@ def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch
 
 
 def bounds(model, x: torch.Tensor, k: int, generator: torch.Generator) -> tuple[float, float]:
-    """(mean single-sample ELBO, mean importance-weighted bound with k samples), nats per image."""
-    elbo, iw = [], []
+    """(mean single-sample ELBO of the first draw, mean importance-weighted bound with k draws), nats per image."""
+    log_w = []
     with torch.inference_mode():
-        for _ in range(k):
+        for i in range(k):
             logits, mu, logvar, z = model(x, generator)
             log_px_z = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
-            log_w = log_px_z + log_normal(z, torch.zeros_like(z), torch.zeros_like(z)) - log_normal(z, mu, logvar)
-            iw.append(log_w)
-            kl = -0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(1)
-            elbo.append(log_px_z - kl)
-    log_w = torch.stack(iw)
-    return float(elbo[0].mean()), float((torch.logsumexp(log_w, 0) - math.log(k)).mean())
+            log_w.append(log_px_z + log_normal(z, torch.zeros_like(z), torch.zeros_like(z)) - log_normal(z, mu, logvar))
+            if i == 0:
+                elbo = float((log_px_z + 0.5 * (1 + logvar - mu**2 - logvar.exp()).sum(1)).mean())
+    return elbo, float((torch.logsumexp(torch.stack(log_w), 0) - math.log(k)).mean())
 
 
 def traversal(model, x0: torch.Tensor, path: Path, label: str, steps: int = 9, rows: int = 12) -> None:
