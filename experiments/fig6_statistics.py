@@ -36,7 +36,7 @@ STATISTICS = {
     "dcign_random_z200=dcign:runs/bench/dcign_latent200.pt":
         "abc-inverse train --out runs/bench/dcign_latent200.pt --steps 10000 --seed 0 --latent-dim 200",
     **{f"c_vitae_{part}=vitae:runs/vitae/c_vitae_faces.pt:{part}":
-       "abc-inverse train --model c-vitae --out runs/vitae/c_vitae_faces.pt --steps 10000 --seed 0 --latent-dim 58 "
+       "abc-inverse train --model c-vitae --out runs/vitae/c_vitae_faces.pt --steps 5000 --seed 0 --latent-dim 58 "
        "--perspective-dim 6 --decoder-hidden 512" for part in ("perspective", "appearance", "both")},
     "squeezenet:conv1": "", "squeezenet:fire5": "", "squeezenet:conv10": "",
     "efficientnet:block10": "", "efficientnet:head": "",

@@ -10,7 +10,10 @@ with a seed no training run uses:
   (K = 100 by default; it rises towards log p(x) as K grows), nats per image;
 - D_score: DCI disentanglement (:mod:`encoders.disentanglement`) of the encoder means against the known factors:
   dSprites' shape, scale, orientation, x, y (class values; colour is constant); for faces the scene's azimuth,
-  elevation, light azimuth, camera (3) and the first three shape and albedo coefficients.
+  elevation, light azimuth, camera (3) and the first three shape and albedo coefficients;
+- for VITAE, where each factor's importance lands: the share in z_P of the perspective factors' importance (dSprites:
+  scale, orientation, pos_x, pos_y; faces: azimuth, elevation, camera), and the share in z_A of the others' — 1 and
+  1 when the split is the paper's by construction.
 
 Writes ``table.md``, ``table.csv`` and ``traversals_<label>.png`` (each row one latent, from −3 to 3 sd around the
 first test image's code) into ``--out``.
@@ -66,6 +69,20 @@ def test_set(data: str, n: int, simulator_config: dict) -> tuple[np.ndarray, np.
     return simulator(scenes), factors, names
 
 
+PERSPECTIVE = {"dsprites": ("scale", "orientation", "pos_x", "pos_y"),
+               "faces": ("azimuth", "elevation", "camera_x", "camera_y", "camera_z")}
+
+
+def group_shares(importance: np.ndarray, names: list[str], data: str, perspective_dim: int) -> tuple[float, float]:
+    """(mean share in the first ``perspective_dim`` codes of the perspective factors' importance, mean share in the
+    other codes of the remaining factors' importance); importance (L, K), each column summing to 1."""
+    if not set(PERSPECTIVE[data]) <= set(names):
+        raise ValueError(f"names: expected the perspective factors {PERSPECTIVE[data]} among them, got {names}")
+    perspective = np.array([name in PERSPECTIVE[data] for name in names])
+    in_p = importance[:perspective_dim].sum(axis=0)
+    return float(in_p[perspective].mean()), float((1 - in_p[~perspective]).mean())
+
+
 def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """Σ over the last axis of log N(z; mu, exp(logvar))."""
     return (-0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 / logvar.exp())).sum(-1)
@@ -119,7 +136,7 @@ def main():
     args.out.mkdir(parents=True, exist_ok=True)
     command = shlex.join(["python", "experiments/vitae_table.py", *sys.argv[1:]])
     header = ["network", "checkpoint", "model", "steps", "wall_time_s", "elbo", "log_px_iw", "d_score",
-              "completeness", "informativeness"]
+              "completeness", "informativeness", "perspective_in_z_p", "appearance_in_z_a"]
     rows = []
     for label, path in (n.split("=", 1) for n in args.networks):
         model, meta, _ = read_checkpoint(Path(path), CHECKPOINTS)
@@ -133,18 +150,23 @@ def main():
             codes = model.encode(x)[0].numpy()
         scores = dci(codes, factors, np.random.default_rng(0))
         traversal(model, x[:1], args.out / f"traversals_{label}.png", label)
+        shares = ["", ""]
+        if config.get("model") in ("u-vitae", "c-vitae"):
+            shares = [round(v, 3) for v in group_shares(scores.importance, names, args.data, config["perspective_dim"])]
         rows.append([label, path, config.get("model", "dcign"), meta.train["steps_done"], meta.train["wall_time_s"],
                      round(elbo, 2), round(log_px, 2), round(scores.disentanglement, 3),
-                     round(scores.completeness, 3), round(scores.informativeness, 3)])
+                     round(scores.completeness, 3), round(scores.informativeness, 3), *shares])
         print(f"{label}: ELBO {elbo:.2f}, log p(x) ≥ {log_px:.2f}, D {scores.disentanglement:.3f} "
               f"(factors {', '.join(names)})")
     write_csv(args.out / "table.csv", header, rows)
     lines = [f"# VITAE table on {args.data}", "", f"Command: `{command}`", "",
              f"{args.test} test images (seed {TEST_SEED}); log p(x): importance-weighted bound, K = "
              f"{args.iw_samples}; D_score: DCI disentanglement against {', '.join(names)}.", "",
-             "| network | model | steps | train s | ELBO | log p(x) | D_score | completeness | NRMSE |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r[0]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} | {r[6]} | {r[7]} | {r[8]} | {r[9]} |" for r in rows]
+             f"VITAE: share of the perspective factors' ({', '.join(PERSPECTIVE[args.data])}) importance in z_P, "
+             "and of the other factors' in z_A.", "",
+             "| network | model | steps | train s | ELBO | log p(x) | D_score | completeness | NRMSE | perspective in "
+             "z_P | appearance in z_A |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(str(v) if v != "" else "—" for v in [r[0], *r[2:]]) + " |" for r in rows]
     if args.data == "dsprites":
         lines += ["", "The paper's dSprites row (Detlefsen & Hauberg, Table):", "",
                   "| network | ELBO | log p(x) | D_score |", "|---|---|---|---|"]
