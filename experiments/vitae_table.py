@@ -15,8 +15,9 @@ with a seed no training run uses:
   scale, orientation, pos_x, pos_y; faces: azimuth, elevation, camera), and the share in z_A of the others' — 1 and
   1 when the split is the paper's by construction.
 
-Writes ``table.md``, ``table.csv`` and ``traversals_<label>.png`` (each row one latent, from −3 to 3 sd around the
-first test image's code) into ``--out``.
+Writes ``table.md``, ``table.csv``, ``importance_<label>.csv`` (the DCI importance matrix: one row per latent, one
+column per factor, each column summing to 1) and ``traversals_<label>.png`` (each row one latent, from −3 to 3 sd
+around the first test image's code) into ``--out``.
 
 Usage: python experiments/vitae_table.py LABEL=CHECKPOINT [...] --data dsprites --out docs/results/vitae/dsprites
 """
@@ -149,6 +150,8 @@ def main():
         with torch.inference_mode():
             codes = model.encode(x)[0].numpy()
         scores = dci(codes, factors, np.random.default_rng(0))
+        write_csv(args.out / f"importance_{label}.csv", ["latent", *names],
+                  [[f"z{i + 1}", *row.tolist()] for i, row in enumerate(scores.importance)])
         traversal(model, x[:1], args.out / f"traversals_{label}.png", label)
         shares = ["", ""]
         if config.get("model") in ("u-vitae", "c-vitae"):
