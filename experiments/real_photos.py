@@ -18,13 +18,14 @@ Steps, each reused when its output exists (so an interrupted run resumes):
 Writes into ``--out``: per_photo.csv, summary.md, fit_grid.png, pixel_error.png, reference_on_renders.csv.
 
 Usage: python experiments/real_photos.py --photos data/real_photos --out docs/results/real_photos/baseline
-[--fits out/real_photos/baseline] [--workers 1] [--name "main at <hash>"] [--checkpoint CKPT]
+[--fits out/real_photos/baseline] [--workers 1] [--name "main at <hash>"] [--checkpoint CKPT] [--background image]
 """
 
 import argparse
 import csv
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -194,6 +195,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=None, help="DC-IGN checkpoint (default: the shipped one)")
     for flag in ("draws", "tune", "chains"):
         parser.add_argument(f"--{flag}", type=int, default=None, help="default: abc-inverse fit's")
+    parser.add_argument("--background", choices=("plain", "image"), default=None, help="default: abc-inverse fit's")
     args = parser.parse_args()
     fits = args.fits or ROOT / "out" / "real_photos" / args.out.name
     args.out.mkdir(parents=True, exist_ok=True)
@@ -201,11 +203,11 @@ def main() -> None:
     photos = photo_list((args.photos,))
     points = landmarks(photos, fits / "landmarks.npz")
     on_renders = reference_on_renders(fits, args.out)
-    sampler = replace(FitCommand().sampler, **{k: getattr(args, k) for k in ("draws", "tune", "chains")
+    sampler = replace(FitCommand().sampler, **{k: getattr(args, k) for k in ("draws", "tune", "chains", "background")
                                                 if getattr(args, k) is not None})
     opts = replace(FitCommand(), images=(args.photos,), out=fits, workers=args.workers, sampler=sampler,
                    checkpoint=args.checkpoint)
-    results = fit_photos(opts, command=f"python experiments/real_photos.py --photos {args.photos} --out {args.out}")
+    results = fit_photos(opts, command=shlex.join(["python", "experiments/real_photos.py", *sys.argv[1:]]))
     assert folder_names(photos) == [r["folder"] for r in results]
     rows, grids = zip(*(compare(r, p, fits) for r, p in zip(results, points, strict=True)), strict=True)
     write_rows(args.out / "per_photo.csv", list(rows))
