@@ -67,7 +67,8 @@ class FitConfig:
     background: str = option("plain", "what the simulated face is seen against: 'plain' (the renders' black "
                              "background, as the encoder was trained) or 'image' (composited over the observed image "
                              "with the face region blacked out, so that its pixels outside the face need no "
-                             "explaining)", choices=BACKGROUNDS)
+                             "explaining). plain by default: on real photos, image let the chains turn the face away "
+                             "until the photo explained itself (docs/results/real_photos)", choices=BACKGROUNDS)
     target_acceptance: float = option(0.1, "with --image-noise 0: the acceptance rate of the paper's "
                                       "α ~ U(-1, 1) moves on which ε is calibrated during warm-up", gt=0, lt=1)
     pilot: int = option(2000, "prior draws from whose best the chains start", ge=1)
