@@ -6,7 +6,7 @@ cross-validated accuracy and the mean correlations. Uses the statistics of ``fig
 ``docs/results/<name>.{md,csv,png}``.
 
 Usage: python experiments/fig7_same_different.py [--pairs 96] [--seed 0] [--name same_different]
-       [--vary pose,light,camera]
+       [--vary pose,light,camera] [--only LABEL,LABEL]
 """
 
 import argparse
@@ -40,12 +40,22 @@ def main():
     parser.add_argument("--name", default="same_different", help="file stem of the outputs")
     parser.add_argument("--vary", default="pose,light,camera",
                         help="what differs between the two images of a pair: some of pose, light, camera")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated labels of fig6_statistics.STATISTICS to compare (default: all)")
     args = parser.parse_args()
-    if missing_networks():
-        sys.exit("missing DC-IGN networks; run: python experiments/fig6_statistics.py for the commands")
+    chosen = list(STATISTICS)
+    if args.only is not None:
+        labels = {split_label(s)[0]: s for s in STATISTICS}
+        unknown = [x for x in args.only.split(",") if x not in labels]
+        if unknown:
+            sys.exit(f"--only: expected labels among {', '.join(labels)}, got {', '.join(unknown)}")
+        chosen = [labels[x] for x in args.only.split(",")]
+    missing = missing_networks(chosen)
+    if missing:
+        sys.exit("missing networks; train them first:\n  " + "\n  ".join(missing))
     os.chdir(ROOT)
     torch.set_num_threads(2)
-    specs = dict(split_label(s) for s in STATISTICS)
+    specs = dict(split_label(s) for s in chosen)
     simulator = simulator_from_config(benchmark_simulator(specs))
     vary = tuple(v for v in args.vary.split(",") if v)
     images_a, images_b, same = face_pairs(simulator, args.pairs, args.seed, vary)
