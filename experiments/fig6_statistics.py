@@ -9,7 +9,7 @@ The DC-IGN and VITAE networks other than the shipped one are made by the project
 STATISTICS; VITAE's perspective code, appearance code and both are three statistics of one network);
 the script refuses to start when one is missing.
 
-Usage: python experiments/fig6_statistics.py [--faces 20] [--workers 2] [--work runs/bench_stats]
+Usage: python experiments/fig6_statistics.py [--faces 20] [--workers 2] [--work runs/bench_stats] [--only LABEL,…]
 """
 
 import argparse
@@ -22,6 +22,7 @@ from pathlib import Path
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 from abc_inverse.cli import main as cli  # noqa: E402
+from encoders.statistics import split_label  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # label=spec, and for DC-IGN networks not shipped, the command that trains them.
@@ -57,18 +58,33 @@ def missing_networks(statistics: list[str] | None = None) -> list[str]:
     return out
 
 
+def select(only: str | None) -> list[str]:
+    """The entries of STATISTICS whose labels ``only`` lists (comma-separated; None = all). Exits with a message
+    naming the known labels for an unknown one, and with the training commands of networks that are missing."""
+    chosen = list(STATISTICS)
+    if only is not None:
+        labels = {split_label(s)[0]: s for s in STATISTICS}
+        unknown = [x for x in only.split(",") if x not in labels]
+        if unknown:
+            sys.exit(f"--only: expected labels among {', '.join(labels)}, got {', '.join(unknown)}")
+        chosen = [labels[x] for x in only.split(",")]
+    missing = missing_networks(chosen)
+    if missing:
+        sys.exit("missing networks; train them first:\n  " + "\n  ".join(missing))
+    return chosen
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--faces", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_stats")
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results" / "statistics")
+    parser.add_argument("--only", default=None, help="comma-separated labels of STATISTICS to run (default: all)")
     args = parser.parse_args()
-    missing = missing_networks()
-    if missing:
-        sys.exit("missing DC-IGN networks; train them first:\n  " + "\n  ".join(missing))
+    chosen = select(args.only)
     os.chdir(ROOT)
-    code = cli(["bench-stats", "--statistics", ",".join(STATISTICS), "--faces", str(args.faces),
+    code = cli(["bench-stats", "--statistics", ",".join(chosen), "--faces", str(args.faces),
                 "--workers", str(args.workers), "--out", os.path.relpath(args.work, ROOT)])
     args.results.mkdir(parents=True, exist_ok=True)
     for name in ("summary.md", "summary.csv", "fits.csv", "statistics.png", "pixel_error.png"):

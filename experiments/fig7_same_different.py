@@ -22,7 +22,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-from fig6_statistics import ROOT, STATISTICS, missing_networks  # noqa: E402
+from fig6_statistics import ROOT, select  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from abc_inverse.bench_stats import benchmark_simulator  # noqa: E402
@@ -43,16 +43,7 @@ def main():
     parser.add_argument("--only", default=None,
                         help="comma-separated labels of fig6_statistics.STATISTICS to compare (default: all)")
     args = parser.parse_args()
-    chosen = list(STATISTICS)
-    if args.only is not None:
-        labels = {split_label(s)[0]: s for s in STATISTICS}
-        unknown = [x for x in args.only.split(",") if x not in labels]
-        if unknown:
-            sys.exit(f"--only: expected labels among {', '.join(labels)}, got {', '.join(unknown)}")
-        chosen = [labels[x] for x in args.only.split(",")]
-    missing = missing_networks(chosen)
-    if missing:
-        sys.exit("missing networks; train them first:\n  " + "\n  ".join(missing))
+    chosen = select(args.only)
     os.chdir(ROOT)
     torch.set_num_threads(2)
     specs = dict(split_label(s) for s in chosen)
