@@ -45,13 +45,13 @@ STATISTICS = {
 }
 
 
-def missing_networks(statistics: list[str] | None = None) -> list[str]:
-    """Training commands of the DC-IGN and VITAE checkpoints in ``statistics`` (entries of STATISTICS; all of them
-    by default) that do not exist yet (each once)."""
+def missing_networks(statistics: list[str]) -> list[str]:
+    """Training commands of the DC-IGN and VITAE checkpoints in ``statistics`` (entries of STATISTICS) that do not
+    exist yet (each once)."""
     out = []
-    for spec in statistics if statistics is not None else STATISTICS:
-        command = STATISTICS[spec]
-        kind, _, arg = spec.partition("=")[2].partition(":")
+    for entry in statistics:
+        command = STATISTICS[entry]
+        kind, _, arg = split_label(entry)[1].partition(":")
         path = arg.split(":")[0] if kind in ("dcign", "vitae") else ""
         if path and not (ROOT / path).is_file() and command not in out:
             out.append(command)
