@@ -10,7 +10,7 @@ optionally exploration and ε adaptation on the paper's α ~ U(-1, 1) moves), th
 chains moved by differential-evolution and multi-scale elliptical moves (:func:`make_steps`). With
 ``sampler='smc'`` (:func:`run_smc_chains`): one SMC-ABC population per chain. Either way the result is
 InferenceData; a data-driven proposal q, when given, supplies the first draws and independence moves, and its
-emulator of the summary the cheap moves behind each simulated one (:func:`surrogate_log_kernel`).
+emulator of the summary the gradient that steers Hamiltonian moves (:func:`surrogate_log_likelihood`).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from encoders.statistics import simulator_for
 from samplers.abc_mcmc import Trace, build_abc_ensemble, build_abc_mcmc, sample
 from samplers.diagnostics import convergence_warnings, trace_to_inference_data
 from samplers.kernels import KERNELS, make_kernel
-from samplers.proposals import blockwise_elliptical, differential_evolution, independence, mixture, surrogate_transition
+from samplers.proposals import blockwise_elliptical, differential_evolution, hamiltonian, independence, mixture
 from samplers.smc import run_smc
-from samplers.warmup import run_warmup
+from samplers.warmup import adapt_hamiltonian, run_warmup
 
 PILOT_BATCH = 64  # pilot simulations rendered and encoded at once
 SMC_ESS_FRACTION = 0.5  # each SMC round picks the ε that halves the population's effective sample size
@@ -50,9 +50,9 @@ class FitConfig:
     """Sampler settings of a fit; each is an ``abc-inverse fit`` flag of the same name. Raises ValueError naming
     the setting when one is out of range or the settings contradict each other."""
 
-    chains: int = option(32, "chains recorded", ge=1)
-    draws: int = option(600, "recorded draws per chain", ge=1)
-    tune: int = option(300, "warm-up steps per chain (chains resampled; ε adapted with --image-noise 0), not "
+    chains: int = option(16, "chains recorded", ge=1)
+    draws: int = option(1200, "recorded draws per chain", ge=1)
+    tune: int = option(150, "warm-up steps per chain (chains resampled; ε adapted with --image-noise 0), not "
                        "recorded", ge=0)
     seed: int = option(0, "seeds the pilot, the proposals and the acceptances")
     epsilon: float | None = option(None, "fixed ABC tolerance ε, in units of the distance (default: from "
@@ -84,10 +84,11 @@ class FitConfig:
     proposal_weight: float = option(0.1, "with a data-driven proposal q: the share of steps in which every chain "
                                     "proposes from q (MH-corrected); larger shares mixed worse in our tests, q being "
                                     "narrower than the ABC posterior", ge=0, le=1)
-    surrogate_steps: int = option(30, "with a proposal (it carries an emulator of the summary): the cheap moves on "
-                                  "the emulated ABC posterior behind each simulated proposal, whose end point is "
-                                  "accepted with the emulator's error corrected (surrogate transition, Liu 2001 "
-                                  "§9.4.3); used when ε is fixed (by --image-noise or --epsilon); 0 = off", ge=0)
+    leapfrog_steps: int = option(10, "with a proposal (it carries an emulator of the summary): the draws' moves are "
+                                 "Hamiltonian trajectories of this many leapfrog steps on the emulated ABC posterior, "
+                                 "tuned on it before the warm-up, each end point accepted with the emulator's error "
+                                 "corrected (Rasmussen 2003); used when ε is fixed (by --image-noise or --epsilon) "
+                                 "and the kernel is gaussian; 0 = off (the differential-evolution ensemble)", ge=0)
     sampler: str = option("mcmc", "mcmc: ABC-MCMC after a warm-up (the paper's §4.1); smc: SMC-ABC, one independent "
                           "particle population per chain, --draws resampled from each", choices=("mcmc", "smc"))
     particles: int = option(400, "smc: particles per chain", ge=2)
@@ -252,7 +253,7 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     for ``config.image_noise`` (:func:`noise_epsilon`), else adapted during warm-up. proposal : a data-driven
     proposal q(u | ν) (:class:`encoders.proposal.SceneProposal`) or None: when given, the pilot draws come from q
     given the observed summary, q's independence moves replace a share of steps, and, ε being fixed, every other move
-    is a surrogate transition on its emulator (:func:`make_steps`). Raises
+    is a Hamiltonian trajectory on its emulated posterior (:func:`run_mcmc_chains`). Raises
     ValueError on a wrongly sized or invalid image, a proposal made for another statistic, an undefined distance or
     no finite pilot distance.
     """
@@ -264,11 +265,13 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     forward = make_forward(observed, statistic, simulator, config.distance, nu_obs, config.background)
     draw = prior.sample_normal if proposal is None else lambda r, n: proposal.sample(nu_obs, n, r)
     config = with_tolerance(config, observed, statistic, nu_obs)
-    surrogate, surrogate_says = surrogate_log_kernel(proposal, nu_obs, config)
-    steps = make_steps(forward, prior, config, None if proposal is None else independence(*proposal.given(nu_obs)),
-                       surrogate)
-    run = run_smc_chains if config.sampler == "smc" else run_mcmc_chains
-    draws, warmup, constant, extra = run(rng, forward, draw, steps, config, progress)
+    surrogate, surrogate_says = surrogate_log_likelihood(proposal, nu_obs, config)
+    q = None if proposal is None else independence(*proposal.given(nu_obs))
+    if config.sampler == "smc":
+        draws, warmup, constant, extra = run_smc_chains(rng, forward, draw, make_steps(forward, prior, config, q),
+                                                        config, progress)
+    else:
+        draws, warmup, constant, extra = run_mcmc_chains(rng, forward, draw, prior, config, progress, q, surrogate)
     provenance = {"seed": config.seed, "fit_config": to_dict(config), "prior": prior.get_config(),
                   "simulator": simulator.get_config(), "statistic": statistic.get_config(),
                   "proposal": None if proposal is None else proposal.meta,
@@ -277,13 +280,24 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     return inference_data(draws, warmup, prior, observed, nu_obs, constant, provenance)
 
 
-def run_mcmc_chains(rng: np.random.Generator, forward, draw, steps, config: FitConfig, progress: bool):
+def run_mcmc_chains(rng: np.random.Generator, forward, draw, prior: ScenePrior, config: FitConfig, progress: bool,
+                    q=None, surrogate=None):
     """ABC-MCMC: the chains start at the best pilot draws, warm up (:func:`samplers.warmup.run_warmup`; with the
-    paper's moves when ε is adapted, else with the draws' moves) and record ``config.draws`` draws. Returns (draws
+    paper's moves when ε is adapted, else with the draws' moves) and record ``config.draws`` draws. With a
+    ``surrogate`` (:func:`surrogate_log_likelihood`), the Hamiltonian moves are first tuned on the emulated
+    posterior alone (:func:`samplers.warmup.adapt_hamiltonian`, ``HAMILTONIAN_ADAPT_STEPS`` steps, no simulation),
+    whose end points start the chains. q : the independence moves of :func:`make_steps` or None. Returns (draws
     Trace, warm-up Trace or None, constant data, provenance)."""
-    init, step, paper_step = steps
     adapt = config.epsilon is None  # ε adapted on the paper's moves; else the draws' own moves warm up
     starts, pilot = pilot_starts(rng, forward, draw, config)
+    moves = None
+    if surrogate is not None:
+        tuning = adapt_hamiltonian(rng, surrogate, starts, HAMILTONIAN_ADAPT_STEPS, config.leapfrog_steps)
+        moves = hamiltonian(surrogate, tuning.step_size, config.leapfrog_steps, tuning.cholesky)
+        starts = tuning.position
+        pilot["hamiltonian"] = {"step_size": tuning.step_size, "surrogate_acceptance": tuning.acceptance,
+                                "posterior_sd": np.sqrt(np.sum(tuning.cholesky**2, axis=1)).tolist()}
+    init, step, paper_step = make_steps(forward, prior, config, q, moves)
     state = init(starts)
     kernel = make_kernel(config.kernel, config.epsilon or float(np.median(state.distance)))
     explore = config.tune // 2 if len(starts) > config.chains and config.tune >= 2 else 0
@@ -325,44 +339,54 @@ def run_smc_chains(rng: np.random.Generator, forward, draw, steps, config: FitCo
 
 
 SURROGATE_MIN_RATIO = 2.0  # the surrogate runs only while ε is this many times the emulator's held-out error
+HAMILTONIAN_ADAPT_STEPS = 150  # steps of adapt_hamiltonian on the emulated posterior before the warm-up
 
 
-def surrogate_log_kernel(proposal, nu_obs: np.ndarray, config: FitConfig) -> tuple[object, str]:
-    """(u (C, D) -> log K_ε(ρ(ν_obs, ν̂(u))) (C,), a sentence saying so): the ABC log kernel of the proposal's
-    emulated summaries ν̂ (:meth:`encoders.proposal.SceneProposal.emulate`), the cheap target of
-    :func:`samplers.proposals.surrogate_transition`. (None, why) when there is no proposal, ``config`` turns it
-    off, ε is not fixed, the distance is not the cosine one (the emulator's error is measured in it), the background
-    is not the plain one the emulator was trained on, or ε is below
+def surrogate_log_likelihood(proposal, nu_obs: np.ndarray, config: FitConfig) -> tuple[object, str]:
+    """(u (C, D) -> (ℓ̃(u) (C,), ∇ℓ̃(u) (C, D)), a sentence saying so): the Gaussian ABC log kernel of the proposal's
+    emulated summaries, ℓ̃(u) = −ρ(ν_obs, ν̂(u))² / (2ε²) (:meth:`encoders.proposal.SceneProposal.emulated_cosine`),
+    and its gradient, which steer :func:`samplers.proposals.hamiltonian`. (None, why) when there is no proposal,
+    ``config`` turns it off (``leapfrog_steps`` = 0, the SMC sampler), ε is not fixed, the kernel is not the
+    Gaussian one (the indicator has no gradient), the distance is not the cosine one (the emulator's error is
+    measured in it), the background is not the plain one the emulator was trained on, or ε is below
     ``SURROGATE_MIN_RATIO`` times that error (then the emulated target has little to do with the true one: on a
-    real photo whose summary barely responds to noise, ε ≈ 2·10⁻⁴, the chains stuck at acceptance 0.001)."""
+    real photo whose summary barely responds to noise, ε ≈ 2·10⁻⁴, and emulated moves were almost never
+    accepted)."""
     if proposal is None:
-        return None, "surrogate transitions: off (no proposal)"
+        return None, "Hamiltonian moves: off (no proposal)"
     error = proposal.meta["emulator_validation_cosine_median"]
-    if config.surrogate_steps == 0 or config.epsilon is None or config.distance != "cosine":
-        return None, "surrogate transitions: off (--surrogate-steps 0, ε not fixed, or a distance other than cosine)"
+    if config.leapfrog_steps == 0 or config.sampler != "mcmc" or config.epsilon is None \
+            or config.kernel != "gaussian" or config.distance != "cosine":
+        return None, ("Hamiltonian moves: off (they need --sampler mcmc, --leapfrog-steps > 0, a fixed ε, the "
+                      "gaussian kernel and the cosine distance)")
     if config.background != "plain":
-        return None, "surrogate transitions: off (the emulator learnt summaries of renders on a plain background)"
+        return None, "Hamiltonian moves: off (the emulator learnt summaries of renders on a plain background)"
     if config.epsilon < SURROGATE_MIN_RATIO * error:
-        return None, (f"surrogate transitions: off (ε = {config.epsilon:.3g} is below {SURROGATE_MIN_RATIO:g}× the "
+        return None, (f"Hamiltonian moves: off (ε = {config.epsilon:.3g} is below {SURROGATE_MIN_RATIO:g}× the "
                       f"emulator's held-out error {error:.3g})")
-    kernel = make_kernel(config.kernel, config.epsilon)
-    return (lambda u: kernel.log_kernel(distance_batch(config.distance, nu_obs, proposal.emulate(u))),
-            f"surrogate transitions: {config.surrogate_steps} emulated moves behind each simulated proposal")
+    eps = config.epsilon
+
+    def log_likelihood_grad(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rho, grad = proposal.emulated_cosine(u, nu_obs)
+        return -0.5 * (rho / eps) ** 2, -(rho / eps**2)[:, None] * grad
+
+    return log_likelihood_grad, (f"Hamiltonian moves: {config.leapfrog_steps} leapfrog steps on the emulated ABC "
+                                 "posterior behind each simulated proposal")
 
 
-def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None, surrogate=None):
-    """(init, step for the draws, the paper's step) of :mod:`samplers.abc_mcmc`. The draws' step: an ensemble
-    (:func:`samplers.abc_mcmc.build_abc_ensemble`) whose moves are differential-evolution moves across the chains in
-    the share ``config.de_weight`` and multi-scale blockwise elliptical moves otherwise (independent chains when
-    ``de_weight`` = 0). The paper's step: blockwise elliptical moves with α ~ U(-1, 1), on which ε is adapted when
-    it is not fixed, and the SMC moves. When q is given, either is replaced in a share ``config.proposal_weight`` of
-    steps by the Metropolis-Hastings-corrected independence moves ``q`` (:func:`samplers.proposals.independence`),
-    for all chains of the step at once (one call of the flow per step). With ``surrogate`` (u -> emulated log kernel,
-    :func:`surrogate_log_kernel`), the draws' moves are run ``config.surrogate_steps`` times on the emulated target
-    and their end point proposed (:func:`samplers.proposals.surrogate_transition`). Raises
-    ValueError for ``de_weight`` = 1 with too few chains: half an ensemble's differences then span fewer than D
-    directions, and DE moves alone cannot leave that subspace (an over-confident posterior, found by SBC)."""
-    if config.sampler == "mcmc" and config.de_weight == 1 and config.chains // 2 - 1 < prior.dim:
+def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None, moves=None):
+    """(init, step for the draws, the paper's step) of :mod:`samplers.abc_mcmc`. The draws' step: with ``moves``
+    (a proposal such as :func:`samplers.proposals.hamiltonian`), independent chains moved by it; otherwise an
+    ensemble (:func:`samplers.abc_mcmc.build_abc_ensemble`) whose moves are differential-evolution moves across the
+    chains in the share ``config.de_weight`` and multi-scale blockwise elliptical moves otherwise (independent
+    chains when ``de_weight`` = 0). The paper's step: blockwise elliptical moves with α ~ U(-1, 1), on which ε is
+    adapted when it is not fixed, and the SMC moves. When q is given, either is replaced in a share
+    ``config.proposal_weight`` of steps by the Metropolis-Hastings-corrected independence moves ``q``
+    (:func:`samplers.proposals.independence`), for all chains of the step at once (one call of the flow per step).
+    Raises ValueError for ``de_weight`` = 1 with too few chains (and no ``moves``): half an ensemble's differences
+    then span fewer than D directions, and DE moves alone cannot leave that subspace (an over-confident posterior,
+    found by SBC)."""
+    if moves is None and config.sampler == "mcmc" and config.de_weight == 1 and config.chains // 2 - 1 < prior.dim:
         raise ValueError(f"de_weight: with every move a differential-evolution move the chains must span all "
                          f"{prior.dim} directions (chains ≥ {2 * (prior.dim + 1)}), got {config.chains} chains; "
                          "give --de-weight < 1 to mix in elliptical moves")
@@ -371,17 +395,16 @@ def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None, surrogate=
         return propose if q is None else mixture([propose, q], [1 - config.proposal_weight, config.proposal_weight],
                                                  shared=True)
 
-    def behind(propose):
-        return propose if surrogate is None else surrogate_transition(surrogate, propose, config.surrogate_steps)
-
-    elliptical = blockwise_elliptical(prior.blocks, prior.dim, config.min_alpha_scale)
     _, paper_step = build_abc_mcmc(forward, with_q(blockwise_elliptical(prior.blocks, prior.dim)))
+    if moves is not None:
+        return (*build_abc_mcmc(forward, with_q(moves)), paper_step)
+    elliptical = blockwise_elliptical(prior.blocks, prior.dim, config.min_alpha_scale)
     share = config.de_weight
     if share == 0:
-        return (*build_abc_mcmc(forward, with_q(behind(elliptical))), paper_step)
+        return (*build_abc_mcmc(forward, with_q(elliptical)), paper_step)
     evolve = differential_evolution()
-    return (*build_abc_ensemble(forward, lambda others: with_q(behind(mixture([evolve(others), elliptical],
-                                                                               [share, 1 - share])))), paper_step)
+    return (*build_abc_ensemble(forward, lambda others: with_q(mixture([evolve(others), elliptical],
+                                                                       [share, 1 - share]))), paper_step)
 
 
 def inference_data(draws, warmup, prior: ScenePrior, observed: np.ndarray, nu_obs: np.ndarray, constant: dict,

@@ -15,15 +15,15 @@ choice of component does not depend on the state, so every component leaves the 
 does the mixture (Tierney 1994). :func:`differential_evolution` proposes from the positions of other chains, for
 the ensemble step of :func:`samplers.abc_mcmc.build_abc_ensemble`: the differences between chains carry the
 posterior's scale and correlations across blocks, which one-block moves cannot follow.
-:func:`surrogate_transition` runs any of these moves many times on a cheap surrogate of the target (an emulator of
-the simulator and summary statistic) and proposes the end point, corrected for the surrogate's error, so that one
-simulation moves a chain as far as many cheap steps carry it.
+:func:`hamiltonian` follows the gradient of a cheap, differentiable surrogate of the log likelihood (an emulator of
+the simulator and summary statistic) along a Hamiltonian trajectory and proposes its end point, corrected for the
+surrogate's error, so that one simulation moves a chain as far as a whole trajectory carries it.
 
 References
 ----------
 Kulkarni et al. 2015 §4.1 (elliptical proposals over 3DMM scene variables); Neal 1999; Murray, Adams & MacKay
-2010 (elliptical slice sampling); ter Braak 2006 (differential evolution Markov chain); Liu 2001, *Monte Carlo
-Strategies in Scientific Computing*, §9.4.3 (surrogate transition method).
+2010 (elliptical slice sampling); ter Braak 2006 (differential evolution Markov chain); Rasmussen 2003 (Hamiltonian
+Monte Carlo on a surrogate); Neal 2011 (MCMC using Hamiltonian dynamics).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ import numpy as np
 
 class Proposal(NamedTuple):
     """A batch of proposals. position (C, D) float64; alpha (C,) float64 (NaN where the move has none); block (C,)
-    int64 (index into the block names; -1 for an independence move, -2 for a differential-evolution move, -3
-    for a surrogate transition);
+    int64 (index into the block names; -1 for an independence move, -2 for a differential-evolution move, -4
+    for a Hamiltonian move);
     log_correction (C,) float64, the Metropolis-Hastings correction log [p(u') g(u | u')] − log [p(u) g(u' | u)] for
     the N(0, I) prior p and the proposal density g (0 for prior-reversible moves, so the acceptance is the kernel
     ratio alone)."""
@@ -177,36 +177,62 @@ def differential_evolution(jump_share: float = 0.1, jitter: float = 1e-4
     return given
 
 
-def surrogate_transition(log_likelihood: Callable[[np.ndarray], np.ndarray],
-                         inner: Callable[[np.random.Generator, np.ndarray], Proposal], steps: int
-                         ) -> Callable[[np.random.Generator, np.ndarray], Proposal]:
-    """Factory of a surrogate-transition proposal (Liu 2001, §9.4.3): ``steps`` Metropolis-Hastings steps of the
-    proposal ``inner`` on a cheap surrogate target p(u) · exp(ℓ̃(u)), whose end point is proposed.
+def hamiltonian(log_likelihood_grad: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], step_size: float,
+                n_steps: int, cholesky: np.ndarray, step_jitter: float = 0.2
+                ) -> Callable[[np.random.Generator, np.ndarray], Proposal]:
+    """Factory of a Hamiltonian proposal whose trajectory follows a cheap surrogate of the log likelihood
+    (Rasmussen 2003, "Gaussian processes to speed up hybrid Monte Carlo"; Meeds, Leenders & Welling 2015,
+    Hamiltonian ABC).
 
-    log_likelihood : u (C, D) -> ℓ̃(u) (C,) float64, a cheap stand-in for the log ABC kernel (an emulator of the
-    simulator and summary statistic); NaN counts as −inf. inner : ``(rng, u) -> Proposal`` whose log_correction is
-    its Metropolis-Hastings correction with respect to the N(0, I) prior (e.g. :func:`blockwise_elliptical`, or a
-    :func:`mixture` of it with :func:`differential_evolution`); it is drawn afresh each inner step, so the inner
-    chain is reversible with respect to the surrogate target and so is its ``steps``-fold run. The correction
-    log_correction = ℓ̃(u) − ℓ̃(u') then makes the outer acceptance K(ρ') / K(ρ) · exp(ℓ̃(u) − ℓ̃(u')): the target
-    stays the ABC posterior however poor the surrogate, which only costs acceptance, while one simulation can move
-    a chain as far as ``steps`` cheap steps carry it. ``alpha`` records the inner acceptance rate; ``block`` is −3.
-    Raises ValueError for ``steps`` < 1.
+    log_likelihood_grad : u (C, D) -> (ℓ̃(u) (C,), ∇ℓ̃(u) (C, D)) float64, a differentiable stand-in for the log ABC
+    kernel (an emulator of the simulator and summary statistic); the N(0, I) prior's gradient −u is added here.
+    step_size : float > 0, the leapfrog step in the units whitened by ``cholesky``. n_steps : int ≥ 1, leapfrog
+    steps per trajectory. cholesky : (D, D) lower-triangular L with L Lᵀ = M⁻¹, the inverse mass matrix (the
+    posterior's covariance, estimated by :func:`samplers.warmup.adapt_hamiltonian`). step_jitter : each chain's step
+    is step_size · U(1 − jitter, 1 + jitter), drawn independently of the state (Neal 2011, §5.4.2.2).
+
+    Each proposal draws a momentum p ~ N(0, M), runs ``n_steps`` leapfrog steps on the surrogate target
+    p(u) · exp(ℓ̃(u)) and proposes the end point. Leapfrog is volume-preserving and reversible for any potential, so
+    log_correction = log p(u') − log p(u) + ½ pᵀM⁻¹p − ½ p'ᵀM⁻¹p' makes the acceptance the true Hamiltonian
+    ratio K(ρ') / K(ρ) · exp(log_correction): the target stays the ABC posterior however poor the surrogate, which
+    only costs acceptance. A trajectory that diverges (non-finite surrogate values or positions) proposes u itself with
+log_correction −inf, a rejection. ``alpha`` records
+    the step used; ``block`` is −4. Raises ValueError for a step_size ≤ 0, n_steps < 1, a jitter outside [0, 1) or
+    a cholesky factor that is not (D, D) lower-triangular with a positive diagonal.
     """
-    if steps < 1:
-        raise ValueError(f"steps: expected an integer ≥ 1, got {steps}")
+    if not step_size > 0:
+        raise ValueError(f"step_size: expected a number > 0, got {step_size}")
+    if n_steps < 1:
+        raise ValueError(f"n_steps: expected an integer ≥ 1, got {n_steps}")
+    if not 0 <= step_jitter < 1:
+        raise ValueError(f"step_jitter: expected a number in [0, 1), got {step_jitter}")
+    chol = np.asarray(cholesky, dtype=np.float64)
+    if chol.ndim != 2 or chol.shape[0] != chol.shape[1] or not np.allclose(chol, np.tril(chol)) \
+            or not np.all(np.diag(chol) > 0):
+        raise ValueError(f"cholesky: expected a (D, D) lower-triangular factor with a positive diagonal, got shape "
+                         f"{chol.shape}")
+    inverse_mass = chol @ chol.T
+
+    def gradient(u: np.ndarray) -> np.ndarray:
+        return np.asarray(log_likelihood_grad(u)[1], np.float64) - u
 
     def propose(rng: np.random.Generator, u: np.ndarray) -> Proposal:
-        current = np.array(u, dtype=np.float64)
-        start = np.asarray(log_likelihood(current), np.float64)
-        loglik, accepted = start.copy(), np.zeros(len(u))
-        for _ in range(steps):
-            prop = inner(rng, current)
-            new = np.asarray(log_likelihood(prop.position), np.float64)
-            with np.errstate(invalid="ignore"):
-                accept = np.log(rng.uniform(size=len(u))) < new - loglik + prop.log_correction
-            current = np.where(accept[:, None], prop.position, current)
-            loglik, accepted = np.where(accept, new, loglik), accepted + accept
-        return Proposal(current, accepted / steps, np.full(len(u), -3), start - loglik)
+        if u.shape[1] != len(chol):
+            raise ValueError(f"u: expected {len(chol)} coordinates for the cholesky factor, got {u.shape[1]}")
+        step = step_size * rng.uniform(1 - step_jitter, 1 + step_jitter, size=len(u))[:, None]
+        z = rng.standard_normal(u.shape)
+        momentum = np.linalg.solve(chol.T, z.T).T  # p = L⁻ᵀ z ~ N(0, M)
+        position = np.array(u, dtype=np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            momentum = momentum + 0.5 * step * gradient(position)
+            for i in range(n_steps):
+                position = position + step * (momentum @ inverse_mass)
+                force = gradient(position)
+                momentum = momentum + (step if i < n_steps - 1 else 0.5 * step) * force
+            kinetic = 0.5 * np.sum((momentum @ chol) ** 2, axis=1)
+            correction = _log_prior(position) - _log_prior(u) + 0.5 * np.sum(z**2, axis=1) - kinetic
+        finite = np.isfinite(correction) & np.all(np.isfinite(position), axis=1)
+        return Proposal(np.where(finite[:, None], position, u), step[:, 0], np.full(len(u), -4),
+                        np.where(finite, correction, -np.inf))
 
     return propose

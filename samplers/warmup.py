@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from samplers.abc_mcmc import ABCState, Callback, Trace, resample, run_steps
+from samplers.proposals import hamiltonian
 
 RESAMPLE_UNTIL = 0.8  # fraction of the tuning steps during which resampling may happen
 
@@ -99,3 +100,74 @@ def run_warmup(rng: np.random.Generator, state: ABCState, step, kernel, n_steps:
     state, kernel, trace = run_steps(rng, state, step, kernel, n_steps,
                                      _adapt(n_steps, target_acceptance, resample_every, rng), callback)
     return (state, kernel), WarmupInfo(trace, explored, float(kernel.epsilon))
+
+
+class HamiltonianTuning(NamedTuple):
+    """What :func:`adapt_hamiltonian` found. step_size : float; cholesky : (D, D) float64, L with L Lᵀ the
+    estimated posterior covariance (the inverse mass matrix); acceptance : float, the mean surrogate acceptance
+    over the last window; position : (C, D) float64, where the chains ended (draws of the surrogate posterior)."""
+
+    step_size: float
+    cholesky: np.ndarray
+    acceptance: float
+    position: np.ndarray
+
+
+ADAPT_WINDOWS = 3  # windows of adapt_hamiltonian: the inverse mass matrix is re-estimated after each but the last
+
+
+def adapt_hamiltonian(rng: np.random.Generator, log_likelihood_grad, position: np.ndarray, n_steps: int = 150,
+                      n_leapfrog: int = 10, target_acceptance: float = 0.8) -> HamiltonianTuning:
+    """Tune :func:`samplers.proposals.hamiltonian` on its surrogate alone, with no simulation: C chains run
+    ``n_steps`` Hamiltonian Monte Carlo steps on the surrogate target p(u) · exp(ℓ̃(u)) (p = N(0, I)), in
+    ``ADAPT_WINDOWS`` equal windows. The inverse mass matrix starts as the diagonal of the starting points' variance;
+    after each window but the last it becomes the chains' covariance over that window, shrunk towards 10⁻³ I as in
+    Stan (n / (n + 5) Σ + 10⁻³ · 5 / (n + 5) I). Within each window the log step size follows
+    log h ← log h + (k + 1)^-0.6 (acceptance − target), k the step within the window (Robbins & Monro 1951), so
+    that the last window tunes the step for the final mass matrix. Nothing of it is a draw of the ABC posterior; the
+    returned step and mass are then held fixed, so the proposal stays exact.
+
+    log_likelihood_grad : u (C, D) -> (ℓ̃ (C,), ∇ℓ̃ (C, D)). position : (C, D) float64 starting points (C ≥ 2).
+    Returns :class:`HamiltonianTuning`. Raises ValueError for fewer than 2 chains, n_steps < ``ADAPT_WINDOWS``,
+    n_leapfrog < 1 or a target outside (0, 1).
+
+    References: Neal 2011, "MCMC using Hamiltonian dynamics"; Stan Reference Manual, "HMC algorithm parameters"
+    (windowed adaptation).
+    """
+    position = np.array(position, dtype=np.float64, ndmin=2)
+    c, dim = position.shape
+    if c < 2:
+        raise ValueError(f"position: expected at least 2 chains to estimate a covariance, got {c}")
+    if n_steps < ADAPT_WINDOWS:
+        raise ValueError(f"n_steps: expected ≥ {ADAPT_WINDOWS}, got {n_steps}")
+    if n_leapfrog < 1:
+        raise ValueError(f"n_leapfrog: expected an integer ≥ 1, got {n_leapfrog}")
+    if not 0 < target_acceptance < 1:
+        raise ValueError(f"target_acceptance: expected a number in (0, 1), got {target_acceptance}")
+
+    def shrunk_cholesky(draws: np.ndarray, diagonal: bool = False) -> np.ndarray:
+        n = len(draws)
+        cov = np.cov(draws.T) if not diagonal else np.diag(np.var(draws, axis=0))
+        return np.linalg.cholesky(n / (n + 5.0) * cov + 1e-3 * 5.0 / (n + 5.0) * np.eye(dim))
+
+    log_step, chol = np.log(0.5), shrunk_cholesky(position, diagonal=True)
+    loglik = np.asarray(log_likelihood_grad(position)[0], np.float64)
+    window = n_steps // ADAPT_WINDOWS
+    for w in range(ADAPT_WINDOWS):
+        seen, acceptance = [], []
+        for k in range(window if w < ADAPT_WINDOWS - 1 else n_steps - w * window):
+            prop = hamiltonian(log_likelihood_grad, float(np.exp(log_step)), n_leapfrog, chol)(rng, position)
+            new = np.asarray(log_likelihood_grad(prop.position)[0], np.float64)
+            with np.errstate(invalid="ignore"):
+                log_ratio = np.where(np.isfinite(new), new - loglik + prop.log_correction, -np.inf)
+            prob = np.exp(np.minimum(log_ratio, 0.0))
+            accept = rng.uniform(size=c) < prob
+            position = np.where(accept[:, None], prop.position, position)
+            loglik = np.where(accept, new, loglik)
+            log_step += (k + 1.0) ** -0.6 * (prob.mean() - target_acceptance)
+            seen.append(position)
+            acceptance.append(prob.mean())
+        if w < ADAPT_WINDOWS - 1:
+            chol = shrunk_cholesky(np.concatenate(seen[len(seen) // 2:]))
+    return HamiltonianTuning(float(np.exp(log_step)), chol, float(np.mean(acceptance[len(acceptance) // 2:])),
+                             position)

@@ -198,21 +198,65 @@ def _assert_the_toy_abc_posterior(propose, rng, n_draws):
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.8], ids=["surrogate = the exact ABC likelihood", "surrogate shifted"])
-def test_surrogate_transition_keeps_the_exact_abc_posterior(shift):
-    """Ten elliptical moves on a cheap surrogate (x_obs ~ N(θ + shift, σ² + ε²), the toy's exact ABC likelihood when
-    shift = 0), their end point accepted with the surrogate's error corrected, target the exact ABC posterior, even
-    with a surrogate shifted by 1.3 posterior sd; and more than one move is taken behind each simulation."""
-    from samplers.proposals import surrogate_transition
+def test_hamiltonian_moves_on_a_surrogate_keep_the_exact_abc_posterior(shift):
+    """Hamiltonian trajectories on a cheap surrogate (x_obs ~ N(θ + shift, σ² + ε²), the toy's exact ABC likelihood
+    when shift = 0), their end point accepted with the true kernel and the Hamiltonian's correction, target the
+    exact ABC posterior, even with a surrogate shifted by 1.3 posterior sd; with the exact surrogate almost every
+    move is accepted."""
+    from samplers.proposals import hamiltonian
 
     x_obs, sigma, eps = 1.5, 0.6, 0.5  # the toy's, as in _assert_the_toy_abc_posterior
+    s2 = sigma**2 + eps**2
+
+    def surrogate(u):
+        r = u[:, 0] + shift - x_obs
+        return -0.5 * r**2 / s2, (-r / s2)[:, None]
+
+    propose = hamiltonian(surrogate, 0.8, 5, np.array([[0.6]]))
     rng = np.random.default_rng(8)
-    wider = GaussianKernel(np.hypot(sigma, eps))
-    propose = surrogate_transition(lambda u: wider.log_kernel(np.abs(u[:, 0] + shift - x_obs)),
-                                   blockwise_elliptical({"theta": slice(0, 1)}, 1), 10)
-    assert np.mean(propose(rng, np.zeros((200, 1))).alpha) > 0.3  # the inner acceptance rate
+    if shift == 0:  # the toy's likelihood is exact, so only the leapfrog error is left to reject
+        init, step = build_abc_mcmc(_toy(x_obs, 0.0), propose)
+        _, info = step(rng, init(np.full((400, 1), 0.5)), GaussianKernel(np.sqrt(s2)))
+        assert info.acceptance_probability.mean() > 0.9
     _assert_the_toy_abc_posterior(propose, rng, 4000)
-    with pytest.raises(ValueError, match="steps: expected an integer ≥ 1"):
-        surrogate_transition(lambda u: np.zeros(len(u)), blockwise_elliptical({"theta": slice(0, 1)}, 1), 0)
+
+
+def test_hamiltonian_rejects_a_diverging_trajectory_and_bad_settings(rng):
+    from samplers.proposals import hamiltonian
+
+    prop = hamiltonian(lambda u: (np.full(len(u), np.nan), np.full(u.shape, np.nan)), 0.1, 3, np.eye(2))(
+        rng, np.ones((4, 2)))
+    assert np.array_equal(prop.position, np.ones((4, 2))) and np.all(np.isneginf(prop.log_correction))
+    ok = lambda u: (np.zeros(len(u)), np.zeros(u.shape))  # noqa: E731
+    for kwargs, message in (({"step_size": 0.0}, "step_size: expected a number > 0"),
+                            ({"n_steps": 0}, "n_steps: expected an integer ≥ 1"),
+                            ({"cholesky": np.array([[1.0, 1.0], [0.0, 1.0]])}, "cholesky: expected a"),
+                            ({"step_jitter": 1.0}, "step_jitter")):
+        with pytest.raises(ValueError, match=message):
+            hamiltonian(ok, **{"step_size": 0.1, "n_steps": 3, "cholesky": np.eye(2), **kwargs})
+
+
+def test_adapt_hamiltonian_learns_the_surrogate_posterior_covariance_and_step(rng):
+    """On a correlated Gaussian surrogate posterior (prior N(0, I) times a Gaussian likelihood, known covariance),
+    the windowed adaptation's inverse mass matrix matches the covariance within the Monte Carlo error of its
+    estimate, and the acceptance rate is near its target."""
+    from samplers.warmup import adapt_hamiltonian
+
+    precision = np.array([[400.0, 300.0], [300.0, 400.0]])  # the likelihood's; posterior sd ≈ 0.04 and 0.15
+    cov = np.linalg.inv(precision + np.eye(2))
+
+    def surrogate(u):
+        r = u - 0.5
+        return -0.5 * np.einsum("ci,ij,cj->c", r, precision, r), -r @ precision
+
+    tuned = adapt_hamiltonian(rng, surrogate, rng.standard_normal((32, 2)), n_steps=300, n_leapfrog=5)
+    estimate = tuned.cholesky @ tuned.cholesky.T
+    assert np.allclose(np.sqrt(np.diag(estimate)), np.sqrt(np.diag(cov)), rtol=0.25)
+    assert abs(estimate[0, 1] / np.sqrt(estimate[0, 0] * estimate[1, 1]) - cov[0, 1] / np.sqrt(cov[0, 0] * cov[1, 1])
+               ) < 0.1
+    assert 0.6 < tuned.acceptance < 0.95
+    with pytest.raises(ValueError, match="position: expected at least 2 chains"):
+        adapt_hamiltonian(rng, surrogate, np.zeros((1, 2)))
 
 
 def test_mixture_and_independence_refuse_bad_input(rng):
