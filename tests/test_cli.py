@@ -29,7 +29,7 @@ def test_fit_and_plot(rendered, tmp_path, capsys):
     printed = capsys.readouterr()
     assert "azimuth" in printed.out and "the chains have not converged" in printed.err  # 15 draws cannot converge
     assert "proposal: q(θ | summary) shipped with the default network" in printed.out  # and says so
-    assert "Hamiltonian moves: 10 leapfrog steps on the emulated ABC posterior" in printed.out
+    assert "Hamiltonian moves: 5 leapfrog steps on the emulated ABC posterior" in printed.out
     idata = az.from_netcdf(str(out / "posterior.nc"))
     post = idata.posterior
     assert json.loads(post.attrs["proposal"])["command"].startswith("abc-inverse train-proposal")
