@@ -351,10 +351,10 @@ def surrogate_log_likelihood(proposal, nu_obs: np.ndarray, config: FitConfig) ->
     and its gradient, which steer :func:`samplers.proposals.hamiltonian`. (None, why) when there is no proposal,
     ``config`` turns it off (``leapfrog_steps`` = 0, the SMC sampler), ε is not fixed, the kernel is not the
     Gaussian one (the indicator has no gradient), the distance is not the cosine one (the emulator's error is
-    measured in it), the background is not the plain one the emulator was trained on, or ε is below
-    that error (then the emulated target has little to do with the true one: on a real photo whose summary barely
-    responds to noise, ε ≈ 2·10⁻⁴, emulated moves were almost never accepted; at ε = 1.8× the error, on a
-    known-angle scene, 42 % were)."""
+    measured in it), the background is not the plain one the emulator was trained on, the pilot has fewer than 2
+    draws (their tuning needs 2 chains), or ε is below that error (then the emulated target has little to do with
+    the true one: on a real photo whose summary barely responds to noise, ε ≈ 2·10⁻⁴, emulated moves were almost
+    never accepted; at ε = 1.8× the error, on a known-angle scene, 42 % were)."""
     if proposal is None:
         return None, "Hamiltonian moves: off (no proposal)"
     error = proposal.meta["emulator_validation_cosine_median"]
@@ -364,6 +364,8 @@ def surrogate_log_likelihood(proposal, nu_obs: np.ndarray, config: FitConfig) ->
                       "gaussian kernel and the cosine distance)")
     if config.background != "plain":
         return None, "Hamiltonian moves: off (the emulator learnt summaries of renders on a plain background)"
+    if config.pilot < 2:
+        return None, "Hamiltonian moves: off (tuning them needs a --pilot of at least 2 draws)"
     if config.epsilon < error:
         return None, (f"Hamiltonian moves: off (ε = {config.epsilon:.3g} is below the emulator's held-out error "
                       f"{error:.3g})")

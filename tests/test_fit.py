@@ -142,3 +142,35 @@ def test_image_background_explains_the_pixels_outside_the_face(small_sim):
     idata = fit(observed, statistic, FitConfig(chains=4, draws=10, tune=10, pilot=8, explore_chains=8, distance="l2",
                                                background="image"), small_sim, progress=False)
     assert idata.sample_stats["pixel_mse"].values.min() < plain(u)[1][0]
+
+
+class _StubEmulator:
+    """Stands in for a SceneProposal: ρ(u) = 0.001 |u|², ∂ρ/∂u = 0.002 u, emulator error 0.0025."""
+
+    meta = {"emulator_validation_cosine_median": 0.0025}
+
+    def emulated_cosine(self, u, summary):
+        return 0.001 * np.sum(u**2, axis=1), 0.002 * u
+
+
+def test_emulated_likelihood_is_on_only_where_it_can_help_and_its_gradient_is_right():
+    """The Hamiltonian moves' surrogate is off, with a sentence saying why, without a proposal, for ε below the
+    emulator's error, an image background or a pilot too small to tune them; on, ℓ̃ = −ρ² / (2ε²) and its gradient
+    matches finite differences."""
+    from abc_inverse.fit import surrogate_log_likelihood
+
+    on = FitConfig(epsilon=0.005)
+    for proposal, config, why in ((None, on, "no proposal"), (_StubEmulator(), FitConfig(epsilon=0.001), "below"),
+                                  (_StubEmulator(), FitConfig(epsilon=0.005, background="image"), "plain background"),
+                                  (_StubEmulator(), FitConfig(epsilon=0.005, pilot=1, chains=1, de_weight=0), "pilot"),
+                                  (_StubEmulator(), FitConfig(epsilon=0.005, kernel="indicator"), "gaussian kernel")):
+        surrogate, says = surrogate_log_likelihood(proposal, np.zeros(3), config)
+        assert surrogate is None and says.startswith("Hamiltonian moves: off") and why in says
+    surrogate, says = surrogate_log_likelihood(_StubEmulator(), np.zeros(3), on)
+    assert says.startswith("Hamiltonian moves: 5 leapfrog steps")
+    u = np.array([[0.3, -1.2, 2.0]])
+    value, grad = surrogate(u)
+    assert np.isclose(value[0], -0.5 * (0.001 * np.sum(u**2) / 0.005) ** 2)
+    h = 1e-6
+    numeric = [(surrogate(u + h * e)[0][0] - surrogate(u - h * e)[0][0]) / (2 * h) for e in np.eye(3)[:, None, :]]
+    assert np.allclose(grad[0], numeric, rtol=1e-5)
