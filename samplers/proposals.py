@@ -177,6 +177,9 @@ def differential_evolution(jump_share: float = 0.1, jitter: float = 1e-4
     return given
 
 
+DIVERGED = 1e4  # |u'|² beyond which a Hamiltonian trajectory counts as diverged (prior density below e⁻⁵⁰⁰⁰)
+
+
 def hamiltonian(log_likelihood_grad: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], step_size: float,
                 n_steps: int, cholesky: np.ndarray, step_jitter: float = 0.2
                 ) -> Callable[[np.random.Generator, np.ndarray], Proposal]:
@@ -195,10 +198,12 @@ def hamiltonian(log_likelihood_grad: Callable[[np.ndarray], tuple[np.ndarray, np
     p(u) · exp(ℓ̃(u)) and proposes the end point. Leapfrog is volume-preserving and reversible for any potential, so
     log_correction = log p(u') − log p(u) + ½ pᵀM⁻¹p − ½ p'ᵀM⁻¹p' makes the acceptance the true Hamiltonian
     ratio K(ρ') / K(ρ) · exp(log_correction): the target stays the ABC posterior however poor the surrogate, which
-    only costs acceptance. A trajectory that diverges (non-finite surrogate values or positions) proposes u itself with
-log_correction −inf, a rejection. ``alpha`` records
-    the step used; ``block`` is −4. Raises ValueError for a step_size ≤ 0, n_steps < 1, a jitter outside [0, 1) or
-    a cholesky factor that is not (D, D) lower-triangular with a positive diagonal.
+    only costs acceptance. A trajectory that diverges (a non-finite gradient or position, or |u'|² > ``DIVERGED``,
+    where the prior's mass is below e⁻⁵⁰⁰⁰) proposes u itself with log_correction −inf, a rejection, so no
+    non-finite or absurd scene reaches the simulator (the target is then the ABC posterior restricted to
+    |u|² ≤ ``DIVERGED``). ``alpha`` records the step used; ``block`` is −4. Raises ValueError for a step_size ≤ 0,
+    n_steps < 1, a jitter outside [0, 1) or a cholesky factor that is not (D, D) lower-triangular with a positive
+    diagonal; ``propose`` raises ValueError for u whose number of coordinates is not D.
     """
     if not step_size > 0:
         raise ValueError(f"step_size: expected a number > 0, got {step_size}")
@@ -231,7 +236,7 @@ log_correction −inf, a rejection. ``alpha`` records
                 momentum = momentum + (step if i < n_steps - 1 else 0.5 * step) * force
             kinetic = 0.5 * np.sum((momentum @ chol) ** 2, axis=1)
             correction = _log_prior(position) - _log_prior(u) + 0.5 * np.sum(z**2, axis=1) - kinetic
-        finite = np.isfinite(correction) & np.all(np.isfinite(position), axis=1)
+        finite = np.isfinite(correction) & (np.sum(position**2, axis=1) <= DIVERGED)
         return Proposal(np.where(finite[:, None], position, u), step[:, 0], np.full(len(u), -4),
                         np.where(finite, correction, -np.inf))
 

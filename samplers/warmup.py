@@ -105,7 +105,8 @@ def run_warmup(rng: np.random.Generator, state: ABCState, step, kernel, n_steps:
 class HamiltonianTuning(NamedTuple):
     """What :func:`adapt_hamiltonian` found. step_size : float; cholesky : (D, D) float64, L with L Lᵀ the
     estimated posterior covariance (the inverse mass matrix); acceptance : float, the mean surrogate acceptance
-    over the last window; position : (C, D) float64, where the chains ended (draws of the surrogate posterior)."""
+    over the second half of the last window; position : (C, D) float64, where the chains ended (draws of the
+    surrogate posterior)."""
 
     step_size: float
     cholesky: np.ndarray
@@ -121,11 +122,11 @@ def adapt_hamiltonian(rng: np.random.Generator, log_likelihood_grad, position: n
     """Tune :func:`samplers.proposals.hamiltonian` on its surrogate alone, with no simulation: C chains run
     ``n_steps`` Hamiltonian Monte Carlo steps on the surrogate target p(u) · exp(ℓ̃(u)) (p = N(0, I)), in
     ``ADAPT_WINDOWS`` equal windows. The inverse mass matrix starts as the diagonal of the starting points' variance;
-    after each window but the last it becomes the chains' covariance over that window, shrunk towards 10⁻³ I as in
-    Stan (n / (n + 5) Σ + 10⁻³ · 5 / (n + 5) I). Within each window the log step size follows
-    log h ← log h + (k + 1)^-0.6 (acceptance − target), k the step within the window (Robbins & Monro 1951), so
-    that the last window tunes the step for the final mass matrix. Nothing of it is a draw of the ABC posterior; the
-    returned step and mass are then held fixed, so the proposal stays exact.
+    after each window but the last it becomes the chains' covariance over the second half of that window (n rows:
+    chains × steps), shrunk towards 10⁻³ I by Stan's formula (n / (n + 5) Σ + 10⁻³ · 5 / (n + 5) I). Within each
+    window the log step size follows log h ← log h + (k + 1)^-0.6 (acceptance − target), k the step within the
+    window (Robbins & Monro 1951), so that the last window tunes the step for the final mass matrix. Nothing of it
+    is a draw of the ABC posterior; the returned step and mass are then held fixed, so the proposal stays exact.
 
     log_likelihood_grad : u (C, D) -> (ℓ̃ (C,), ∇ℓ̃ (C, D)). position : (C, D) float64 starting points (C ≥ 2).
     Returns :class:`HamiltonianTuning`. Raises ValueError for fewer than 2 chains, n_steps < ``ADAPT_WINDOWS``,
@@ -160,7 +161,7 @@ def adapt_hamiltonian(rng: np.random.Generator, log_likelihood_grad, position: n
             new = np.asarray(log_likelihood_grad(prop.position)[0], np.float64)
             with np.errstate(invalid="ignore"):
                 log_ratio = np.where(np.isfinite(new), new - loglik + prop.log_correction, -np.inf)
-            prob = np.exp(np.minimum(log_ratio, 0.0))
+            prob = np.nan_to_num(np.exp(np.minimum(log_ratio, 0.0)))  # a NaN surrogate at the start: a rejection
             accept = rng.uniform(size=c) < prob
             position = np.where(accept[:, None], prop.position, position)
             loglik = np.where(accept, new, loglik)

@@ -122,3 +122,25 @@ def test_the_shipped_proposal_is_pinned_to_the_shipped_network():
     assert proposal_for("auto", "other.pt")[0] is None and proposal_for("none", None)[0] is None
     q, says = proposal_for("auto", None, background="image")  # trained on plain backgrounds: not used on others
     assert q is None and "trained on plain backgrounds" in says
+
+
+def test_the_emulated_cosine_distance_and_its_gradient(trained):
+    """SceneProposal.emulated_cosine gives the cosine distance to the emulated summaries (as abc_inverse.distances
+    computes it) and its autograd gradient, which matches central differences along random directions (float32
+    network: tolerance 2 %)."""
+    from abc_inverse.distances import distance_batch
+
+    path, _, statistic, simulator = trained
+    q = load_proposal(path)
+    rng = np.random.default_rng(12)
+    u = simulator.prior.sample_normal(rng, 4)
+    observed = statistic(simulator(simulator.prior.from_normal(simulator.prior.sample_normal(rng, 1))))[0]
+    rho, grad = q.emulated_cosine(u, observed)
+    assert rho.shape == (4,) and grad.shape == u.shape
+    assert np.allclose(rho, distance_batch("cosine", observed, q.emulate(u)), atol=1e-5)
+    h = 1e-2
+    for v in rng.standard_normal((3, *u.shape)):
+        numeric = (q.emulated_cosine(u + h * v, observed)[0] - q.emulated_cosine(u - h * v, observed)[0]) / (2 * h)
+        assert np.allclose(np.sum(grad * v, axis=1), numeric, rtol=0.02, atol=1e-4)
+    with pytest.raises(ValueError, match="summary: expected shape"):
+        q.emulated_cosine(u, observed[:-1])
