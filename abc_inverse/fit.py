@@ -401,9 +401,9 @@ def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None, moves=None
                                                  shared=True)
 
     _, paper_step = build_abc_mcmc(forward, with_q(blockwise_elliptical(prior.blocks, prior.dim)))
-    elliptical = blockwise_elliptical(prior.blocks, prior.dim, config.min_alpha_scale)
     if moves is not None:
         return (*build_abc_mcmc(forward, with_q(moves)), paper_step)
+    elliptical = blockwise_elliptical(prior.blocks, prior.dim, config.min_alpha_scale)
     share = config.de_weight
     if share == 0:
         return (*build_abc_mcmc(forward, with_q(elliptical)), paper_step)

@@ -84,11 +84,14 @@ class SceneProposal:
         self.summary_sd = np.asarray(summary_sd, np.float32)
         self.meta = meta
 
-    def _context(self, summary: np.ndarray) -> torch.Tensor:
+    def _checked(self, summary: np.ndarray) -> np.ndarray:
         summary = np.asarray(summary, np.float32)
         if summary.shape != self.summary_mean.shape:
             raise ValueError(f"summary: expected shape {self.summary_mean.shape}, got {summary.shape}")
-        return torch.from_numpy((summary - self.summary_mean) / self.summary_sd)
+        return summary
+
+    def _context(self, summary: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy((self._checked(summary) - self.summary_mean) / self.summary_sd)
 
     def sample(self, summary: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
         """n draws u ~ q(· | summary): (n, D) float64. The torch noise is seeded from ``rng``."""
@@ -120,9 +123,7 @@ class SceneProposal:
         summaries of scenes u (n, D), and its gradient ∂ρ/∂u (n, D) float64 by automatic differentiation: the
         surrogate that drives :func:`samplers.proposals.hamiltonian`. Raises ValueError for a summary of the wrong
         shape."""
-        observed = torch.from_numpy(np.asarray(summary, np.float32))
-        if observed.shape != self.summary_mean.shape:
-            raise ValueError(f"summary: expected shape {self.summary_mean.shape}, got {tuple(observed.shape)}")
+        observed = torch.from_numpy(self._checked(summary))
         x = torch.from_numpy(np.asarray(u, np.float32)).requires_grad_(True)
         with torch.enable_grad():
             s = self.emulator(x) * torch.from_numpy(self.summary_sd) + torch.from_numpy(self.summary_mean)

@@ -216,7 +216,7 @@ def hamiltonian(log_likelihood_grad: Callable[[np.ndarray], tuple[np.ndarray, np
             or not np.all(np.diag(chol) > 0):
         raise ValueError(f"cholesky: expected a (D, D) lower-triangular factor with a positive diagonal, got shape "
                          f"{chol.shape}")
-    inverse_mass = chol @ chol.T
+    inverse_mass, momentum_scale = chol @ chol.T, np.linalg.inv(chol)  # p = L⁻ᵀ z, as rows: z L⁻¹
 
     def gradient(u: np.ndarray) -> np.ndarray:
         return np.asarray(log_likelihood_grad(u)[1], np.float64) - u
@@ -226,7 +226,7 @@ def hamiltonian(log_likelihood_grad: Callable[[np.ndarray], tuple[np.ndarray, np
             raise ValueError(f"u: expected {len(chol)} coordinates for the cholesky factor, got {u.shape[1]}")
         step = step_size * rng.uniform(1 - step_jitter, 1 + step_jitter, size=len(u))[:, None]
         z = rng.standard_normal(u.shape)
-        momentum = np.linalg.solve(chol.T, z.T).T  # p = L⁻ᵀ z ~ N(0, M)
+        momentum = z @ momentum_scale  # ~ N(0, M)
         position = np.array(u, dtype=np.float64)
         with np.errstate(invalid="ignore", over="ignore"):
             momentum = momentum + 0.5 * step * gradient(position)
