@@ -148,7 +148,7 @@ def cmd_fit(args) -> None:
     print(f"{'variable':<16}{'mean (deg)':>11}{'sd':>8}{'r_hat':>8}{'ess_bulk':>10}{'ess_tail':>10}")
     for name in ANGLES:
         row = result["summary"][name]
-        print(f"{name:<16}{row['mean']:>11.1f}{row['sd']:>8.1f}{row['r_hat']:>8.3f}{row['ess_bulk']:>10.0f}"
+        print(f"{name:<16}{row['mean']:>11.1f}{row['sd']:>8.1f}{row['r_hat']:>8.4f}{row['ess_bulk']:>10.0f}"
               f"{row['ess_tail']:>10.0f}")
     unconverged = result["convergence_warnings"]
     if unconverged:

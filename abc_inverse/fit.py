@@ -50,8 +50,8 @@ class FitConfig:
     """Sampler settings of a fit; each is an ``abc-inverse fit`` flag of the same name. Raises ValueError naming
     the setting when one is out of range or the settings contradict each other."""
 
-    chains: int = option(16, "chains recorded", ge=1)
-    draws: int = option(1600, "recorded draws per chain", ge=1)
+    chains: int = option(8, "chains recorded", ge=1)
+    draws: int = option(2500, "recorded draws per chain", ge=1)
     tune: int = option(100, "warm-up steps per chain (chains resampled; ε adapted with --image-noise 0), not "
                        "recorded", ge=0)
     seed: int = option(0, "seeds the pilot, the proposals and the acceptances")

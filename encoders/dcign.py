@@ -245,12 +245,14 @@ class DCIGNStatistic:
     mean's entries the statistic keeps (default all; VITAE: the perspective or appearance group).
 
     Calling it on images (N, H, W) float32 in [0, 1] (H = W = ``image_size``) returns (N, dim) float64, encoded
-    ``batch`` images at a time. Raises ValueError on a wrong shape or non-finite or out-of-range pixels.
+    ``batch`` images at a time. Raises ValueError on a wrong shape or non-finite or out-of-range pixels. The model's
+    convolution weights are put in channels-last memory order (in place; values unchanged): on this project's CPU
+    that halves the encoder's time at a sampler's batch of 8–16 images (``benchmarks/statistic_throughput.py``).
     """
 
     def __init__(self, model: nn.Module, meta: CheckpointMeta | None = None, name: str = "dcign",
                  codes: slice = slice(None)):
-        self.model = model.eval()
+        self.model = model.eval().to(memory_format=torch.channels_last)
         self.meta = meta if meta is not None else CheckpointMeta()
         self.name = name
         self.image_size = model.config.image_size
@@ -277,6 +279,7 @@ class DCIGNStatistic:
         out = np.empty((len(images), self.dim))
         with torch.inference_mode():
             for i in range(0, len(images), self.batch):
-                x = torch.from_numpy(np.ascontiguousarray(images[i:i + self.batch], np.float32))[:, None]
+                x = torch.from_numpy(np.ascontiguousarray(images[i:i + self.batch], np.float32))[:, None] \
+                    .contiguous(memory_format=torch.channels_last)
                 out[i:i + self.batch] = self.model.encode(x)[0][:, self.codes].numpy()
         return out

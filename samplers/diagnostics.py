@@ -49,8 +49,8 @@ def trace_to_inference_data(draws: Trace, variables: Callable[[np.ndarray], dict
 
 def summary(idata: az.InferenceData, var_names: list[str]):
     """ArviZ summary (mean, sd, 94 % HDI, MCSE, bulk/tail ESS, R-hat) of the posterior variables, one row per
-    scalar: a pandas DataFrame."""
-    return az.summary(idata, var_names=var_names, kind="all")
+    scalar, unrounded: a pandas DataFrame."""
+    return az.summary(idata, var_names=var_names, kind="all", round_to="none")
 
 
 def stat_with_warmup(idata: az.InferenceData, name: str) -> tuple[np.ndarray, int]:
@@ -72,14 +72,15 @@ def convergence_warnings(idata: az.InferenceData, var_names: list[str], rhat_max
     ESS is below ``ess_min`` (the worst over its components); an empty list when every variable passes.
 
     References: Vehtari, Gelman, Simpson, Carpenter & Bürkner 2021, "Rank-normalization, folding, and localization:
-    an improved R-hat" (thresholds 1.01 and 100 per chain, here 400 in all as Stan's).
+    an improved R-hat" (thresholds 1.01 and 100 per chain, here 400 in all as Stan's). R-hat is compared unrounded
+    (1.014 warns; ArviZ's summary would show it as 1.01).
     """
-    table = az.summary(idata, var_names=var_names, kind="diagnostics")
+    table = az.summary(idata, var_names=var_names, kind="diagnostics", round_to="none")  # ArviZ rounds to 2 digits
     out = []
     for name in var_names:
         rows = table[[label == name or label.startswith(name + "[") for label in table.index]]
         rhat, bulk, tail = rows["r_hat"].max(), rows["ess_bulk"].min(), rows["ess_tail"].min()
-        problems = ([f"split R-hat {rhat:.3g} > {rhat_max:g}"] if not rhat <= rhat_max else []) + \
+        problems = ([f"split R-hat {rhat:.4f} > {rhat_max:g}"] if not rhat <= rhat_max else []) + \
             [f"{kind} ESS {ess:.0f} < {ess_min:g}" for kind, ess in (("bulk", bulk), ("tail", tail))
              if not ess >= ess_min]
         if problems:

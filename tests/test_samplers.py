@@ -327,6 +327,11 @@ def test_convergence_warnings_flag_chains_that_disagree_and_pass_mixed_ones():
     assert [w.split(":")[0] for w in warnings] == ["bad", "vec"]
     assert "split R-hat" in warnings[0] and "bulk ESS" in warnings[0]
     assert convergence_warnings(idata, ["good"]) == []
+    # chains a little apart: split R-hat 1.0130, which ArviZ's rounded summary shows as 1.01, still warns
+    offsets = 0.15 * np.array([-1, 1, -1, 1])[:, None]
+    near = az.from_dict(posterior={"a": np.random.default_rng(0).standard_normal((4, 2000)) + offsets})
+    assert 1.0125 < float(az.rhat(near)["a"]) < 1.0135
+    assert convergence_warnings(near, ["a"]) == ["a: split R-hat 1.0130 > 1.01"]
 
 
 @pytest.mark.parametrize("seed, ess_fraction", [(0, None), (2, None), (0, 0.5)])
