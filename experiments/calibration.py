@@ -80,7 +80,8 @@ def main():
         truth = {name: float(np.degrees(getattr(scene, name)[0])) for name in ANGLES}
         observed = simulator(scene)[0]
         if args.sampler == "q":
-            u = proposal.sample(statistic(observed[None])[0], config.chains * config.draws, rng)
+            budget = config.with_budget(hamiltonian=False)
+            u = proposal.sample(statistic(observed[None])[0], budget.chains * budget.draws, rng)
             posterior = simulator.prior.from_normal(u).variables()
         else:
             idata = fit(observed, statistic, replace(config, seed=k), simulator, progress=False, proposal=proposal)

@@ -174,3 +174,19 @@ def test_emulated_likelihood_is_on_only_where_it_can_help_and_its_gradient_is_ri
     h = 1e-6
     numeric = [(surrogate(u + h * e)[0][0] - surrogate(u - h * e)[0][0]) / (2 * h) for e in np.eye(3)[:, None, :]]
     assert np.allclose(grad[0], numeric, rtol=1e-5)
+
+
+def test_the_chain_budget_follows_the_moves_unless_given():
+    """Left unset, chains × draws are 8 × 2500 when Hamiltonian moves steer the draws and 16 × 1600 for the
+    differential-evolution ensemble; values given are kept; the result is checked like any config."""
+    from abc_inverse.fit import ENSEMBLE_BUDGET, HAMILTONIAN_BUDGET
+
+    unset = FitConfig()
+    assert (unset.chains, unset.draws) == (None, None)
+    assert HAMILTONIAN_BUDGET == (8, 2500) and ENSEMBLE_BUDGET == (16, 1600)
+    assert (unset.with_budget(True).chains, unset.with_budget(True).draws) == HAMILTONIAN_BUDGET
+    assert (unset.with_budget(False).chains, unset.with_budget(False).draws) == ENSEMBLE_BUDGET
+    given = FitConfig(chains=4, draws=7).with_budget(True)
+    assert (given.chains, given.draws) == (4, 7)
+    with pytest.raises(ValueError, match="pilot: expected ≥ chains"):
+        FitConfig(pilot=10).with_budget(False)

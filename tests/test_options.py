@@ -20,7 +20,7 @@ def _help(verb, capsys):
 
 def test_help_is_generated_from_the_dataclasses(capsys):
     text = _help("fit", capsys)
-    for flag, default in (("--chains", 8), ("--target-acceptance", 0.1), ("--explore-chains", 0),
+    for flag, default in (("--tune", 100), ("--target-acceptance", 0.1), ("--explore-chains", 0),
                           ("--crop", "auto")):
         assert flag in text and f"(default: {default})" in text.replace("\n", " ").replace("  ", " ")
     text = _help("train", capsys)
