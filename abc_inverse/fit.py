@@ -282,6 +282,7 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     config = with_tolerance(config, observed, statistic, nu_obs)
     surrogate, surrogate_says = surrogate_log_likelihood(proposal, nu_obs, config)
     config = config.with_budget(surrogate is not None)
+    surrogate_says += f"; {config.chains} chains × {config.draws} draws"
     q = None if proposal is None else independence(*proposal.given(nu_obs))
     if config.sampler == "smc":
         draws, warmup, constant, extra = run_smc_chains(rng, forward, draw, make_steps(forward, prior, config, q),

@@ -62,6 +62,7 @@ def test_fit_with_l2_records_every_draw(small_sim):
     idata = fit(obs, MeanStatistic(), FitConfig(chains=4, draws=20, tune=10, pilot=8, explore_chains=8,
                                                 distance="l2"), small_sim, progress=False)
     assert idata.posterior["azimuth"].shape == (4, 20) and idata.warmup_posterior["azimuth"].shape == (4, 10)
+    assert idata.posterior.attrs["surrogate"].endswith("; 4 chains × 20 draws")  # the budget, said
     eps = idata.sample_stats["epsilon"].values
     assert np.all(eps == eps[0, 0])  # fixed after tuning
     stats = idata.sample_stats
@@ -186,6 +187,7 @@ def test_the_chain_budget_follows_the_moves_unless_given():
     assert HAMILTONIAN_BUDGET == (8, 2500) and ENSEMBLE_BUDGET == (16, 1600)
     assert (unset.with_budget(True).chains, unset.with_budget(True).draws) == HAMILTONIAN_BUDGET
     assert (unset.with_budget(False).chains, unset.with_budget(False).draws) == ENSEMBLE_BUDGET
+    assert unset.with_budget(False).epsilon is None and unset.with_budget(False).tune == unset.tune  # nothing else
     given = FitConfig(chains=4, draws=7).with_budget(True)
     assert (given.chains, given.draws) == (4, 7)
     with pytest.raises(ValueError, match="pilot: expected ≥ chains"):
