@@ -43,6 +43,8 @@ SMC_ESS_FRACTION = 0.5  # each SMC round picks the ε that halves the population
 SMC_MIN_ACCEPTANCE = 0.05  # an SMC run stops when fewer of its moves are accepted
 SMC_MAX_ROUNDS = 30
 BACKGROUNDS = ("plain", "image")  # what a simulated face is seen against (backdrop)
+HAMILTONIAN_BUDGET = (8, 2500)  # (chains, draws): R-hat ≤ 1.0093 on five scenes in ~50 s (docs/results/effective_draws)
+ENSEMBLE_BUDGET = (16, 1600)  # the differential-evolution ensemble's: 8 chains gave R-hat 1.16–1.36 against 1.17–1.24
 
 
 @dataclass(frozen=True)
@@ -50,11 +52,12 @@ class FitConfig:
     """Sampler settings of a fit; each is an ``abc-inverse fit`` flag of the same name. Raises ValueError naming
     the setting when one is out of range or the settings contradict each other."""
 
-    chains: int | None = option(None, "chains recorded (default: 8 when Hamiltonian moves steer the draws, each "
-                                "chain mixing alone, so that fewer, longer chains give a steadier R-hat; otherwise "
-                                "16, as the differential-evolution ensemble needs many)", ge=1)
-    draws: int | None = option(None, "recorded draws per chain (default: 2500 with Hamiltonian moves, else 1600)",
-                               ge=1)
+    chains: int | None = option(None, f"chains recorded (default: {HAMILTONIAN_BUDGET[0]} when Hamiltonian moves "
+                                "steer the draws, each chain mixing alone, so that fewer, longer chains give a "
+                                f"steadier R-hat; otherwise {ENSEMBLE_BUDGET[0]}, as the differential-evolution "
+                                "ensemble needs many)", ge=1)
+    draws: int | None = option(None, f"recorded draws per chain (default: {HAMILTONIAN_BUDGET[1]} with Hamiltonian "
+                               f"moves, else {ENSEMBLE_BUDGET[1]})", ge=1)
     tune: int = option(100, "warm-up steps per chain (chains resampled; ε adapted with --image-noise 0), not "
                        "recorded", ge=0)
     seed: int = option(0, "seeds the pilot, the proposals and the acceptances")
@@ -111,7 +114,6 @@ class FitConfig:
             raise ValueError("epsilon: with tune = 0 and image_noise = 0 there is nothing to set ε by; give --epsilon, "
                              "--image-noise or --tune > 0")
 
-
     def with_budget(self, hamiltonian: bool) -> FitConfig:
         """This config with ``chains`` and ``draws`` that were left None set to their defaults for the draws' moves
         (``HAMILTONIAN_BUDGET`` when Hamiltonian moves steer them, else ``ENSEMBLE_BUDGET``). Raises ValueError, as
@@ -119,9 +121,6 @@ class FitConfig:
         chains, draws = HAMILTONIAN_BUDGET if hamiltonian else ENSEMBLE_BUDGET
         return replace(self, chains=self.chains or chains, draws=self.draws or draws)
 
-
-HAMILTONIAN_BUDGET = (8, 2500)  # (chains, draws): R-hat ≤ 1.0093 on five scenes in ~50 s (docs/results/effective_draws)
-ENSEMBLE_BUDGET = (16, 1600)  # the differential-evolution ensemble's: 8 chains gave R-hat 1.16–1.36 against 1.17–1.24
 
 
 def check_proposal(proposal, statistic, simulator: Simulator) -> None:

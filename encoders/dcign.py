@@ -247,7 +247,7 @@ class DCIGNStatistic:
     Calling it on images (N, H, W) float32 in [0, 1] (H = W = ``image_size``) returns (N, dim) float64, encoded
     ``batch`` images at a time. Raises ValueError on a wrong shape or non-finite or out-of-range pixels. The model's
     convolution weights are put in channels-last memory order (in place; values unchanged): on this project's CPU
-    that halves the encoder's time at a sampler's batch of 8–16 images (``benchmarks/statistic_throughput.py``).
+    that halves the encoder's time at a sampler's batch of 8–16 images (``docs/results/effective_draws``).
     """
 
     def __init__(self, model: nn.Module, meta: CheckpointMeta | None = None, name: str = "dcign",
