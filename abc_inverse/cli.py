@@ -225,9 +225,12 @@ def cmd_train(args) -> None:
             write_config(replace(opts, preset=None), opts.out.with_name(opts.out.name + ".config.json"))
         record = train(opts.run, opts.out, command=_command(args), progress=opts.progress, resume=opts.resume,
                        init=opts.init, device=device)
-        print(f"wrote {opts.out} ({record['steps_done']} steps, {record['wall_time_s']} s, "
-              f"final train ELBO {record['final_train_elbo']:.1f}, held-out ELBO {record['heldout']['elbo']:.1f} "
-              f"nats/image)")
+        final = (f"final distillation loss {record['final_train_distillation_loss']:.4f}, held-out squared error "
+                 f"per latent {record['heldout_distillation']['mse_randomised']:.4f} (randomised) "
+                 f"{record['heldout_distillation']['mse_clean']:.4f} (clean)" if "heldout_distillation" in record
+                 else f"final train ELBO {record['final_train_elbo']:.1f}")
+        print(f"wrote {opts.out} ({record['steps_done']} steps, {record['wall_time_s']} s, {final}, held-out ELBO "
+              f"{record['heldout']['elbo']:.1f} nats/image)")
 
 
 def torch_device(name: str):

@@ -53,6 +53,7 @@ from encoders.dcign import (
     save_checkpoint,
     weights_digest,
 )
+from encoders.distill import Teacher, clean_count, code_variance, distillation_loss, heldout_error
 from encoders.dsprites import sample as sample_sprites
 from encoders.losses import forward_pass, objective
 from encoders.vitae import CHECKPOINT_FORMATS as VITAE_FORMATS
@@ -116,6 +117,10 @@ class TrainConfig:
     supersample: int = option(1, "render samples per pixel side (anti-aliasing; 1 = one sample per pixel)", ge=1, le=4,
                               group=BEYOND)
     features: bool = option(False, "renders with eyes, brows and lips painted into the mean albedo", group=BEYOND)
+    teacher: str = option("", "distillation (encoders/distill.py): start from this DC-IGN checkpoint and train its "
+                          "encoder to give, for this run's renders (domain-randomised with --augment), the teacher's "
+                          "code of each scene's render as the teacher was trained on it; '' = off", metavar="CKPT",
+                          group=BEYOND)
 
     model: str = option("dcign", "network: dcign; vae and beta-vae (the DC-IGN network on random batches, KL weight 1 "
                         "or --kl-weight > 1); u-vitae, c-vitae (encoders/vitae.py: latent_dim is z_A's size)",
@@ -134,6 +139,9 @@ class TrainConfig:
             raise ValueError(f"kl_weight: a plain VAE has KL weight 1, got {self.kl_weight} (use model beta-vae)")
         if self.model == "beta-vae" and not self.kl_weight > 1:
             raise ValueError(f"kl_weight: a β-VAE needs a KL weight β > 1, got {self.kl_weight}")
+        if self.teacher and (self.model != "dcign" or self.mode != "random" or self.data != "faces"):
+            raise ValueError(f"teacher: distillation trains a DC-IGN on random batches of faces, got model "
+                             f"{self.model!r}, mode {self.mode!r}, data {self.data!r}")
         if self.data == "dsprites" and (self.image_size != 64 or self.mode != "random" or self.augment):
             raise ValueError(f"data: dsprites are 64-pixel images on random batches without augmentation, got "
                              f"image_size {self.image_size}, mode {self.mode!r}, augment {self.augment}")
@@ -169,8 +177,8 @@ def _sprites(rng: np.random.Generator, n: int) -> torch.Tensor:
     return torch.from_numpy(sample_sprites(rng, n)[0].astype(np.float32))[:, None]
 
 
-def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConfig, step: int | None = None
-               ) -> Batch:
+def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConfig, step: int | None = None,
+               teacher: Teacher | None = None) -> Batch:
     """One training minibatch (:class:`encoders.batches.Batch`).
 
     Random mode: independent prior scenes. Specific mode: one batch type (shape bias), its scenes
@@ -178,7 +186,9 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
     None = the full range), its active latents and, for an extrinsic type, the order of its varied angle and
     (with ``config.camera_invariance``) its scenes rendered from other cameras. With ``config.augment`` the
     encoder's inputs are domain-randomised (:func:`encoders.augment.augment`; in specific mode one draw per batch)
-    and the clean renders are the target. With ``config.data == 'dsprites'``: independent dSprites (random mode).
+    and the clean renders are the target. With a ``teacher`` (distillation, random mode): the first
+    :func:`encoders.distill.clean_count` inputs are left clean and the target is the teacher's render of each scene.
+    With ``config.data == 'dsprites'``: independent dSprites (random mode).
     """
     if config.data == "dsprites":
         return Batch(_sprites(rng, config.batch_size))
@@ -192,8 +202,14 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
         return torch.from_numpy(x)[:, None], torch.from_numpy(clean)[:, None]
 
     if config.mode != "specific":
-        x, target = images(simulator.prior.sample(rng, config.batch_size))
-        return Batch(x, target=target)
+        scenes = simulator.prior.sample(rng, config.batch_size)
+        x, target = images(scenes)
+        if teacher is None:
+            return Batch(x, target=target)
+        if target is not None:
+            k = clean_count(len(x))
+            x[:k] = target[:k]
+        return Batch(x, target=teacher.render(scenes))
     kind = draw_batch_type(rng, config.shape_bias)
     spread = 1.0 if step is None else curriculum_spread(config, step)
     scenes = transformation_scenes(simulator.prior, rng, kind, config.batch_size, spread, config.intrinsic_camera)
@@ -209,11 +225,19 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
     return Batch(x, active, order, x_camera, target)
 
 
-def train_step(model: DCIGN, opt: torch.optim.Optimizer, batch: Batch, gen: torch.Generator, config: TrainConfig
-               ) -> tuple[float, float, float]:
+def train_step(model: DCIGN, opt: torch.optim.Optimizer, batch: Batch, gen: torch.Generator, config: TrainConfig,
+               teacher: Teacher | None = None) -> tuple[float, float, float]:
     """One update on a :class:`encoders.batches.Batch`: the objective of :mod:`encoders.losses` (the ELBO with
     clamping in specific mode, plus every term with a non-zero weight). Returns (loss, reconstruction, KL), nats
-    per image, loss = -ELBO (unweighted)."""
+    per image, loss = -ELBO (unweighted). With a ``teacher``: the update minimises
+    :func:`encoders.distill.distillation_loss` instead, and returns (that loss, the means' squared error per latent,
+    0)."""
+    if teacher is not None:
+        loss, mse = distillation_loss(model, batch.x, *teacher.codes(batch.target))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss.item(), mse.item(), 0.0
     f = forward_pass(model, batch, gen, config.clamp)
     opt.zero_grad(set_to_none=True)
     objective(f, config).backward()
@@ -260,6 +284,8 @@ class Run:
     gen: torch.Generator
     heldout: torch.Tensor
     record: dict
+    teacher: Teacher | None = None
+    heldout_distill: tuple | None = None  # (clean, randomised, teacher's) inputs of the held-out scenes
     history: list = field(default_factory=list)
     done: int = 0
     elapsed: float = 0.0
@@ -279,6 +305,14 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         model = (VITAE if isinstance(arch, VITAEConfig) else DCIGN)(arch)
+    teacher = Teacher(config.teacher, device) if config.teacher else None
+    if teacher is not None:
+        if teacher.model.config != arch:
+            raise ValueError(f"teacher: {config.teacher!r} has architecture {asdict(teacher.model.config)}, the run "
+                             f"trains {asdict(arch)}")
+        if init is not None:
+            raise ValueError("init, teacher: a distillation starts from its teacher's weights; give no init")
+        model.load_state_dict(teacher.model.state_dict())
     if resume is not None or init is not None:
         source = Path(resume if resume is not None else init)
         loaded, meta, extra = read_checkpoint(source, CHECKPOINTS)
@@ -291,11 +325,18 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
     if config.data == "dsprites":  # no renderer: the checkpoint's simulator entry stays empty
         heldout, rendered_by = _sprites(heldout_rng, 256), {}
     else:
-        heldout = torch.from_numpy(simulator(simulator.prior.sample(heldout_rng, 256)))[:, None]
+        scenes = simulator.prior.sample(heldout_rng, 256)
+        heldout, coverage = (torch.from_numpy(a)[:, None] for a in simulator.render_with_coverage(scenes))
         rendered_by = simulator.get_config()
     run = Run(config, simulator, model, make_optimizer(model, config), np.random.default_rng(config.seed),
               torch.Generator().manual_seed(config.seed), heldout.to(device),
-              {"command": command, "config": asdict(config), "simulator": rendered_by, "device": str(device)})
+              {"command": command, "config": asdict(config), "simulator": rendered_by, "device": str(device)},
+              teacher)
+    if teacher is not None:
+        randomised = augment(heldout[:, 0].numpy(), coverage[:, 0].numpy(), heldout_rng, framing=config.framing)
+        run.heldout_distill = (heldout, torch.from_numpy(randomised)[:, None], teacher.render(scenes))
+        run.heldout_distill = tuple(t.to(device) for t in run.heldout_distill)
+        run.record["teacher"] = {"path": teacher.path, "weights_sha256": teacher.digest}
     if resume is None and init is None:
         return run
     if resume is None:
@@ -322,10 +363,18 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
 def save_run(run: Run, out: Path, step: int, wall: float) -> None:
     """Write checkpoint ``out`` (weights, optimizer, random states, history) and its record ``out`` + ``.json``,
     both atomically."""
+    final = float(np.mean(run.history[-100:])) if run.history else math.nan
     run.record.update(steps_done=step, wall_time_s=round(wall, 1),
-                      final_train_elbo=float(np.mean(run.history[-100:])) if run.history else math.nan,
                       heldout=elbo_terms(run.model, run.heldout, torch.Generator().manual_seed(1)),
                       torch_version=torch.__version__)
+    if run.teacher is None:
+        run.record["final_train_elbo"] = final
+    else:  # history holds minus the distillation loss
+        clean, randomised, teacher_x = run.heldout_distill
+        run.record.update(final_train_distillation_loss=-final, heldout_distillation={
+            "mse_clean": heldout_error(run.model, run.teacher, clean, teacher_x),
+            "mse_randomised": heldout_error(run.model, run.teacher, randomised, teacher_x),
+            "teacher_code_variance": code_variance(run.teacher, teacher_x)})
     state = {"optimizer": run.opt.state_dict(), "step": step, "numpy_rng": json.dumps(run.rng.bit_generator.state),
              "torch_rng": run.gen.get_state(), "history": torch.tensor(run.history, dtype=torch.float64),
              "wall_time_s": wall}
@@ -356,10 +405,13 @@ def train(config: TrainConfig, out: Path, command: str = "", progress: bool = Tr
     bar = tqdm(range(run.done + 1, config.steps + 1), desc="train DC-IGN", disable=not progress, mininterval=1.0,
                initial=run.done, total=config.steps)
     for step in bar:
-        batch = Batch(*(None if t is None else t.to(device) for t in draw_batch(run.simulator, run.rng, config, step)))
-        loss, rec, kl = train_step(run.model, run.opt, batch, run.gen, config)
+        batch = draw_batch(run.simulator, run.rng, config, step, run.teacher)
+        batch = Batch(*(None if t is None else t.to(device) for t in batch))
+        loss, rec, kl = train_step(run.model, run.opt, batch, run.gen, config, run.teacher)
         run.history.append(-loss)
-        if step % 20 == 0:
+        if step % 20 == 0 and run.teacher is not None:
+            bar.set_postfix(loss=f"{-np.mean(run.history[-20:]):.3f}", mse=f"{rec:.4f}")
+        elif step % 20 == 0:
             bar.set_postfix(elbo=f"{np.mean(run.history[-20:]):.1f}", rec=f"{rec:.1f}", kl=f"{kl:.1f}")
         if step % config.checkpoint_every == 0 or step == config.steps:
             save_run(run, out, step, time.perf_counter() - start)

@@ -1,0 +1,87 @@
+"""Distillation of a DC-IGN statistic into one that sees a face through what a photograph adds to it.
+
+A *teacher* (a DC-IGN trained on clean renders, e.g. the shipped network) codes each prior scene from its own
+render; the *student* — the same architecture, started from the teacher's weights — is trained to give that code
+(encoder mean and log-variance) for the same scene rendered by this run's simulator (with facial features, anti-
+aliased) and domain-randomised (:mod:`encoders.augment`: real backgrounds, framing, gamma, blur, noise, JPEG).
+On clean renders the student's statistic then stands in for the teacher's, whose figures (|r| of z1–z3 with the
+angles) it inherits as far as it matches; on a photo it reads the face, not the background (issue "Real
+photographs", item 3). A share :data:`CLEAN_SHARE` of every batch is left clean, because ``fit`` encodes clean
+renders. The decoder is the teacher's, untouched, so the student's checkpoint is a whole DC-IGN.
+
+This is knowledge distillation (Hinton, Vinyals & Dean 2015) with matched mean and log-variance targets; the
+domain randomisation is Tobin et al. 2017's. Neither is in Kulkarni et al. 2015, whose §3.2.1 "invariance
+targeting" is the nearest idea: the code must stay put when what it does not describe changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from abc_inverse.model.scene import Scene
+from abc_inverse.render.simulator import simulator_from_config
+from encoders.dcign import DCIGN, load_checkpoint, weights_digest
+
+CLEAN_SHARE = 0.25  # share of each batch the student sees without domain randomisation
+LOGVAR_WEIGHT = 0.1  # weight of the log-variance error against the mean's
+
+
+class Teacher:
+    """A frozen DC-IGN and the simulator it was trained on, giving the distillation targets.
+
+    path : DC-IGN checkpoint trained on rendered faces. device : torch device of the network.
+    Raises FileNotFoundError / ValueError for a missing or corrupt checkpoint (:func:`encoders.dcign.load_checkpoint`)
+    and ValueError for one trained on dSprites (no simulator to render its inputs)."""
+
+    def __init__(self, path: Path | str, device: torch.device | str = "cpu"):
+        model, meta, _ = load_checkpoint(path)
+        if not meta.simulator:
+            raise ValueError(f"teacher: {str(path)!r} was trained on dSprites; a teacher must be trained on rendered "
+                             f"faces")
+        self.path = str(path)
+        self.digest = weights_digest(model)
+        self.model: DCIGN = model.to(device).requires_grad_(False)
+        self.simulator = simulator_from_config(meta.simulator)
+
+    def render(self, scenes: Scene) -> torch.Tensor:
+        """The teacher's inputs: (N, 1, S, S) float32 clean renders of the scenes, as the teacher was trained on."""
+        return torch.from_numpy(self.simulator(scenes))[:, None]
+
+    def codes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Targets (mu, logvar), each (N, latent_dim), of the teacher's inputs x (N, 1, S, S); no gradient."""
+        with torch.no_grad():
+            return self.model.encode(x.to(next(self.model.parameters()).device))
+
+
+def clean_count(n: int) -> int:
+    """How many of a batch of n images stay clean (:data:`CLEAN_SHARE`, at least 1 when n ≥ 2)."""
+    return min(n - 1, max(1, round(CLEAN_SHARE * n))) if n >= 2 else 0
+
+
+def distillation_loss(model: DCIGN, x: torch.Tensor, mu_t: torch.Tensor, logvar_t: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Σ_k (mu_k − mu_t,k)² + LOGVAR_WEIGHT · Σ_k (logvar_k − logvar_t,k)², averaged over the batch, for the
+    student's codes of x (N, 1, S, S) against the teacher's (N, L). Returns (loss, mean squared error of the means
+    per latent), scalar tensors."""
+    mu, logvar = model.encode(x)
+    squared = (mu - mu_t) ** 2
+    loss = squared.sum(1).mean() + LOGVAR_WEIGHT * ((logvar - logvar_t) ** 2).sum(1).mean()
+    return loss, squared.mean()
+
+
+def heldout_error(model: DCIGN, teacher: Teacher, x: torch.Tensor, teacher_x: torch.Tensor) -> float:
+    """Mean squared error per latent between the student's means of x and the teacher's of teacher_x (the same
+    scenes), no gradient; compare it with the teacher's own spread of the means, :func:`code_variance`."""
+    with torch.no_grad():
+        mu_t, _ = teacher.codes(teacher_x)
+        return float(((model.encode(x)[0] - mu_t) ** 2).mean())
+
+
+def code_variance(teacher: Teacher, teacher_x: torch.Tensor) -> float:
+    """The mean over latents of the variance of the teacher's means across the batch teacher_x: the error of a
+    student that answered every image with the mean code."""
+    mu, _ = teacher.codes(teacher_x)
+    return float(np.mean(mu.var(0).cpu().numpy()))

@@ -1,0 +1,75 @@
+"""Distillation (encoders/distill.py): the batches pair each scene's randomised render with the teacher's render, the
+student learns the teacher's codes through the randomisation, keeps the teacher's decoder, resumes exactly, and
+settings that cannot work are refused."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from abc_inverse.model.morphable import load_model
+from abc_inverse.render.simulator import RenderSettings, Simulator
+from encoders.dcign import load_checkpoint
+from encoders.distill import Teacher, clean_count
+from encoders.train import TrainConfig, draw_batch, resume_config, train
+
+TINY = dict(batch_size=8, image_size=16, latent_dim=6, channels=(4, 8), n_shape=3, n_albedo=2, seed=3)
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    path = tmp_path_factory.mktemp("teacher") / "teacher.pt"
+    train(TrainConfig(steps=30, checkpoint_every=30, **TINY), path, progress=False)
+    return path
+
+
+def _student(teacher, **changes):
+    return TrainConfig(**{**TINY, "teacher": str(teacher), "augment": True, "features": True, "supersample": 2,
+                          "checkpoint_every": 1000, **changes})
+
+
+def test_a_batch_pairs_randomised_renders_with_the_teachers_renders_of_the_same_scenes(teacher):
+    config = _student(teacher)
+    simulator = Simulator(load_model(3, 2), RenderSettings(image_size=16, supersample=2, features=True))
+    batch = draw_batch(simulator, np.random.default_rng(5), config, 1, Teacher(teacher))
+    scenes = simulator.prior.sample(np.random.default_rng(5), 8)  # the same draw as the batch's
+    own, teachers = simulator(scenes), Simulator(load_model(3, 2), RenderSettings(image_size=16))(scenes)
+    k = clean_count(8)
+    assert k == 2
+    np.testing.assert_array_equal(batch.x[:k, 0].numpy(), own[:k])  # the clean share
+    assert all(not np.allclose(batch.x[i, 0].numpy(), own[i], atol=1e-3) for i in range(k, 8))  # randomised
+    np.testing.assert_array_equal(batch.target[:, 0].numpy(), teachers)
+    assert not np.allclose(own, teachers, atol=1e-3)  # features and anti-aliasing: the two renders differ
+
+
+def test_the_student_learns_the_teachers_codes_through_randomisation_and_keeps_its_decoder(teacher, tmp_path):
+    first = train(_student(teacher, steps=1), tmp_path / "s1.pt", progress=False)["heldout_distillation"]
+    last = train(_student(teacher, steps=60), tmp_path / "s60.pt", progress=False)["heldout_distillation"]
+    assert last["mse_randomised"] < 0.7 * first["mse_randomised"]
+    assert last["mse_clean"] < first["mse_clean"]
+    student, teach = load_checkpoint(tmp_path / "s60.pt")[0].state_dict(), load_checkpoint(teacher)[0].state_dict()
+    decoder = [k for k in teach if k.startswith(("expand", "decoder"))]
+    assert decoder and all(torch.equal(student[k], teach[k]) for k in decoder)
+    assert not torch.equal(student["mu.weight"], teach["mu.weight"])
+
+
+def test_a_distillation_resumes_exactly(teacher, tmp_path):
+    train(_student(teacher, steps=4), tmp_path / "whole.pt", progress=False)
+    train(_student(teacher, steps=2), tmp_path / "part.pt", progress=False)
+    record = train(resume_config(tmp_path / "part.pt", {"steps": 4}), tmp_path / "part.pt", progress=False,
+                   resume=tmp_path / "part.pt")
+    assert record["teacher"]["path"] == str(teacher)
+    a, b = (load_checkpoint(tmp_path / name)[0].state_dict() for name in ("whole.pt", "part.pt"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_impossible_distillations_are_refused(teacher, tmp_path):
+    with pytest.raises(ValueError, match="teacher: distillation trains a DC-IGN on random batches"):
+        _student(teacher, mode="specific")
+    with pytest.raises(ValueError, match="teacher: .* has architecture"):
+        train(_student(teacher, latent_dim=5), tmp_path / "s.pt", progress=False)
+    with pytest.raises(ValueError, match="init, teacher"):
+        train(_student(teacher), tmp_path / "s.pt", progress=False, init=teacher)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        train(replace(_student(teacher), teacher=str(tmp_path / "missing.pt")), tmp_path / "s.pt", progress=False)
