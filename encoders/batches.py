@@ -71,7 +71,8 @@ class Batch(NamedTuple):
     trains (None in random mode). order : (N,) int64 indices that sort the batch by its varied angle — the frames
     of the transformation as a video would show them (None in random mode and for intrinsic batches).
     x_camera : (N, 1, S, S) float32, the same scenes seen from cameras redrawn from the prior (only for azimuth and
-    light batches when ``camera`` is asked for, else None). target : (N, 1, S, S) float32, what the decoder
+    light batches when ``camera`` is asked for; in a distillation with ``centred_pose``, the teacher's renders of the
+    scenes from the centred camera; else None). target : (N, 1, S, S) float32, what the decoder
     reconstructs when it is not x: the clean renders of a domain-randomised x (:mod:`encoders.augment`); in a
     distillation, the teacher's renders of the same scenes (:mod:`encoders.distill`)."""
 

@@ -9,6 +9,12 @@ angles) it inherits as far as it matches; on a photo it reads the face, not the 
 photographs", item 3). A share :data:`CLEAN_SHARE` of every batch is left clean, because ``fit`` encodes clean
 renders. The decoder is the teacher's, untouched, so the student's checkpoint is a whole DC-IGN.
 
+With ``centred_pose`` the targets of the pose codes z1–z3 are the teacher's codes of the same scene seen from the
+centred camera (:data:`CENTRED_CAMERA`): the student's pose codes then ignore where the camera is, which the
+teacher's do not fully (on renders a wrong camera height can stand in for elevation in its code,
+``experiments/elevation_camera_ridge.py``), while z4… keep the teacher's code of the scene as rendered, camera
+included.
+
 This is knowledge distillation (Hinton, Vinyals & Dean 2015) with matched mean and log-variance targets; the
 domain randomisation is Tobin et al. 2017's. Neither is in Kulkarni et al. 2015, whose §3.2.1 "invariance
 targeting" is the nearest idea: the code must stay put when what it does not describe changes.
@@ -23,10 +29,13 @@ import torch
 
 from abc_inverse.model.scene import Scene
 from abc_inverse.render.simulator import simulator_from_config
+from encoders.batches import LATENT_OF
 from encoders.dcign import DCIGN, load_checkpoint, weights_digest
 
 CLEAN_SHARE = 0.25  # share of each batch the student sees without domain randomisation
 LOGVAR_WEIGHT = 0.1  # weight of the log-variance error against the mean's
+CENTRED_CAMERA = 0.5  # camera variables (x, y, distance) of the view whose pose codes are the centred targets
+POSE_CODES = sorted(LATENT_OF.values())  # z1-z3
 
 
 class Teacher:
@@ -50,10 +59,20 @@ class Teacher:
         """The teacher's inputs: (N, 1, S, S) float32 clean renders of the scenes, as the teacher was trained on."""
         return torch.from_numpy(self.simulator(scenes))[:, None]
 
-    def codes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Targets (mu, logvar), each (N, latent_dim), of the teacher's inputs x (N, 1, S, S); no gradient."""
+    def render_centred(self, scenes: Scene) -> torch.Tensor:
+        """:meth:`render` of the scenes seen from the centred camera (every camera variable ``CENTRED_CAMERA``)."""
+        return self.render(scenes._replace(camera=np.full_like(scenes.camera, CENTRED_CAMERA)))
+
+    def codes(self, x: torch.Tensor, x_centred: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Targets (mu, logvar), each (N, latent_dim), of the teacher's inputs x (N, 1, S, S); with ``x_centred``
+        (the same scenes from the centred camera) the pose codes' targets are those of x_centred. No gradient."""
+        device = next(self.model.parameters()).device
         with torch.no_grad():
-            return self.model.encode(x.to(next(self.model.parameters()).device))
+            mu, logvar = self.model.encode(x.to(device))
+            if x_centred is not None:
+                mu_c, logvar_c = self.model.encode(x_centred.to(device))
+                mu[:, POSE_CODES], logvar[:, POSE_CODES] = mu_c[:, POSE_CODES], logvar_c[:, POSE_CODES]
+            return mu, logvar
 
 
 def clean_count(n: int) -> int:
@@ -72,11 +91,13 @@ def distillation_loss(model: DCIGN, x: torch.Tensor, mu_t: torch.Tensor, logvar_
     return loss, squared.mean()
 
 
-def heldout_error(model: DCIGN, teacher: Teacher, x: torch.Tensor, teacher_x: torch.Tensor) -> float:
-    """Mean squared error per latent between the student's means of x and the teacher's of teacher_x (the same
-    scenes), no gradient; compare it with the teacher's own spread of the means, :func:`code_variance`."""
+def heldout_error(model: DCIGN, teacher: Teacher, x: torch.Tensor, teacher_x: torch.Tensor,
+                  teacher_centred: torch.Tensor | None = None) -> float:
+    """Mean squared error per latent between the student's means of x and the teacher's targets (:meth:`Teacher.
+    codes` of teacher_x and teacher_centred, the same scenes), no gradient; compare it with the teacher's own spread
+    of the means, :func:`code_variance`."""
     with torch.no_grad():
-        mu_t, _ = teacher.codes(teacher_x)
+        mu_t, _ = teacher.codes(teacher_x, teacher_centred)
         return float(((model.encode(x)[0] - mu_t) ** 2).mean())
 
 

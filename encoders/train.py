@@ -121,6 +121,8 @@ class TrainConfig:
                           "encoder to give, for this run's renders (domain-randomised with --augment), the teacher's "
                           "code of each scene's render as the teacher was trained on it; '' = off", metavar="CKPT",
                           group=BEYOND)
+    centred_pose: bool = option(False, "teacher: the targets of z1-z3 are the teacher's codes of each scene seen from "
+                                "the centred camera, so that the pose codes ignore the camera", group=BEYOND)
 
     model: str = option("dcign", "network: dcign; vae and beta-vae (the DC-IGN network on random batches, KL weight 1 "
                         "or --kl-weight > 1); u-vitae, c-vitae (encoders/vitae.py: latent_dim is z_A's size)",
@@ -142,6 +144,8 @@ class TrainConfig:
         if self.teacher and (self.model != "dcign" or self.mode != "random" or self.data != "faces"):
             raise ValueError(f"teacher: distillation trains a DC-IGN on random batches of faces, got model "
                              f"{self.model!r}, mode {self.mode!r}, data {self.data!r}")
+        if self.centred_pose and not self.teacher:
+            raise ValueError("centred_pose: needs a teacher (distillation)")
         if self.data == "dsprites" and (self.image_size != 64 or self.mode != "random" or self.augment):
             raise ValueError(f"data: dsprites are 64-pixel images on random batches without augmentation, got "
                              f"image_size {self.image_size}, mode {self.mode!r}, augment {self.augment}")
@@ -187,7 +191,8 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
     (with ``config.camera_invariance``) its scenes rendered from other cameras. With ``config.augment`` the
     encoder's inputs are domain-randomised (:func:`encoders.augment.augment`; in specific mode one draw per batch)
     and the clean renders are the target. With a ``teacher`` (distillation, random mode): the first
-    :func:`encoders.distill.clean_count` inputs are left clean and the target is the teacher's render of each scene.
+    :func:`encoders.distill.clean_count` inputs are left clean and the target is the teacher's render of each scene
+    (with ``config.centred_pose``, ``x_camera`` holds its render from the centred camera).
     With ``config.data == 'dsprites'``: independent dSprites (random mode).
     """
     if config.data == "dsprites":
@@ -209,7 +214,8 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
         if target is not None:
             k = clean_count(len(x))
             x[:k] = target[:k]
-        return Batch(x, target=teacher.render(scenes))
+        centred = teacher.render_centred(scenes) if config.centred_pose else None
+        return Batch(x, x_camera=centred, target=teacher.render(scenes))
     kind = draw_batch_type(rng, config.shape_bias)
     spread = 1.0 if step is None else curriculum_spread(config, step)
     scenes = transformation_scenes(simulator.prior, rng, kind, config.batch_size, spread, config.intrinsic_camera)
@@ -233,7 +239,7 @@ def train_step(model: DCIGN, opt: torch.optim.Optimizer, batch: Batch, gen: torc
     :func:`encoders.distill.distillation_loss` instead, and returns (that loss, the means' squared error per latent,
     0)."""
     if teacher is not None:
-        loss, mse = distillation_loss(model, batch.x, *teacher.codes(batch.target))
+        loss, mse = distillation_loss(model, batch.x, *teacher.codes(batch.target, batch.x_camera))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -285,7 +291,7 @@ class Run:
     heldout: torch.Tensor
     record: dict
     teacher: Teacher | None = None
-    heldout_distill: tuple | None = None  # (clean, randomised, teacher's) inputs of the held-out scenes
+    heldout_distill: tuple | None = None  # (clean, randomised, teacher's, teacher's centred or None) held-out inputs
     history: list = field(default_factory=list)
     done: int = 0
     elapsed: float = 0.0
@@ -334,8 +340,9 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
               teacher)
     if teacher is not None:
         randomised = augment(heldout[:, 0].numpy(), coverage[:, 0].numpy(), heldout_rng, framing=config.framing)
-        run.heldout_distill = (heldout, torch.from_numpy(randomised)[:, None], teacher.render(scenes))
-        run.heldout_distill = tuple(t.to(device) for t in run.heldout_distill)
+        centred = teacher.render_centred(scenes) if config.centred_pose else None
+        run.heldout_distill = (heldout, torch.from_numpy(randomised)[:, None], teacher.render(scenes), centred)
+        run.heldout_distill = tuple(None if t is None else t.to(device) for t in run.heldout_distill)
         run.record["teacher"] = {"path": teacher.path, "weights_sha256": teacher.digest}
     if resume is None and init is None:
         return run
@@ -370,10 +377,10 @@ def save_run(run: Run, out: Path, step: int, wall: float) -> None:
     if run.teacher is None:
         run.record["final_train_elbo"] = final
     else:  # history holds minus the distillation loss
-        clean, randomised, teacher_x = run.heldout_distill
+        clean, randomised, teacher_x, centred = run.heldout_distill
         run.record.update(final_train_distillation_loss=-final, heldout_distillation={
-            "mse_clean": heldout_error(run.model, run.teacher, clean, teacher_x),
-            "mse_randomised": heldout_error(run.model, run.teacher, randomised, teacher_x),
+            "mse_clean": heldout_error(run.model, run.teacher, clean, teacher_x, centred),
+            "mse_randomised": heldout_error(run.model, run.teacher, randomised, teacher_x, centred),
             "teacher_code_variance": code_variance(run.teacher, teacher_x)})
     state = {"optimizer": run.opt.state_dict(), "step": step, "numpy_rng": json.dumps(run.rng.bit_generator.state),
              "torch_rng": run.gen.get_state(), "history": torch.tensor(run.history, dtype=torch.float64),

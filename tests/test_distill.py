@@ -43,6 +43,23 @@ def test_a_batch_pairs_randomised_renders_with_the_teachers_renders_of_the_same_
     assert not np.allclose(own, teachers, atol=1e-3)  # features and anti-aliasing: the two renders differ
 
 
+def test_centred_pose_targets_come_from_the_centred_camera_for_z1_to_z3_only(teacher):
+    config = _student(teacher, centred_pose=True)
+    simulator = Simulator(load_model(3, 2), RenderSettings(image_size=16, supersample=2, features=True))
+    taught = Teacher(teacher)
+    batch = draw_batch(simulator, np.random.default_rng(5), config, 1, taught)
+    scenes = simulator.prior.sample(np.random.default_rng(5), 8)
+    centred = scenes._replace(camera=np.full((8, 3), 0.5))
+    np.testing.assert_array_equal(batch.x_camera[:, 0].numpy(), taught.simulator(centred))
+    mu, logvar = taught.codes(batch.target, batch.x_camera)
+    mu_own, logvar_own = taught.codes(batch.target)
+    mu_centred, _ = taught.codes(batch.x_camera)
+    assert torch.equal(mu[:, :3], mu_centred[:, :3]) and torch.equal(mu[:, 3:], mu_own[:, 3:])
+    assert not torch.equal(mu[:, :3], mu_own[:, :3])  # the camera moved the teacher's pose codes
+    with pytest.raises(ValueError, match="centred_pose: needs a teacher"):
+        TrainConfig(**TINY, centred_pose=True)
+
+
 def test_the_student_learns_the_teachers_codes_through_randomisation_and_keeps_its_decoder(teacher, tmp_path):
     first = train(_student(teacher, steps=1), tmp_path / "s1.pt", progress=False)["heldout_distillation"]
     last = train(_student(teacher, steps=60), tmp_path / "s60.pt", progress=False)["heldout_distillation"]
