@@ -13,6 +13,9 @@ Other networks train through the same loop (``model``): a plain VAE and a β-VAE
 batches, KL weight 1 or β; Kingma & Welling 2014, Higgins et al. 2017) and U-VITAE / C-VITAE
 (:mod:`encoders.vitae`), on rendered faces or on dSprites (``data``, :mod:`encoders.dsprites`).
 
+With ``teacher`` the loop distils instead: a DC-IGN learns another one's codes through domain randomisation
+(:mod:`encoders.distill`; random batches, the teacher's decoder kept).
+
 Recipes are named by :data:`PRESETS`: ``paper`` (the paper's specific-transformation procedure) and ``default``
 (the two stages that made the shipped network ``encoders/data/dcign_default.pt``).
 """
