@@ -15,9 +15,11 @@ teacher's do not fully (on renders a wrong camera height can stand in for elevat
 ``experiments/elevation_camera_ridge.py``), while z4… keep the teacher's code of the scene as rendered, camera
 included.
 
-This is knowledge distillation (Hinton, Vinyals & Dean 2015) with matched mean and log-variance targets; the
-domain randomisation is Tobin et al. 2017's. Neither is in Kulkarni et al. 2015, whose §3.2.1 "invariance
-targeting" is the nearest idea: the code must stay put when what it does not describe changes.
+This is knowledge distillation (Hinton, Vinyals & Dean 2015) in its regression form: the student regresses the
+teacher's encoder outputs, mean and log-variance, by squared error (as FitNets regress a teacher's features, Romero
+et al. 2015), not the KL between the two Gaussians; the domain randomisation is Tobin et al. 2017's. Neither is in
+Kulkarni et al. 2015, whose §3.2.1 "invariance targeting" is the nearest idea: the code must stay put when what it
+does not describe changes.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ class Teacher:
         self.simulator = simulator_from_config(meta.simulator)
 
     def render(self, scenes: Scene) -> torch.Tensor:
-        """The teacher's inputs: (N, 1, S, S) float32 clean renders of the scenes, as the teacher was trained on."""
+        """The teacher's inputs: (N, 1, S, S) float32 clean renders of the N scenes, intensities in [0, 1], on the CPU,
+        rendered as the teacher was trained on. Raises ValueError for invalid scenes (the simulator's)."""
         return torch.from_numpy(self.simulator(scenes))[:, None]
 
     def render_centred(self, scenes: Scene) -> torch.Tensor:
@@ -64,8 +67,9 @@ class Teacher:
         return self.render(scenes._replace(camera=np.full_like(scenes.camera, CENTRED_CAMERA)))
 
     def codes(self, x: torch.Tensor, x_centred: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Targets (mu, logvar), each (N, latent_dim), of the teacher's inputs x (N, 1, S, S); with ``x_centred``
-        (the same scenes from the centred camera) the pose codes' targets are those of x_centred. No gradient."""
+        """Targets (mu, logvar), each (N, latent_dim) float32 on the teacher's device, of the teacher's inputs x
+        (N, 1, S, S) float32 in [0, 1] (any device); with ``x_centred`` (N, 1, S, S), the same scenes from the centred
+        camera, the targets of the pose codes z1-z3 are those of x_centred. No gradient."""
         device = next(self.model.parameters()).device
         with torch.no_grad():
             mu, logvar = self.model.encode(x.to(device))
@@ -76,15 +80,17 @@ class Teacher:
 
 
 def clean_count(n: int) -> int:
-    """How many of a batch of n images stay clean (:data:`CLEAN_SHARE`, at least 1 when n ≥ 2)."""
+    """How many of a batch of n ≥ 0 images stay clean: :data:`CLEAN_SHARE` · n rounded to the nearest integer (halves
+    to even), at least 1 and at most n − 1 when n ≥ 2, else 0."""
     return min(n - 1, max(1, round(CLEAN_SHARE * n))) if n >= 2 else 0
 
 
 def distillation_loss(model: DCIGN, x: torch.Tensor, mu_t: torch.Tensor, logvar_t: torch.Tensor
                       ) -> tuple[torch.Tensor, torch.Tensor]:
     """Σ_k (mu_k − mu_t,k)² + LOGVAR_WEIGHT · Σ_k (logvar_k − logvar_t,k)², averaged over the batch, for the
-    student's codes of x (N, 1, S, S) against the teacher's (N, L). Returns (loss, mean squared error of the means
-    per latent), scalar tensors."""
+    student's codes of x (N, 1, S, S) float32 in [0, 1] against the teacher's mu_t, logvar_t (N, L) float32 (code
+    units; log σ² for the log-variance). Returns (loss, mean squared error of the means per latent), scalar tensors,
+    the loss with a gradient. Regression-form distillation (Hinton et al. 2015; Romero et al. 2015)."""
     mu, logvar = model.encode(x)
     squared = (mu - mu_t) ** 2
     loss = squared.sum(1).mean() + LOGVAR_WEIGHT * ((logvar - logvar_t) ** 2).sum(1).mean()
@@ -93,16 +99,17 @@ def distillation_loss(model: DCIGN, x: torch.Tensor, mu_t: torch.Tensor, logvar_
 
 def heldout_error(model: DCIGN, teacher: Teacher, x: torch.Tensor, teacher_x: torch.Tensor,
                   teacher_centred: torch.Tensor | None = None) -> float:
-    """Mean squared error per latent between the student's means of x and the teacher's targets (:meth:`Teacher.
-    codes` of teacher_x and teacher_centred, the same scenes), no gradient; compare it with the teacher's own spread
-    of the means, :func:`code_variance`."""
+    """Mean squared error per latent (float) between the student's means of x (N, 1, S, S) and the teacher's targets
+    (:meth:`Teacher.codes` of teacher_x (N, 1, S, S) and teacher_centred (N, 1, S, S) or None, the same scenes), no
+    gradient; compare it with :func:`code_variance`."""
     with torch.no_grad():
         mu_t, _ = teacher.codes(teacher_x, teacher_centred)
         return float(((model.encode(x)[0] - mu_t) ** 2).mean())
 
 
-def code_variance(teacher: Teacher, teacher_x: torch.Tensor) -> float:
-    """The mean over latents of the variance of the teacher's means across the batch teacher_x: the error of a
-    student that answered every image with the mean code."""
-    mu, _ = teacher.codes(teacher_x)
-    return float(np.mean(mu.var(0).cpu().numpy()))
+def code_variance(teacher: Teacher, teacher_x: torch.Tensor, teacher_centred: torch.Tensor | None = None) -> float:
+    """The mean over latents of the variance of the teacher's targets (:meth:`Teacher.codes` of teacher_x and
+    teacher_centred, each (N, 1, S, S)) across the N scenes: the squared error per latent of a student that
+    answered every image with the mean code."""
+    mu, _ = teacher.codes(teacher_x, teacher_centred)
+    return float(np.mean(mu.var(0, unbiased=False).cpu().numpy()))

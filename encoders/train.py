@@ -148,7 +148,7 @@ class TrainConfig:
             raise ValueError(f"teacher: distillation trains a DC-IGN on random batches of faces, got model "
                              f"{self.model!r}, mode {self.mode!r}, data {self.data!r}")
         if self.centred_pose and not self.teacher:
-            raise ValueError("centred_pose: needs a teacher (distillation)")
+            raise ValueError("centred_pose: needs a teacher (distillation), got centred_pose=True and no teacher")
         if self.data == "dsprites" and (self.image_size != 64 or self.mode != "random" or self.augment):
             raise ValueError(f"data: dsprites are 64-pixel images on random batches without augmentation, got "
                              f"image_size {self.image_size}, mode {self.mode!r}, augment {self.augment}")
@@ -294,7 +294,8 @@ class Run:
     heldout: torch.Tensor
     record: dict
     teacher: Teacher | None = None
-    heldout_distill: tuple | None = None  # (clean, randomised, teacher's, teacher's centred or None) held-out inputs
+    # a distillation's held-out inputs: (clean, randomised or None without augment, teacher's, its centred or None)
+    heldout_distill: tuple | None = None
     history: list = field(default_factory=list)
     done: int = 0
     elapsed: float = 0.0
@@ -320,7 +321,8 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
             raise ValueError(f"teacher: {config.teacher!r} has architecture {asdict(teacher.model.config)}, the run "
                              f"trains {asdict(arch)}")
         if init is not None:
-            raise ValueError("init, teacher: a distillation starts from its teacher's weights; give no init")
+            raise ValueError(f"init, teacher: a distillation starts from its teacher's weights; give no init, got "
+                             f"init {str(init)!r}")
         model.load_state_dict(teacher.model.state_dict())
     if resume is not None or init is not None:
         source = Path(resume if resume is not None else init)
@@ -335,16 +337,18 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
         heldout, rendered_by = _sprites(heldout_rng, 256), {}
     else:
         scenes = simulator.prior.sample(heldout_rng, 256)
-        heldout, coverage = (torch.from_numpy(a)[:, None] for a in simulator.render_with_coverage(scenes))
+        heldout, coverage = (torch.from_numpy(a)[:, None] for a in simulator.render_with_coverage(scenes)) \
+            if teacher is not None else (torch.from_numpy(simulator(scenes))[:, None], None)
         rendered_by = simulator.get_config()
     run = Run(config, simulator, model, make_optimizer(model, config), np.random.default_rng(config.seed),
               torch.Generator().manual_seed(config.seed), heldout.to(device),
               {"command": command, "config": asdict(config), "simulator": rendered_by, "device": str(device)},
               teacher)
     if teacher is not None:
-        randomised = augment(heldout[:, 0].numpy(), coverage[:, 0].numpy(), heldout_rng, framing=config.framing)
+        randomised = torch.from_numpy(augment(heldout[:, 0].numpy(), coverage[:, 0].numpy(), heldout_rng,
+                                              framing=config.framing))[:, None] if config.augment else None
         centred = teacher.render_centred(scenes) if config.centred_pose else None
-        run.heldout_distill = (heldout, torch.from_numpy(randomised)[:, None], teacher.render(scenes), centred)
+        run.heldout_distill = (heldout, randomised, teacher.render(scenes), centred)
         run.heldout_distill = tuple(None if t is None else t.to(device) for t in run.heldout_distill)
         run.record["teacher"] = {"path": teacher.path, "weights_sha256": teacher.digest}
     if resume is None and init is None:
@@ -355,6 +359,10 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
     if (simulator_from_config(meta.simulator).get_config() if meta.simulator else {}) != rendered_by:
         raise ValueError(f"resume: {str(source)!r} was trained on renders from another model or renderer "
                          f"version; start a new run")
+    trained_by = meta.train.get("teacher", {}).get("weights_sha256")
+    if teacher is not None and trained_by != teacher.digest:
+        raise ValueError(f"teacher: {config.teacher!r} has weights sha256 {teacher.digest[:12]}…, the run being "
+                         f"resumed was distilled from {str(trained_by)[:12]}…; resume with the same teacher")
     run.done = int(extra["step"])
     if run.done > config.steps:
         raise ValueError(f"steps: the checkpoint is at step {run.done}, beyond the requested {config.steps}")
@@ -383,8 +391,9 @@ def save_run(run: Run, out: Path, step: int, wall: float) -> None:
         clean, randomised, teacher_x, centred = run.heldout_distill
         run.record.update(final_train_distillation_loss=-final, heldout_distillation={
             "mse_clean": heldout_error(run.model, run.teacher, clean, teacher_x, centred),
-            "mse_randomised": heldout_error(run.model, run.teacher, randomised, teacher_x, centred),
-            "teacher_code_variance": code_variance(run.teacher, teacher_x)})
+            "mse_randomised": None if randomised is None else heldout_error(run.model, run.teacher, randomised,
+                                                                            teacher_x, centred),
+            "teacher_code_variance": code_variance(run.teacher, teacher_x, centred)})
     state = {"optimizer": run.opt.state_dict(), "step": step, "numpy_rng": json.dumps(run.rng.bit_generator.state),
              "torch_rng": run.gen.get_state(), "history": torch.tensor(run.history, dtype=torch.float64),
              "wall_time_s": wall}

@@ -58,8 +58,9 @@ def best_elevations(statistic, simulator, elevation: float, identity: int) -> tu
     return GRID_ELEVATIONS[np.argmin(distance, axis=0)], distance.min(axis=0) / ten_off
 
 
-def statistic_and_simulator(network: str):
-    """'pixels' (the default simulator's renders), 'shipped' or a DC-IGN checkpoint, with its simulator."""
+def statistic_and_simulator(network: str) -> tuple:
+    """(statistic, simulator) of 'pixels' (the default simulator's renders), 'shipped' or a DC-IGN checkpoint path.
+    Raises FileNotFoundError / ValueError for a missing or corrupt checkpoint."""
     if network == "pixels":
         return PixelStatistic(64), Simulator()
     statistic = DCIGNStatistic.from_checkpoint(None if network == "shipped" else network)
@@ -72,6 +73,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--elevations", type=float, nargs="+", default=[-10.0, 0.0, 10.0], help="degrees")
     args = parser.parse_args()
+    if not all(GRID_ELEVATIONS[0] <= e <= GRID_ELEVATIONS[-1] - 10 for e in args.elevations):
+        parser.error(f"--elevations: expected degrees in [{GRID_ELEVATIONS[0]:g}, {GRID_ELEVATIONS[-1] - 10:g}] (the "
+                     f"grid, with room for the 10° comparison), got {args.elevations}")
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     fig, axes = plt.subplots(1, len(args.networks), figsize=(4.5 * len(args.networks), 4), squeeze=False)

@@ -10,9 +10,9 @@ import torch
 
 from abc_inverse.model.morphable import load_model
 from abc_inverse.render.simulator import RenderSettings, Simulator
-from encoders.dcign import load_checkpoint
-from encoders.distill import Teacher, clean_count
-from encoders.train import TrainConfig, draw_batch, resume_config, train
+from encoders.dcign import DEFAULT_CHECKPOINT, load_checkpoint
+from encoders.distill import LOGVAR_WEIGHT, Teacher, clean_count, distillation_loss
+from encoders.train import TrainConfig, draw_batch, make_optimizer, resume_config, train, train_step
 
 TINY = dict(batch_size=8, image_size=16, latent_dim=6, channels=(4, 8), n_shape=3, n_albedo=2, seed=3)
 
@@ -60,6 +60,29 @@ def test_centred_pose_targets_come_from_the_centred_camera_for_z1_to_z3_only(tea
         TrainConfig(**TINY, centred_pose=True)
 
 
+def test_distillation_loss_known_answer():
+    model = load_checkpoint(DEFAULT_CHECKPOINT)[0]
+    x = torch.rand(3, 1, 64, 64)
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+    loss, mse = distillation_loss(model, x, mu + 0.5, logvar - 2.0)  # every mean off by 0.5, log-variance by 2
+    latent = mu.shape[1]
+    assert loss.item() == pytest.approx(latent * 0.25 + LOGVAR_WEIGHT * latent * 4.0, rel=1e-5)
+    assert mse.item() == pytest.approx(0.25, rel=1e-5)
+
+
+def test_a_centred_pose_step_minimises_the_loss_against_the_centred_targets(teacher):
+    config = _student(teacher, centred_pose=True)
+    taught = Teacher(teacher)
+    simulator = Simulator(load_model(3, 2), RenderSettings(image_size=16, supersample=2, features=True))
+    batch = draw_batch(simulator, np.random.default_rng(2), config, 1, taught)
+    student = load_checkpoint(teacher)[0].train()
+    expected = distillation_loss(student, batch.x, *taught.codes(batch.target, batch.x_camera))[0].item()
+    uncentred = distillation_loss(student, batch.x, *taught.codes(batch.target))[0].item()
+    loss, _, _ = train_step(student, make_optimizer(student, config), batch, torch.Generator(), config, taught)
+    assert loss == pytest.approx(expected, rel=1e-6) and loss != pytest.approx(uncentred, rel=1e-3)
+
+
 def test_the_student_learns_the_teachers_codes_through_randomisation_and_keeps_its_decoder(teacher, tmp_path):
     first = train(_student(teacher, steps=1), tmp_path / "s1.pt", progress=False)["heldout_distillation"]
     last = train(_student(teacher, steps=60), tmp_path / "s60.pt", progress=False)["heldout_distillation"]
@@ -79,6 +102,18 @@ def test_a_distillation_resumes_exactly(teacher, tmp_path):
     assert record["teacher"]["path"] == str(teacher)
     a, b = (load_checkpoint(tmp_path / name)[0].state_dict() for name in ("whole.pt", "part.pt"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+    assert record["heldout_distillation"] == train(_student(teacher, steps=4), tmp_path / "again.pt",
+                                                   progress=False)["heldout_distillation"]
+
+
+def test_a_distillation_resumed_with_another_teacher_is_refused(teacher, tmp_path):
+    other = tmp_path / "other.pt"
+    train(TrainConfig(steps=1, **{**TINY, "seed": 9}), other, progress=False)
+    train(replace(_student(teacher), steps=2, teacher=str(other)), tmp_path / "part.pt", progress=False)
+    other.write_bytes(teacher.read_bytes())  # the teacher file replaced by another network
+    with pytest.raises(ValueError, match="teacher: .* was distilled from"):
+        train(resume_config(tmp_path / "part.pt", {"steps": 4}), tmp_path / "part.pt", progress=False,
+              resume=tmp_path / "part.pt")
 
 
 def test_impossible_distillations_are_refused(teacher, tmp_path):
