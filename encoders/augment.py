@@ -5,11 +5,13 @@ form: the encoder learns to see the face through what a photo adds to it).
 
 Per image, in this order: a background (with probability ``BACKGROUND_P``: a random crop of one of scikit-image's
 sample images without people, :data:`BACKGROUNDS`, flipped at random and its brightness scaled; else the renders'
-black), composited by the render's coverage; a small similarity transform (shift ``SHIFT_PX``, scale ``SCALE``,
-in-plane rotation ``ROLL_DEG``: the framing errors of a face detector and the roll our scene has no variable for);
-gamma, contrast and brightness; a Gaussian blur (probability ``BLUR_P``, sd up to ``BLUR_PX``); Gaussian pixel noise
-(sd up to ``NOISE``); JPEG compression (probability ``JPEG_P``, quality in ``JPEG_QUALITY``). Every draw comes from
-the caller's NumPy generator, so a training run stays reproducible and resumable.
+black); with ``head``, a head silhouette painted onto it behind the face (:func:`head_silhouette`: hair and neck,
+which a photo has and our face mask lacks); the two composited by the render's coverage; a small similarity
+transform (shift ``SHIFT_PX``, scale ``SCALE``, in-plane rotation ``ROLL_DEG``: the framing errors of a face
+detector and the roll our scene has no variable for); gamma, contrast and brightness; a Gaussian blur (probability
+``BLUR_P``, sd up to ``BLUR_PX``); Gaussian pixel noise (sd up to ``NOISE``); JPEG compression (probability
+``JPEG_P``, quality in ``JPEG_QUALITY``). Every draw comes from the caller's NumPy generator, so a training run stays
+reproducible and resumable.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ GAMMA, CONTRAST, BRIGHTNESS = (0.7, 1.4), (0.7, 1.2), 0.08
 BLUR_P, BLUR_PX = 0.5, 1.0
 NOISE = 0.03
 JPEG_P, JPEG_QUALITY = 0.5, (35, 95)
+HEAD_P = 0.8  # with head: share of images given a head silhouette
+HAIR_SHADE, NECK_SHADE = (0.02, 0.6), (0.2, 0.8)  # grey levels of hair and neck
 
 
 @lru_cache(maxsize=1)
@@ -80,6 +84,37 @@ def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(buffer), dtype=np.float32) / 255.0
 
 
+def head_silhouette(cover: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A head around a rendered face mask: (shade (H, W) float32 in [0, 1], where (H, W) bool), drawn at random.
+
+    cover : (H, W) float32 coverage of the face (:meth:`abc_inverse.render.simulator.Simulator.render_with_coverage`).
+    Hair is an ellipse about the face's box (its width 1.1–1.5 box widths, its height 1.0–1.4 box heights, its centre
+    0.05–0.25 box heights above the box's), in one shade of :data:`HAIR_SHADE` with a little grain; a neck is a
+    column under the face (0.4–0.7 box widths wide, from 0.7 box heights down to the image's edge) in a shade of
+    :data:`NECK_SHADE`, with probability 1/2. Synthetic: shapes chosen by hand to put hair- and neck-like edges where
+    photos have them, not a model of real heads. An image without face pixels gets nothing (``where`` all False)."""
+    h, w = cover.shape
+    shade, where = np.zeros((h, w), np.float32), np.zeros((h, w), bool)
+    rows, cols = np.nonzero(cover > 0.5)
+    if len(rows) == 0:
+        return shade, where
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    bh, bw = bottom - top, right - left
+    cy, cx = (top + bottom) / 2 - rng.uniform(0.05, 0.25) * bh, (left + right) / 2
+    ry, rx = rng.uniform(0.5, 0.7) * bh, rng.uniform(0.55, 0.75) * bw
+    y, x = np.mgrid[0:h, 0:w]
+    hair = ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 <= 1
+    grain = rng.normal(0.0, 0.04, (h, w)).astype(np.float32)
+    shade[hair] = np.clip(rng.uniform(*HAIR_SHADE) + grain[hair], 0, 1)
+    where |= hair
+    if rng.uniform() < 0.5:
+        half = rng.uniform(0.2, 0.35) * bw
+        neck = (y >= top + 0.7 * bh) & (np.abs(x - cx) <= half)
+        shade[neck] = rng.uniform(*NECK_SHADE)
+        where |= neck
+    return shade, where
+
+
 def _recipe(rng: np.random.Generator, size: int, framing: float) -> dict:
     """One draw of every setting of the module docstring's steps for a (size, size) image; the framing jitter
     (shift, scale, roll) is ``framing`` times the module's."""
@@ -93,7 +128,7 @@ def _recipe(rng: np.random.Generator, size: int, framing: float) -> dict:
 
 
 def augment(images: np.ndarray, coverage: np.ndarray, rng: np.random.Generator, shared: bool = False,
-            framing: float = 1.0) -> np.ndarray:
+            framing: float = 1.0, head: bool = False) -> np.ndarray:
     """Domain-randomised copies of renders (see the module docstring).
 
     images : (N, H, W) float32 grey renders in [0, 1] on a black background (H = W); coverage : (N, H, W) float32
@@ -101,7 +136,9 @@ def augment(images: np.ndarray, coverage: np.ndarray, rng: np.random.Generator, 
     render_with_coverage`). shared : one draw of the settings (background, framing, lighting, blur, noise level,
     JPEG quality) for the whole batch, so that within it only what the renders vary varies (for the specific
     transformations of Kulkarni et al. 2015 §3.2); else a draw per image. framing : scale of the shift, scale and
-    roll jitter (1 = the module's ranges, 0 = none; a float ≥ 0). Returns (N, H, W) float32 in [0, 1].
+    roll jitter (1 = the module's ranges, 0 = none; a float ≥ 0). head : paint a head silhouette behind the face
+    (:func:`head_silhouette`) with probability :data:`HEAD_P`, drawn per image (no draws are made without it, so
+    the other settings' random stream is unchanged). Returns (N, H, W) float32 in [0, 1].
     Raises ValueError for mismatched shapes or a negative ``framing``."""
     images, coverage = np.asarray(images, np.float32), np.asarray(coverage, np.float32)
     if images.shape != coverage.shape or images.ndim != 3 or images.shape[1] != images.shape[2]:
@@ -113,8 +150,12 @@ def augment(images: np.ndarray, coverage: np.ndarray, rng: np.random.Generator, 
     batch_recipe = _recipe(rng, size, framing) if shared else None
     for i, (image, cover) in enumerate(zip(images, coverage, strict=True)):
         r = batch_recipe or _recipe(rng, size, framing)
-        if r["background"] is not None:
-            image = image + (1.0 - cover) * r["background"]
+        behind = r["background"]
+        if head and rng.uniform() < HEAD_P:
+            shade, where = head_silhouette(cover, rng)
+            behind = np.where(where, shade, 0.0 if behind is None else behind).astype(np.float32)
+        if behind is not None:
+            image = image + (1.0 - cover) * behind
         image = np.clip(_similarity(image, r["shift"], r["scale"], r["roll"]), 0.0, 1.0) ** r["gamma"]
         image = (image - 0.5) * r["contrast"] + 0.5 + r["brightness"]
         if r["blur"]:

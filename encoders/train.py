@@ -115,6 +115,8 @@ class TrainConfig:
     augment: bool = option(False, "domain randomisation: the encoder sees each render over a real background, "
                            "reframed, relit, blurred, noised and JPEG-compressed, the decoder reconstructs the clean "
                            "render (encoders/augment.py)", group=BEYOND)
+    head: bool = option(False, "augment: paint a head silhouette (hair, neck) behind the face in most images "
+                        "(encoders/augment.py)", group=BEYOND)
     framing: float = option(1.0, "augment: scale of the framing jitter (shift, scale, roll) against a face detector's "
                             "(1 = ±2 px at 64 px, ±7 %, ±6°; 0 = none)", ge=0, le=2, group=BEYOND)
     supersample: int = option(1, "render samples per pixel side (anti-aliasing; 1 = one sample per pixel)", ge=1, le=4,
@@ -147,6 +149,9 @@ class TrainConfig:
         if self.teacher and (self.model != "dcign" or self.mode != "random" or self.data != "faces"):
             raise ValueError(f"teacher: distillation trains a DC-IGN on random batches of faces, got model "
                              f"{self.model!r}, mode {self.mode!r}, data {self.data!r}")
+        if self.head and not self.augment:
+            raise ValueError("head: the head silhouette is part of the domain randomisation, got head=True without "
+                             "augment")
         if self.centred_pose and not self.teacher:
             raise ValueError("centred_pose: needs a teacher (distillation), got centred_pose=True and no teacher")
         if self.data == "dsprites" and (self.image_size != 64 or self.mode != "random" or self.augment):
@@ -206,7 +211,7 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
             return torch.from_numpy(simulator(scenes))[:, None], None
         clean, coverage = simulator.render_with_coverage(scenes)
         shared = config.mode == "specific"  # within a transformation batch only its factor varies
-        x = augment(clean, coverage, rng, shared, config.framing)
+        x = augment(clean, coverage, rng, shared, config.framing, config.head)
         return torch.from_numpy(x)[:, None], torch.from_numpy(clean)[:, None]
 
     if config.mode != "specific":
@@ -346,7 +351,8 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
               teacher)
     if teacher is not None:
         randomised = torch.from_numpy(augment(heldout[:, 0].numpy(), coverage[:, 0].numpy(), heldout_rng,
-                                              framing=config.framing))[:, None] if config.augment else None
+                                              framing=config.framing, head=config.head))[:, None] \
+            if config.augment else None
         centred = teacher.render_centred(scenes) if config.centred_pose else None
         run.heldout_distill = (heldout, randomised, teacher.render(scenes), centred)
         run.heldout_distill = tuple(None if t is None else t.to(device) for t in run.heldout_distill)

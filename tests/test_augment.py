@@ -72,3 +72,19 @@ def test_a_shared_draw_varies_only_what_the_renders_vary(renders):
     apart = augment(*same, np.random.default_rng(4), shared=False)
     spread = lambda batch: np.abs(batch - batch.mean(0)).mean()  # noqa: E731
     assert spread(shared) < 0.03 < spread(apart)  # one background, framing and lighting: only the pixel noise differs
+
+
+def test_head_silhouette_puts_hair_above_the_face_and_nothing_without_one():
+    from encoders.augment import head_silhouette
+
+    cover = np.zeros((64, 64), np.float32)
+    cover[20:50, 22:42] = 1.0  # a face's box
+    for seed in range(5):
+        shade, where = head_silhouette(cover, np.random.default_rng(seed))
+        assert where[19, 29:35].all()  # hair just above the forehead
+        assert not where[:, :5].any() and not where[:, -5:].any()  # no wider than 1.5 face widths
+        assert shade[where].min() >= 0 and shade[where].max() <= 1 and not shade[~where].any()
+    shade, where = head_silhouette(np.zeros((64, 64), np.float32), np.random.default_rng(0))
+    assert not where.any()
+    with pytest.raises(ValueError, match="head: .* without augment"):
+        TrainConfig(head=True)
