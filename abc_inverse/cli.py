@@ -225,11 +225,12 @@ def cmd_train(args) -> None:
             write_config(replace(opts, preset=None), opts.out.with_name(opts.out.name + ".config.json"))
         record = train(opts.run, opts.out, command=_command(args), progress=opts.progress, resume=opts.resume,
                        init=opts.init, device=device)
-        final = f"final train ELBO {record.get('final_train_elbo', 0):.1f}"
         if "heldout_distillation" in record:
             errors = {k: v for k, v in record["heldout_distillation"].items() if k.startswith("mse") and v is not None}
             final = (f"final distillation loss {record['final_train_distillation_loss']:.4f}, held-out squared error "
                      f"per latent " + ", ".join(f"{v:.4f} ({k[4:]})" for k, v in errors.items()))
+        else:
+            final = f"final train ELBO {record['final_train_elbo']:.1f}"
         print(f"wrote {opts.out} ({record['steps_done']} steps, {record['wall_time_s']} s, {final}, held-out ELBO "
               f"{record['heldout']['elbo']:.1f} nats/image)")
 

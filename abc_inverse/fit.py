@@ -122,7 +122,6 @@ class FitConfig:
         return replace(self, chains=self.chains or chains, draws=self.draws or draws)
 
 
-
 def check_proposal(proposal, statistic, simulator: Simulator) -> None:
     """Raise ValueError unless ``proposal`` (or None) was trained on this statistic's summaries of this simulator's
     renders."""

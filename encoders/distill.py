@@ -97,19 +97,15 @@ def distillation_loss(model: DCIGN, x: torch.Tensor, mu_t: torch.Tensor, logvar_
     return loss, squared.mean()
 
 
-def heldout_error(model: DCIGN, teacher: Teacher, x: torch.Tensor, teacher_x: torch.Tensor,
-                  teacher_centred: torch.Tensor | None = None) -> float:
-    """Mean squared error per latent (float) between the student's means of x (N, 1, S, S) and the teacher's targets
-    (:meth:`Teacher.codes` of teacher_x (N, 1, S, S) and teacher_centred (N, 1, S, S) or None, the same scenes), no
-    gradient; compare it with :func:`code_variance`."""
+def heldout_error(model: DCIGN, x: torch.Tensor, mu_t: torch.Tensor) -> float:
+    """Mean squared error per latent (float) between the student's means of x (N, 1, S, S) and the teacher's
+    targets mu_t (N, L) (:meth:`Teacher.codes` of the same scenes), no gradient; compare it with
+    :func:`code_variance`."""
     with torch.no_grad():
-        mu_t, _ = teacher.codes(teacher_x, teacher_centred)
         return float(((model.encode(x)[0] - mu_t) ** 2).mean())
 
 
-def code_variance(teacher: Teacher, teacher_x: torch.Tensor, teacher_centred: torch.Tensor | None = None) -> float:
-    """The mean over latents of the variance of the teacher's targets (:meth:`Teacher.codes` of teacher_x and
-    teacher_centred, each (N, 1, S, S)) across the N scenes: the squared error per latent of a student that
-    answered every image with the mean code."""
-    mu, _ = teacher.codes(teacher_x, teacher_centred)
-    return float(np.mean(mu.var(0, unbiased=False).cpu().numpy()))
+def code_variance(mu_t: torch.Tensor) -> float:
+    """The mean over latents of the variance of the teacher's targets mu_t (N, L) across the N scenes: the squared
+    error per latent of a student that answered every image with the mean code."""
+    return float(np.mean(mu_t.var(0, unbiased=False).cpu().numpy()))

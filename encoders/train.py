@@ -248,15 +248,15 @@ def train_step(model: DCIGN, opt: torch.optim.Optimizer, batch: Batch, gen: torc
     0)."""
     if teacher is not None:
         loss, mse = distillation_loss(model, batch.x, *teacher.codes(batch.target, batch.x_camera))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return loss.item(), mse.item(), 0.0
-    f = forward_pass(model, batch, gen, config.clamp)
+        reported = loss.item(), mse.item(), 0.0
+    else:
+        f = forward_pass(model, batch, gen, config.clamp)
+        loss = objective(f, config)
+        reported = (f.reconstruction + f.kl).item(), f.reconstruction.item(), f.kl.item()
     opt.zero_grad(set_to_none=True)
-    objective(f, config).backward()
+    loss.backward()
     opt.step()
-    return (f.reconstruction + f.kl).item(), f.reconstruction.item(), f.kl.item()
+    return reported
 
 
 def make_optimizer(model: DCIGN, config: TrainConfig) -> torch.optim.RMSprop:
@@ -299,7 +299,7 @@ class Run:
     heldout: torch.Tensor
     record: dict
     teacher: Teacher | None = None
-    # a distillation's held-out inputs: (clean, randomised or None without augment, teacher's, its centred or None)
+    # a distillation's held-out set: (clean inputs, randomised inputs or None without augment, the teacher's means)
     heldout_distill: tuple | None = None
     history: list = field(default_factory=list)
     done: int = 0
@@ -354,8 +354,8 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
                                               framing=config.framing, head=config.head))[:, None] \
             if config.augment else None
         centred = teacher.render_centred(scenes) if config.centred_pose else None
-        run.heldout_distill = (heldout, randomised, teacher.render(scenes), centred)
-        run.heldout_distill = tuple(None if t is None else t.to(device) for t in run.heldout_distill)
+        targets = teacher.codes(teacher.render(scenes), centred)[0]  # fixed: encoded once, not at every checkpoint
+        run.heldout_distill = (run.heldout, None if randomised is None else randomised.to(device), targets)
         run.record["teacher"] = {"path": teacher.path, "weights_sha256": teacher.digest}
     if resume is None and init is None:
         return run
@@ -394,12 +394,11 @@ def save_run(run: Run, out: Path, step: int, wall: float) -> None:
     if run.teacher is None:
         run.record["final_train_elbo"] = final
     else:  # history holds minus the distillation loss
-        clean, randomised, teacher_x, centred = run.heldout_distill
+        clean, randomised, targets = run.heldout_distill
         run.record.update(final_train_distillation_loss=-final, heldout_distillation={
-            "mse_clean": heldout_error(run.model, run.teacher, clean, teacher_x, centred),
-            "mse_randomised": None if randomised is None else heldout_error(run.model, run.teacher, randomised,
-                                                                            teacher_x, centred),
-            "teacher_code_variance": code_variance(run.teacher, teacher_x, centred)})
+            "mse_clean": heldout_error(run.model, clean, targets),
+            "mse_randomised": None if randomised is None else heldout_error(run.model, randomised, targets),
+            "teacher_code_variance": code_variance(targets)})
     state = {"optimizer": run.opt.state_dict(), "step": step, "numpy_rng": json.dumps(run.rng.bit_generator.state),
              "torch_rng": run.gen.get_state(), "history": torch.tensor(run.history, dtype=torch.float64),
              "wall_time_s": wall}
