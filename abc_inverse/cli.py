@@ -150,6 +150,8 @@ def cmd_fit(args) -> None:
         row = result["summary"][name]
         print(f"{name:<16}{row['mean']:>11.1f}{row['sd']:>8.1f}{row['r_hat']:>8.4f}{row['ess_bulk']:>10.0f}"
               f"{row['ess_tail']:>10.0f}")
+    if result["misfit_warning"]:
+        print(f"warning: {result['misfit_warning']}", file=sys.stderr)
     unconverged = result["convergence_warnings"]
     if unconverged:
         print("warning: the chains have not converged (Stan's thresholds: split R-hat ≤ 1.01, bulk and tail ESS ≥ "

@@ -124,7 +124,8 @@ def fit_photo(image: Path | None, opts: FitCommand, command: str, threads: int =
     print which proposal it uses and any warning about the framing before sampling.
 
     Returns its result: photo, folder, status 'ok', the framing, ``warnings`` (a list: no face detected with
-    --crop other than auto), ``convergence_warnings`` (:func:`samplers.diagnostics.convergence_warnings`), best
+    --crop other than auto; the misfit warning), ``misfit_warning`` (:func:`abc_inverse.fit.misfit_warning`, "" if
+    none), ``convergence_warnings`` (:func:`samplers.diagnostics.convergence_warnings`), best
     pixel MSE, acceptance rate, ε, wall time (s), the proposal's and surrogate's sentences, and the ArviZ summary
     as ``{variable: {statistic: value}}``. Raises ValueError or FileNotFoundError for a bad photo, checkpoint or
     proposal, before anything is written (:func:`fit_setup`)."""
@@ -159,7 +160,9 @@ def fit_photo(image: Path | None, opts: FitCommand, command: str, threads: int =
     post = idata.posterior
     return {"photo": source, "photo_sha256": None if image is None else sha256_of(image), "folder": opts.out.name,
             "status": "ok", "framing": framing,
-            "warnings": cautions, "convergence_warnings": json.loads(post.attrs["convergence_warnings"]),
+            "warnings": cautions + [w for w in [post.attrs["misfit_warning"]] if w],
+            "misfit_warning": post.attrs["misfit_warning"],
+            "convergence_warnings": json.loads(post.attrs["convergence_warnings"]),
             "best_pixel_mse": float(idata.sample_stats["pixel_mse"].min()),
             "acceptance_rate": float(idata.sample_stats["is_accepted"].mean()),
             "epsilon": float(post.attrs["final_epsilon"]), "wall_s": time.perf_counter() - start,

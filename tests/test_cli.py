@@ -42,6 +42,7 @@ def test_fit_and_plot(rendered, tmp_path, capsys):
         assert idata.sample_stats[name].shape == (4, 15)
     assert json.loads(post.attrs["fit_config"])["seed"] == 3 and post.attrs["angle_units"] == "degrees"
     assert any(w.startswith("azimuth: split R-hat") for w in json.loads(post.attrs["convergence_warnings"]))
+    assert isinstance(post.attrs["misfit_warning"], str)
     assert idata.observed_data["image"].shape == (64, 64)
     for png in ("trace.png", "pixel_error.png", "fit.png", "observed.png"):
         assert (out / png).stat().st_size > 1000

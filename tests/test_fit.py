@@ -192,3 +192,14 @@ def test_the_chain_budget_follows_the_moves_unless_given():
     assert (given.chains, given.draws) == (4, 7)
     with pytest.raises(ValueError, match="pilot: expected ≥ chains"):
         FitConfig(pilot=10).with_budget(False)
+
+
+def test_misfit_warning_fires_only_when_even_the_closest_draw_is_several_epsilon_away():
+    from abc_inverse.fit import MISFIT_RATIO, misfit_warning
+
+    eps = 0.01
+    near = np.array([[0.5, 2.0], [np.nan, 40.0]]) * eps  # closest 0.5 ε; NaN ignored
+    assert misfit_warning(near, eps) == ""
+    assert misfit_warning(np.full((2, 3), MISFIT_RATIO * eps), eps) == ""  # at the threshold: no warning
+    far = np.array([[5.0, 7.0], [np.inf, 6.0]]) * eps
+    assert misfit_warning(far, eps).startswith("the closest draw's summary is 5 × ε from the observed one")
