@@ -15,8 +15,9 @@ and the pyrender rasteriser (:func:`abc_inverse.render.pyrender_backend.render_m
 ``control`` condition (today's lighting through the same path) gives the error that the path alone causes.
 
 Writes ``--out``/results.csv (one row per fit: condition, scene, truth, posterior mean and sd of the three angles,
-max split R-hat, acceptance, best pixel MSE, wall time), summary.md (per condition: mean and range of the elevation
-and azimuth errors) and elevation_error.png. A finished fit (its posterior.nc) is not rerun.
+max split R-hat, acceptance, best pixel MSE, wall time), summary.md (per condition: mean and range of the angles'
+errors), errors.png and observed.png (the observed renders, a row per condition, a column per scene). A
+finished fit (its posterior.nc) is not rerun.
 
 Usage: python experiments/light_elevation_bias.py --out docs/results/light_elevation_bias [--fits DIR]
 [--conditions control,above_30,...]
@@ -110,9 +111,9 @@ def summarise(rows: list[dict]) -> list[str]:
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     names = list(CONDITIONS)
-    for ax, angle in zip(axes, ("elevation", "azimuth"), strict=True):
+    for ax, angle in zip(axes, ANGLES, strict=True):
         for r in rows:
             x = names.index(r["condition"]) + 0.08 * (r["scene"] - 2)
             ax.errorbar(x, r[f"{angle}_error"], yerr=2 * r[f"{angle}_std"], fmt="o", ms=4, color=f"C{r['scene']}",
@@ -140,14 +141,15 @@ def main():
     exe = str(Path(sys.executable).with_name("abc-inverse"))
     simulator = simulator_for(load_statistic("dcign"))
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, grid = [], []
     for name in chosen:
         for i, (seed, az_deg, el_deg, light_deg) in enumerate(SCENES):
             scene = simulator.prior.at_angles(az_deg, el_deg, light_deg, seed=seed)
             folder = args.fits / name / f"scene{i}"
             folder.mkdir(parents=True, exist_ok=True)
             image = folder / "observed.png"
-            save_png(image, lit_render(simulator, scene, *CONDITIONS[name]))
+            grid.append(lit_render(simulator, scene, *CONDITIONS[name]))
+            save_png(image, grid[-1])
             row = {"condition": name, "scene": i, "identity_seed": seed}
             figures = fit_row(exe, image, folder / "fit", seed=i)
             for n, true in zip(ANGLES, (az_deg, el_deg, light_deg), strict=True):
@@ -162,7 +164,10 @@ def main():
                 writer.writerows({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in r.items()} for r in rows)
     lines = summarise(rows)
     (args.out / "summary.md").write_text("\n".join(lines) + "\n")
-    plot(rows, args.out / "elevation_error.png")
+    plot(rows, args.out / "errors.png")
+    size = simulator.settings.image_size
+    save_png(args.out / "observed.png", np.block([[im.reshape(size, size) for im in grid[k:k + len(SCENES)]]
+                                                  for k in range(0, len(grid), len(SCENES))]))
     print("\n".join(lines))
 
 
