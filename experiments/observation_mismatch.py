@@ -10,13 +10,13 @@ against the MediaPipe reference's −10°, docs/results/real_photos); this exper
 is known, how much of such a bias each mismatch alone can cause.
 
 Each of the five known-angle scenes of experiments/known_angle_recovery.py (identities 1–5, camera centred) is
-rendered under each condition of ``CONDITIONS`` (light elevation in degrees, positive = from above; ambient;
-diffuse; vertical shift of the image in pixels, positive = the face lower in the frame, the vacated rows black)
-and fitted by the CLI with its defaults. The renders go through the simulator's public stages: camera-space
+rendered under each :class:`Condition` of ``CONDITIONS`` (light from above, softer light, the face framed higher or
+lower, eyes, brows and lips painted on, a hair ellipse and neck behind the face) and fitted by the CLI with its
+defaults, whose scene model has none of these. The renders go through the simulator's public stages: camera-space
 geometry (:meth:`Simulator.camera_space`), Lambertian shading (:func:`abc_inverse.render.raster.shade_batch`) with
 the light direction (sin a · cos e, sin e, cos a · cos e), and the pyrender rasteriser
 (:func:`abc_inverse.render.pyrender_backend.render_meshes`, 4× MSAA at edges), so the ``control`` condition (the
-model's lighting and framing through the same path) gives the error that the path alone causes.
+model's own scene through the same path) gives the error that the path alone causes.
 
 Writes ``--out``/results.csv (one row per fit: condition, scene, truth, posterior mean and sd of the three angles,
 max split R-hat, acceptance, best pixel MSE, wall time), summary.md (per condition: mean and range of the angles'
@@ -33,7 +33,9 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
@@ -48,6 +50,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from abc_inverse.io import save_png  # noqa: E402
 from abc_inverse.render.pyrender_backend import render_meshes  # noqa: E402
 from abc_inverse.render.raster import shade_batch  # noqa: E402
+from abc_inverse.render.simulator import Simulator  # noqa: E402
+from encoders.augment import head_silhouette  # noqa: E402
 from encoders.statistics import load_statistic, simulator_for  # noqa: E402
 
 SCENES = [  # (identity seed, azimuth, elevation, light azimuth), degrees: experiments/known_angle_recovery.py's
@@ -57,34 +61,59 @@ SCENES = [  # (identity seed, azimuth, elevation, light azimuth), degrees: exper
     (4, -20.0, 5.0, 45.0),
     (5, 40.0, -20.0, -65.0),
 ]
-CONDITIONS = {  # name: (light elevation in degrees, positive = from above; ambient; diffuse; shift in pixels, + = down)
-    "control": (0.0, 0.3, 0.7, 0),
-    "above_30": (30.0, 0.3, 0.7, 0),
-    "above_60": (60.0, 0.3, 0.7, 0),
-    "soft": (0.0, 0.6, 0.4, 0),
-    "soft_above_30": (30.0, 0.6, 0.4, 0),
-    "up_3px": (0.0, 0.3, 0.7, -3),
-    "down_3px": (0.0, 0.3, 0.7, 3),
+class Condition(NamedTuple):
+    """How an observation differs from the scene model's own renders (the defaults: not at all)."""
+
+    light_elevation: float = 0.0  # degrees, positive = light from above
+    ambient: float = 0.3
+    diffuse: float = 0.7
+    shift_px: int = 0  # the image moved down by this many rows (up when negative), the rows left black
+    features: bool = False  # eyes, brows and lips in the albedo (abc_inverse.model.features), which fit's model lacks
+    head: bool = False  # a hair ellipse and neck behind the face (encoders.augment.head_silhouette, seeded by scene)
+
+    def label(self) -> str:
+        """The fields that differ from the defaults, e.g. 'light_elevation=30, ambient=0.6'."""
+        return ", ".join(f"{k}={v:g}" if not isinstance(v, bool) else k for k, v in self._asdict().items()
+                         if v != Condition._field_defaults[k]) or "the model's own"
+
+
+CONDITIONS = {
+    "control": Condition(),
+    "above_30": Condition(light_elevation=30.0),
+    "above_60": Condition(light_elevation=60.0),
+    "soft": Condition(ambient=0.6, diffuse=0.4),
+    "soft_above_30": Condition(light_elevation=30.0, ambient=0.6, diffuse=0.4),
+    "up_3px": Condition(shift_px=-3),
+    "down_3px": Condition(shift_px=3),
+    "features": Condition(features=True),
+    "head": Condition(head=True),
 }
 ANGLES = ("azimuth", "elevation", "light_azimuth")
 
 
-def observed_render(simulator, scene, light_elevation_deg: float, ambient: float, diffuse: float,
-                    shift_px: int) -> np.ndarray:
-    """The scene (one) rendered by pyrender under a light at the scene's azimuth and ``light_elevation_deg``, then
-    moved down by ``shift_px`` rows (up when negative; the rows it leaves are 0): (H, W) float32 grey in [0, 1]."""
+def observed_render(simulator, scene, condition: Condition, seed: int) -> np.ndarray:
+    """The scene (one) rendered by pyrender as ``condition`` says: the light at the scene's azimuth and the
+    condition's elevation, features painted, a head behind (drawn by ``numpy.random.default_rng(seed)``), then the
+    image moved: (H, W) float32 grey in [0, 1]."""
+    if condition.features:
+        simulator = Simulator(simulator.model, replace(simulator.settings, features=True))
     verts, albedo, _ = simulator.camera_space(scene)
-    a, e = float(scene.light_azimuth[0]), np.radians(light_elevation_deg)
+    a, e = float(scene.light_azimuth[0]), np.radians(condition.light_elevation)
     light = np.array([[np.sin(a) * np.cos(e), np.sin(e), np.cos(a) * np.cos(e)]], np.float32)
-    colours = shade_batch(verts, albedo, light, simulator.model.triangles, np.float32(ambient), np.float32(diffuse))
-    image, _ = render_meshes(verts, colours, simulator.model.triangles, simulator.settings.fov_deg,
-                             simulator.settings.image_size, with_depth=False)
+    colours = shade_batch(verts, albedo, light, simulator.model.triangles, np.float32(condition.ambient),
+                          np.float32(condition.diffuse))
+    image, depth = render_meshes(verts, colours, simulator.model.triangles, simulator.settings.fov_deg,
+                                 simulator.settings.image_size, with_depth=condition.head)
     image = image[0, ..., 0]
-    moved = np.zeros_like(image)
-    if shift_px >= 0:
-        moved[shift_px:] = image[:len(image) - shift_px]
+    if condition.head:
+        cover = depth[0] > 0
+        shade, where = head_silhouette(cover.astype(np.float32), np.random.default_rng(seed))
+        image = np.where(cover, image, np.where(where, shade, 0.0)).astype(np.float32)
+    moved, shift = np.zeros_like(image), condition.shift_px
+    if shift >= 0:
+        moved[shift:] = image[:len(image) - shift]
     else:
-        moved[:shift_px] = image[-shift_px:]
+        moved[:shift] = image[-shift:]
     return moved
 
 
@@ -108,10 +137,10 @@ def fit_row(exe: str, image: Path, out: Path, seed: int) -> dict:
 
 
 def summarise(rows: list[dict]) -> list[str]:
-    lines = ["| condition (light elevation°, ambient, diffuse, shift px) | fits | azimuth error: mean (range) | "
+    lines = ["| condition (what differs from the model's renders) | fits | azimuth error: mean (range) | "
              "elevation error: mean (range) | light azimuth error: mean (range) | max R-hat |",
              "|---|---|---|---|---|---|"]
-    for name, setting in CONDITIONS.items():
+    for name, condition in CONDITIONS.items():
         sub = [r for r in rows if r["condition"] == name]
         if not sub:
             continue
@@ -119,7 +148,7 @@ def summarise(rows: list[dict]) -> list[str]:
         for n in ANGLES:
             err = np.array([r[f"{n}_error"] for r in sub])
             cells.append(f"{err.mean():+.1f}° ({err.min():+.1f} … {err.max():+.1f})")
-        lines.append(f"| {name} ({', '.join(f'{v:g}' for v in setting)}) | {len(sub)} | " + " | ".join(cells)
+        lines.append(f"| {name} ({condition.label()}) | {len(sub)} | " + " | ".join(cells)
                      + f" | {max(r['max_r_hat'] for r in sub):.3f} |")
     return lines
 
@@ -162,7 +191,7 @@ def main():
             folder = args.fits / name / f"scene{i}"
             folder.mkdir(parents=True, exist_ok=True)
             image = folder / "observed.png"
-            grid.append(observed_render(simulator, scene, *CONDITIONS[name]))
+            grid.append(observed_render(simulator, scene, CONDITIONS[name], seed))
             save_png(image, grid[-1])
             row = {"condition": name, "scene": i, "identity_seed": seed}
             figures = fit_row(exe, image, folder / "fit", seed=i)
