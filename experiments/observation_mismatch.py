@@ -154,7 +154,7 @@ def summarise(rows: list[dict]) -> list[str]:
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.4))
     names = list(CONDITIONS)
     for ax, angle in zip(axes, ANGLES, strict=True):
         for r in rows:
@@ -162,7 +162,7 @@ def plot(rows: list[dict], path: Path) -> None:
             ax.errorbar(x, r[f"{angle}_error"], yerr=2 * r[f"{angle}_std"], fmt="o", ms=4, color=f"C{r['scene']}",
                         label=f"scene {r['scene']}" if r["condition"] == "control" else None)
         ax.axhline(0, color="grey", lw=0.8)
-        ax.set_xticks(range(len(names)), names, rotation=20)
+        ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
         ax.set_title(f"{angle}: posterior mean − truth (± 2 sd)")
         ax.set_ylabel("degrees")
     axes[0].legend(fontsize=7)
