@@ -24,12 +24,13 @@ errors), errors.png and observed.png (the observed renders, a row per condition,
 finished fit (its posterior.nc) is not rerun.
 
 Usage: python experiments/observation_mismatch.py --out docs/results/observation_mismatch [--fits DIR]
-[--conditions control,above_30,...]
+[--conditions control,above_30,...] [--fit-args "--checkpoint CKPT ..."]
 """
 
 import argparse
 import csv
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -117,13 +118,14 @@ def observed_render(simulator, scene, condition: Condition, seed: int) -> np.nda
     return moved
 
 
-def fit_row(exe: str, image: Path, out: Path, seed: int) -> dict:
-    """Fit ``image`` with the CLI's defaults into ``out`` (unless done already); the posterior's figures."""
+def fit_row(exe: str, image: Path, out: Path, seed: int, extra: list[str]) -> dict:
+    """Fit ``image`` with the CLI's defaults and the flags ``extra`` into ``out`` (unless done already); the
+    posterior's figures."""
     wall = float("nan")
     if not (out / "posterior.nc").exists():
         start = time.perf_counter()
         subprocess.run([exe, "fit", str(image), "--crop", "none", "--out", str(out), "--seed", str(seed),
-                        "--no-progress"], check=True, capture_output=True)
+                        "--no-progress", *extra], check=True, capture_output=True)
         wall = time.perf_counter() - start
     idata = az.from_netcdf(str(out / "posterior.nc"))
     post = idata.posterior
@@ -176,6 +178,8 @@ def main():
     parser.add_argument("--out", type=Path, required=True, help="results folder (results.csv, summary.md, png)")
     parser.add_argument("--fits", type=Path, default=Path("out/observation_mismatch"), help="the fits' folders")
     parser.add_argument("--conditions", default=",".join(CONDITIONS), help="comma-separated names of CONDITIONS")
+    parser.add_argument("--fit-args", default="", help="more flags for every `abc-inverse fit`, to measure a "
+                        "candidate, e.g. \"--checkpoint runs/x.pt --background image\" (give it its own --fits folder)")
     args = parser.parse_args()
     chosen = args.conditions.split(",")
     unknown = sorted(set(chosen) - set(CONDITIONS))
@@ -194,7 +198,7 @@ def main():
             grid.append(observed_render(simulator, scene, CONDITIONS[name], seed))
             save_png(image, grid[-1])
             row = {"condition": name, "scene": i, "identity_seed": seed}
-            figures = fit_row(exe, image, folder / "fit", seed=i)
+            figures = fit_row(exe, image, folder / "fit", seed=i, extra=shlex.split(args.fit_args))
             for n, true in zip(ANGLES, (az_deg, el_deg, light_deg), strict=True):
                 row.update({f"{n}_true": true, f"{n}_mean": figures[f"{n}_mean"], f"{n}_std": figures[f"{n}_std"],
                             f"{n}_error": figures[f"{n}_mean"] - true})
