@@ -18,17 +18,16 @@ the light direction (sin a · cos e, sin e, cos a · cos e), and the pyrender ra
 (:func:`abc_inverse.render.pyrender_backend.render_meshes`, 4× MSAA at edges), so the ``control`` condition (the
 model's own scene through the same path) gives the error that the path alone causes.
 
-Writes ``--out``/results.csv (one row per fit: condition, scene, truth, posterior mean and sd of the three angles,
-max split R-hat, acceptance, best pixel MSE, wall time), summary.md (per condition: mean and range of the angles'
-errors), errors.png and observed.png (the observed renders, a row per condition, a column per scene). A
-finished fit (its posterior.nc) is not rerun.
+Writes ``--out``/results.csv (one row per fit: condition, scene, truth and error of the three angles, their
+posterior mean, sd, split R-hat and bulk ESS, max split R-hat, acceptance, best pixel MSE, wall time), summary.md
+(per condition: mean and range of the angles' errors, max split R-hat, min bulk ESS), errors.png and observed.png
+(the observed renders, a row per condition, a column per scene). A finished fit (its posterior.nc) is not rerun.
 
-Usage: python experiments/observation_mismatch.py --out docs/results/observation_mismatch [--fits DIR]
+Usage: python -m experiments.observation_mismatch --out docs/results/observation_mismatch [--fits DIR]
 [--conditions control,above_30,...] [--fit-args "--checkpoint CKPT ..."]
 """
 
 import argparse
-import csv
 import os
 import shlex
 import subprocess
@@ -48,20 +47,16 @@ import numpy as np  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from abc_inverse.io import save_png  # noqa: E402
+from abc_inverse.io import save_png, write_csv, write_text  # noqa: E402
 from abc_inverse.render.pyrender_backend import render_meshes  # noqa: E402
 from abc_inverse.render.raster import shade_batch  # noqa: E402
 from abc_inverse.render.simulator import Simulator  # noqa: E402
 from encoders.augment import head_silhouette  # noqa: E402
 from encoders.statistics import load_statistic, simulator_for  # noqa: E402
+from experiments.known_angle_recovery import SCENES  # noqa: E402
+from samplers.diagnostics import summary  # noqa: E402
 
-SCENES = [  # (identity seed, azimuth, elevation, light azimuth), degrees: experiments/known_angle_recovery.py's
-    (1, 30.0, 10.0, 60.0),
-    (2, -35.0, -15.0, -50.0),
-    (3, 10.0, 20.0, 70.0),
-    (4, -20.0, 5.0, 45.0),
-    (5, 40.0, -20.0, -65.0),
-]
+
 class Condition(NamedTuple):
     """How an observation differs from the scene model's own renders (the defaults: not at all)."""
 
@@ -121,27 +116,26 @@ def observed_render(simulator, scene, condition: Condition, seed: int) -> np.nda
 def fit_row(exe: str, image: Path, out: Path, seed: int, extra: list[str]) -> dict:
     """Fit ``image`` with the CLI's defaults and the flags ``extra`` into ``out`` (unless done already); the
     posterior's figures."""
-    wall = float("nan")
+    timing = out / "wall_time_s.txt"  # the fit's wall time, kept beside it for reruns that skip it
     if not (out / "posterior.nc").exists():
         start = time.perf_counter()
         subprocess.run([exe, "fit", str(image), "--crop", "none", "--out", str(out), "--seed", str(seed),
                         "--no-progress", *extra], check=True, capture_output=True)
-        wall = time.perf_counter() - start
+        write_text(timing, f"{time.perf_counter() - start:.3f}\n")
     idata = az.from_netcdf(str(out / "posterior.nc"))
-    post = idata.posterior
-    rhat = az.rhat(idata, var_names=list(ANGLES))
-    row = {f"{n}_{s}": float(getattr(post[n], s)()) for n in ANGLES for s in ("mean", "std")}
-    row["max_r_hat"] = max(float(rhat[n]) for n in ANGLES)
+    table = summary(idata, list(ANGLES))
+    row = {f"{n}_{s}": float(table.loc[n, s]) for n in ANGLES for s in ("mean", "sd", "r_hat", "ess_bulk")}
+    row["max_r_hat"] = float(table["r_hat"].max())
     row["acceptance_rate"] = float(idata.sample_stats["is_accepted"].mean())
     row["best_pixel_mse"] = float(idata.sample_stats["pixel_mse"].min())
-    row["wall_time_s"] = wall
+    row["wall_time_s"] = float(timing.read_text()) if timing.exists() else float("nan")
     return row
 
 
 def summarise(rows: list[dict]) -> list[str]:
     lines = ["| condition (what differs from the model's renders) | fits | azimuth error: mean (range) | "
-             "elevation error: mean (range) | light azimuth error: mean (range) | max R-hat |",
-             "|---|---|---|---|---|---|"]
+             "elevation error: mean (range) | light azimuth error: mean (range) | max split R-hat | min bulk ESS |",
+             "|---|---|---|---|---|---|---|"]
     for name, condition in CONDITIONS.items():
         sub = [r for r in rows if r["condition"] == name]
         if not sub:
@@ -151,7 +145,8 @@ def summarise(rows: list[dict]) -> list[str]:
             err = np.array([r[f"{n}_error"] for r in sub])
             cells.append(f"{err.mean():+.1f}° ({err.min():+.1f} … {err.max():+.1f})")
         lines.append(f"| {name} ({condition.label()}) | {len(sub)} | " + " | ".join(cells)
-                     + f" | {max(r['max_r_hat'] for r in sub):.3f} |")
+                     + f" | {max(r['max_r_hat'] for r in sub):.3f} | "
+                     f"{min(r[f'{n}_ess_bulk'] for r in sub for n in ANGLES):.0f} |")
     return lines
 
 
@@ -161,7 +156,7 @@ def plot(rows: list[dict], path: Path) -> None:
     for ax, angle in zip(axes, ANGLES, strict=True):
         for r in rows:
             x = names.index(r["condition"]) + 0.08 * (r["scene"] - 2)
-            ax.errorbar(x, r[f"{angle}_error"], yerr=2 * r[f"{angle}_std"], fmt="o", ms=4, color=f"C{r['scene']}",
+            ax.errorbar(x, r[f"{angle}_error"], yerr=2 * r[f"{angle}_sd"], fmt="o", ms=4, color=f"C{r['scene']}",
                         label=f"scene {r['scene']}" if r["condition"] == "control" else None)
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
@@ -185,7 +180,7 @@ def main():
     unknown = sorted(set(chosen) - set(CONDITIONS))
     if unknown:
         parser.error(f"--conditions: expected names among {sorted(CONDITIONS)}, got {unknown}")
-    exe = str(Path(sys.executable).with_name("abc-inverse"))
+    exe, extra = str(Path(sys.executable).with_name("abc-inverse")), shlex.split(args.fit_args)
     simulator = simulator_for(load_statistic("dcign"))
     args.out.mkdir(parents=True, exist_ok=True)
     rows, grid = [], []
@@ -198,19 +193,14 @@ def main():
             grid.append(observed_render(simulator, scene, CONDITIONS[name], seed))
             save_png(image, grid[-1])
             row = {"condition": name, "scene": i, "identity_seed": seed}
-            figures = fit_row(exe, image, folder / "fit", seed=i, extra=shlex.split(args.fit_args))
+            figures = fit_row(exe, image, folder / "fit", seed=i, extra=extra)
             for n, true in zip(ANGLES, (az_deg, el_deg, light_deg), strict=True):
-                row.update({f"{n}_true": true, f"{n}_mean": figures[f"{n}_mean"], f"{n}_std": figures[f"{n}_std"],
-                            f"{n}_error": figures[f"{n}_mean"] - true})
-            row.update({k: figures[k] for k in ("max_r_hat", "acceptance_rate", "best_pixel_mse", "wall_time_s")})
-            rows.append(row)
-            print(name, i, {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
-            with open(args.out / "results.csv", "w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-                writer.writeheader()
-                writer.writerows({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in r.items()} for r in rows)
+                row.update({f"{n}_true": true, f"{n}_error": figures[f"{n}_mean"] - true})
+            rows.append({**row, **figures})
+            print(name, i, {k: round(v, 3) if isinstance(v, float) else v for k, v in rows[-1].items()}, flush=True)
+            write_csv(args.out / "results.csv", list(rows[0]), [list(r.values()) for r in rows])
     lines = summarise(rows)
-    (args.out / "summary.md").write_text("\n".join(lines) + "\n")
+    write_text(args.out / "summary.md", "\n".join(lines) + "\n")
     plot(rows, args.out / "errors.png")
     size = simulator.settings.image_size
     save_png(args.out / "observed.png", np.block([[im.reshape(size, size) for im in grid[k:k + len(SCENES)]]
