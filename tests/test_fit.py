@@ -203,3 +203,18 @@ def test_misfit_warning_fires_only_when_even_the_closest_draw_is_several_epsilon
     assert misfit_warning(np.full((2, 3), MISFIT_RATIO * eps), eps) == ""  # at the threshold: no warning
     far = np.array([[5.0, 7.0], [np.inf, 6.0]]) * eps
     assert misfit_warning(far, eps).startswith("the closest draw's summary is 5 × ε from the observed one")
+
+
+def test_model_error_raises_epsilon_to_the_closest_pilot_draw_only_when_none_comes_within_it():
+    from abc_inverse.fit import with_model_error
+
+    noise = FitConfig(epsilon=0.01, pilot=100)
+    assert with_model_error(noise, 0.004) == (noise, "")  # a pilot draw within ε: ε stays
+    assert with_model_error(noise, 0.01) == (noise, "")
+    raised, says = with_model_error(noise, 0.25)
+    assert raised.epsilon == 0.25 and raised.pilot == noise.pilot
+    assert says.startswith("ε raised from 0.01 (pixel noise of sd 0.02) to 0.25, the closest of the 100 pilot "
+                           "draws (25 × the noise ε)")
+    off = FitConfig(epsilon=0.01, model_error=False)
+    assert with_model_error(off, 0.25) == (off, "")
+
