@@ -495,7 +495,8 @@ def misfit_warning(distance: np.ndarray, epsilon: float) -> str:
     within that noise: the model is misspecified for it (Frazier, Robert & Rousseau 2020, JRSS B 82: the ABC
     posterior then concentrates on the scenes that come closest, and its shape at a tolerance far below the
     attainable distance is set by the renderer's roughness, so chains rarely agree). On the known-angle renders the
-    ratio was 0.47 (scene 3); on the astronaut photo 44 at the default ε (1.7·10⁻⁴) and 5 at ε = 0.0036.
+    ratio was 0.47 (scene 3); on the astronaut photo 44 at the pixel-noise ε (1.7·10⁻⁴, --no-model-error) and 5 at
+    ε = 0.0036. Where :func:`with_model_error` raised ε, its sentence is the fit's misfit warning instead.
 
     distance : (C, T) float64, the draws' distances (non-finite ones ignored). epsilon : the final ε, > 0."""
     closest = float(np.min(distance, initial=np.inf, where=np.isfinite(distance)))
