@@ -4,7 +4,8 @@ One path (Kulkarni et al. 2015 §4.1, Fig. 5; ``docs/architecture.md``): u (stan
 N(0, I)) -> θ (:meth:`abc_inverse.model.scene.ScenePrior.from_normal`) -> pixels (:class:`abc_inverse.render.simulator.
 Simulator`) -> summary ν (a statistic of :mod:`encoders.statistics`) -> distance ρ (:mod:`abc_inverse.distances`)
 -> kernel K_ε(ρ) and accept (:mod:`samplers`). :func:`fit` composes them. ε stands for pixel noise of sd
-``image_noise`` (:func:`noise_epsilon`) unless it is fixed or adapted. With ``sampler='mcmc'`` (the default,
+``image_noise`` (:func:`noise_epsilon`; raised to what the model can attain where no scene comes that close,
+:func:`with_model_error`) unless it is fixed or adapted. With ``sampler='mcmc'`` (the default,
 :func:`run_mcmc_chains`): a pilot of prior draws, the warm-up (:func:`samplers.warmup.run_warmup`: resampling, and
 optionally exploration and ε adaptation on the paper's α ~ U(-1, 1) moves), the recorded draws of an ensemble of
 chains moved by differential-evolution and multi-scale elliptical moves (:func:`make_steps`). With
@@ -350,14 +351,14 @@ def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior,
     Trace, warm-up Trace or None, constant data, provenance)."""
     adapt = config.epsilon is None  # ε adapted on the paper's moves; else the draws' own moves warm up
     n_starts = max(config.chains, config.explore_chains)
-    starts, pilot = pilot_starts(pilot, n_starts if surrogate is None else max(n_starts, HAMILTONIAN_ADAPT_CHAINS))
+    starts, record = pilot_starts(pilot, n_starts if surrogate is None else max(n_starts, HAMILTONIAN_ADAPT_CHAINS))
     moves = None
     if surrogate is not None:
         tuning = adapt_hamiltonian(rng, surrogate, starts, HAMILTONIAN_ADAPT_STEPS, config.leapfrog_steps)
         moves = hamiltonian(surrogate, tuning.step_size, config.leapfrog_steps, tuning.cholesky)
         starts = tuning.position[rng.choice(len(starts), n_starts, replace=False)]
-        pilot["hamiltonian"] = {"step_size": tuning.step_size, "surrogate_acceptance": tuning.acceptance,
-                                "posterior_sd": np.sqrt(np.sum(tuning.cholesky**2, axis=1)).tolist()}
+        record["hamiltonian"] = {"step_size": tuning.step_size, "surrogate_acceptance": tuning.acceptance,
+                                 "posterior_sd": np.sqrt(np.sum(tuning.cholesky**2, axis=1)).tolist()}
     init, step, paper_step = make_steps(forward, prior, config, q, moves)
     state = init(starts)
     kernel = make_kernel(config.kernel, config.epsilon or float(np.median(state.distance)))
@@ -368,7 +369,7 @@ def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior,
         target_acceptance=config.target_acceptance if adapt else None,
         resample_every=config.resample_every or None, callback=callback)
     draws = sample(rng, state, step, kernel, config.draws, callback)
-    return draws, warm.trace if config.tune else None, {"epsilon": np.float64(warm.epsilon)}, pilot
+    return draws, warm.trace if config.tune else None, {"epsilon": np.float64(warm.epsilon)}, record
 
 
 def run_smc_chains(rng: np.random.Generator, forward, draw, steps, config: FitConfig, progress: bool):
