@@ -259,7 +259,7 @@ def with_model_error(config: FitConfig, closest: float) -> tuple[FitConfig, str]
     do not agree (Frazier, Robert & Rousseau 2020 on ABC under misspecification); with the kernel as model error
     (Wilkinson 2013, Statist. Appl. Genet. Mol. Biol. 12) its width must cover the model's error too. Only q's
     pilot says what the model can attain: on the five known-angle renders its closest draw is 0.21–0.71 ε (so ε
-    stays), the prior's 6–19 ε; on real photos q's is 33–570 ε (``docs/results/demo``)."""
+    stays), the prior's 6–19 ε; on the 25 real photos q's is 34–965 ε (``docs/results/real_photos``)."""
     if not config.model_error or closest <= config.epsilon:
         return config, ""
     return replace(config, epsilon=closest), (
