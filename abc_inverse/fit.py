@@ -79,10 +79,10 @@ class FitConfig:
     model_error: bool = option(True, "mcmc with a data-driven proposal and ε from --image-noise: when not one of "
                                "q's pilot draws comes within that ε of the observed summary (no scene the model "
                                "renders matches the image to within pixel noise: misspecification, as on photos), "
-                               "raise ε to the closest pilot distance, so that "
-                               "the kernel stands for the model's error as well as the noise (Wilkinson 2013) and the "
-                               "chains can mix; the posterior is then wider, and fit says so. --no-model-error keeps "
-                               "the noise ε (on the astronaut photo: ε 44× below the closest draw, R-hat 1.67)")
+                               "raise ε to the closest pilot distance, so that the kernel stands for the model's error "
+                               "as well as the noise (Wilkinson 2013) and the chains can mix; the posterior is then "
+                               "wider, and fit says so. --no-model-error keeps the noise ε (on the astronaut photo: "
+                               "ε 44× below the closest draw, R-hat 1.67)")
     target_acceptance: float = option(0.1, "with --image-noise 0: the acceptance rate of the paper's "
                                       "α ~ U(-1, 1) moves on which ε is calibrated during warm-up", gt=0, lt=1)
     pilot: int = option(2000, "prior draws from whose best the chains start", ge=1)

@@ -217,4 +217,3 @@ def test_model_error_raises_epsilon_to_the_closest_pilot_draw_only_when_none_com
                            "draws (25 × the noise ε)")
     off = FitConfig(epsilon=0.01, model_error=False)
     assert with_model_error(off, 0.25) == (off, "")
-
