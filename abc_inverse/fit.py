@@ -6,9 +6,9 @@ Simulator`) -> summary ν (a statistic of :mod:`encoders.statistics`) -> distanc
 -> kernel K_ε(ρ) and accept (:mod:`samplers`). :func:`fit` composes them. ε stands for pixel noise of sd
 ``image_noise`` (:func:`noise_epsilon`; raised to what the model can attain where no scene comes that close,
 :func:`with_model_error`) unless it is fixed or adapted. With ``sampler='mcmc'`` (the default,
-:func:`run_mcmc_chains`): a pilot of prior draws, the warm-up (:func:`samplers.warmup.run_warmup`: resampling, and
-optionally exploration and ε adaptation on the paper's α ~ U(-1, 1) moves), the recorded draws of an ensemble of
-chains moved by differential-evolution and multi-scale elliptical moves (:func:`make_steps`). With
+:func:`run_mcmc_chains`): a pilot of prior (or q's) draws, the warm-up (:func:`samplers.warmup.run_warmup`:
+resampling, and optionally exploration and ε adaptation on the paper's α ~ U(-1, 1) moves), the recorded draws of an
+ensemble of chains moved by differential-evolution and multi-scale elliptical moves (:func:`make_steps`). With
 ``sampler='smc'`` (:func:`run_smc_chains`): one SMC-ABC population per chain. Either way the result is
 InferenceData; a data-driven proposal q, when given, supplies the first draws and independence moves, and its
 emulator of the summary the gradient that steers Hamiltonian moves (:func:`surrogate_log_likelihood`).
@@ -76,7 +76,8 @@ class FitConfig:
                              "with the face region blacked out, so that its pixels outside the face need no "
                              "explaining). plain by default: on real photos, image let the chains turn the face away "
                              "until the photo explained itself (docs/results/real_photos)", choices=BACKGROUNDS)
-    model_error: bool = option(True, "mcmc with a data-driven proposal and ε from --image-noise: when not one of "
+    model_error: bool = option(True, "mcmc with a data-driven proposal, the gaussian kernel and ε from "
+                               "--image-noise: when not one of "
                                "q's pilot draws comes within that ε of the observed summary (no scene the model "
                                "renders matches the image to within pixel noise: misspecification, as on photos), "
                                "raise ε to the closest pilot distance, so that the kernel stands for the model's error "
@@ -85,7 +86,8 @@ class FitConfig:
                                "ε 44× below the closest draw, R-hat 1.67)")
     target_acceptance: float = option(0.1, "with --image-noise 0: the acceptance rate of the paper's "
                                       "α ~ U(-1, 1) moves on which ε is calibrated during warm-up", gt=0, lt=1)
-    pilot: int = option(2000, "prior draws from whose best the chains start", ge=1)
+    pilot: int = option(2000, "prior draws (q's, with a proposal) from whose best the chains start; with a "
+                        "proposal their closest also bounds ε from below (--model-error)", ge=1)
     min_alpha_scale: float = option(0.01, "1 = the paper's α ~ U(-1, 1) for the draws too; smaller = "
                                     "multi-scale elliptical moves α = s·U(-1, 1), log s ~ U(log min, 0)", gt=0, le=1)
     resample_every: int = option(50, "resample chains by kernel weight every N warm-up steps (0 = off)", ge=0)
@@ -243,16 +245,18 @@ def run_pilot(rng: np.random.Generator, forward, draw, config: FitConfig) -> tup
 
 
 def pilot_starts(pilot: tuple[np.ndarray, np.ndarray], n: int) -> tuple[np.ndarray, dict]:
-    """The best ``n`` of the pilot's draws (:func:`run_pilot`) as positions (n, D), and the quantiles of the pilot
-    distances."""
+    """The best ``n`` of the pilot's draws (:func:`run_pilot`: positions (P, D), distances (P,)) as positions
+    (n, D), and ``{"pilot_distance_quantiles": [1 %, 50 %]}`` of its finite distances."""
     u, d = pilot
-    return u[np.argsort(d)[:n]], {"pilot_distance_quantiles": np.quantile(d, [0.01, 0.5]).tolist()}
+    return u[np.argsort(d)[:n]], {"pilot_distance_quantiles": np.quantile(d[np.isfinite(d)], [0.01, 0.5]).tolist()}
 
 
 def with_model_error(config: FitConfig, closest: float) -> tuple[FitConfig, str]:
-    """``config`` (whose ε stands for pixel noise: set by :func:`with_tolerance` from ``image_noise``) with ε raised
-    to ``closest``, the smallest distance of the pilot's draws from a data-driven proposal (:func:`run_pilot`), when
-    ``model_error`` is on and no pilot draw came within that ε; and the sentence that says so ("" when ε stays).
+    """``config`` (whose ε, not None, stands for pixel noise: set by :func:`with_tolerance` from ``image_noise``)
+    with ε raised to ``closest``, the smallest distance (in the units of ``config.distance``) of the pilot's draws
+    from a data-driven proposal (:func:`run_pilot`), when ``model_error`` is on and no pilot draw came within that
+    ε; and the sentence that says so ("" when ε stays). :func:`fit` applies it with the gaussian kernel only: with
+    the indicator kernel at that ε only the closest pilot draw would lie inside the support.
 
     The raised ε is the smallest tolerance at which a simulated scene is known to reach the observed summary. A
     kernel narrower than what the model can attain magnifies the renderer's roughness by their ratio and the chains
@@ -299,11 +303,11 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     bulk and tail ESS ≥ 400; empty when every variable passes), ``epsilon_raised`` and ``misfit_warning`` (the
     sentence of :func:`with_model_error` when it raised ε, else :func:`misfit_warning`'s; "" when the closest draw
     is within a few ε). ε is ``config.epsilon``, else the one that stands for ``config.image_noise``
-    (:func:`noise_epsilon`; with sampler 'mcmc' and a proposal, raised to the closest pilot distance where the model
-    cannot reach it, :func:`with_model_error`), else adapted during warm-up. proposal : a data-driven
-    proposal q(u | ν) (:class:`encoders.proposal.SceneProposal`) or None: when given, the pilot draws come from q
-    given the observed summary, q's independence moves replace a share of steps, and, ε being fixed, every other move
-    is a Hamiltonian trajectory on its emulated posterior (:func:`run_mcmc_chains`). Raises
+    (:func:`noise_epsilon`; with sampler 'mcmc', a proposal and the gaussian kernel, raised to the closest pilot
+    distance where the model cannot reach it, :func:`with_model_error`), else adapted during warm-up. proposal : a
+    data-driven proposal q(u | ν) (:class:`encoders.proposal.SceneProposal`) or None: when given, the pilot draws
+    come from q given the observed summary, q's independence moves replace a share of steps, and, ε being fixed,
+    every other move is a Hamiltonian trajectory on its emulated posterior (:func:`run_mcmc_chains`). Raises
     ValueError on a wrongly sized or invalid image, a proposal made for another statistic, an undefined distance or
     no finite pilot distance.
     """
@@ -319,7 +323,7 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     pilot, raised = None, ""
     if config.sampler == "mcmc":
         pilot = run_pilot(rng, forward, draw, config)
-        if from_noise and proposal is not None:
+        if from_noise and proposal is not None and config.kernel == "gaussian":
             config, raised = with_model_error(config, float(pilot[1].min()))
     surrogate, surrogate_says = surrogate_log_likelihood(proposal, nu_obs, config)
     config = config.with_budget(surrogate is not None)
@@ -333,15 +337,15 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     provenance = {"seed": config.seed, "fit_config": to_dict(config), "prior": prior.get_config(),
                   "simulator": simulator.get_config(), "statistic": statistic.get_config(),
                   "proposal": None if proposal is None else proposal.meta,
-                  "final_epsilon": float(draws.epsilon[:, -1].max()), "surrogate": surrogate_says,
-                  "epsilon_raised": raised, **extra,
-                  **(attrs or {})}
+                  "final_epsilon": float(draws.epsilon[:, -1].max()), "surrogate": surrogate_says, **extra,
+                  **(attrs or {}), "epsilon_raised": raised}
     return inference_data(draws, warmup, prior, observed, nu_obs, constant, provenance)
 
 
 def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior, config: FitConfig, progress: bool,
                     q=None, surrogate=None):
-    """ABC-MCMC: the chains start at the best draws of the ``pilot`` (:func:`run_pilot`), warm up
+    """ABC-MCMC: the chains start at the best draws of the ``pilot`` (:func:`run_pilot`: positions (P, D) and
+    distances (P,)), warm up
     (:func:`samplers.warmup.run_warmup`; with the paper's moves when ε is adapted, else with the draws' moves) and
     record ``config.draws`` draws. With a
     ``surrogate`` (:func:`surrogate_log_likelihood`), the Hamiltonian moves are first tuned on the emulated

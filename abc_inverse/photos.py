@@ -124,7 +124,8 @@ def fit_photo(image: Path | None, opts: FitCommand, command: str, threads: int =
     print which proposal it uses and any warning about the framing before sampling.
 
     Returns its result: photo, folder, status 'ok', the framing, ``warnings`` (a list: no face detected with
-    --crop other than auto; the misfit warning), ``misfit_warning`` (:func:`abc_inverse.fit.misfit_warning`, "" if
+    --crop other than auto; the misfit warning), ``misfit_warning`` (the sentence of
+    :func:`abc_inverse.fit.with_model_error` when ε was raised, else :func:`abc_inverse.fit.misfit_warning`'s; "" if
     none), ``convergence_warnings`` (:func:`samplers.diagnostics.convergence_warnings`), best
     pixel MSE, acceptance rate, ε, wall time (s), the proposal's and surrogate's sentences, and the ArviZ summary
     as ``{variable: {statistic: value}}``. Raises ValueError or FileNotFoundError for a bad photo, checkpoint or
