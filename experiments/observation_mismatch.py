@@ -48,6 +48,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from abc_inverse.io import save_png, write_csv, write_text  # noqa: E402
+from abc_inverse.model.scene import ANGLES  # noqa: E402
 from abc_inverse.render.pyrender_backend import render_meshes  # noqa: E402
 from abc_inverse.render.raster import shade_batch  # noqa: E402
 from abc_inverse.render.simulator import Simulator  # noqa: E402
@@ -84,7 +85,6 @@ CONDITIONS = {
     "features": Condition(features=True),
     "head": Condition(head=True),
 }
-ANGLES = ("azimuth", "elevation", "light_azimuth")
 
 
 def observed_render(simulator, scene, condition: Condition, seed: int) -> np.ndarray:
