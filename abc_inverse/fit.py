@@ -80,9 +80,7 @@ class FitConfig:
                                "--image-noise: when not one of "
                                "q's pilot draws comes within that ε of the observed summary (no scene the model "
                                "renders matches the image to within pixel noise: misspecification, as on photos), "
-                               "raise ε to the closest simulated distance (the pilot's, or that of a scene found by "
-                               "a search on q's emulator from the pilot's best), so that the kernel stands for the "
-                               "model's error "
+                               "raise ε to the closest pilot distance, so that the kernel stands for the model's error "
                                "as well as the noise (Wilkinson 2013) and the chains can mix; the posterior is then "
                                "wider, and fit says so. --no-model-error keeps the noise ε (on the astronaut photo: "
                                "ε 44× below the closest draw, R-hat 1.67)")
@@ -334,8 +332,8 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     bulk and tail ESS ≥ 400; empty when every variable passes), ``epsilon_raised`` and ``misfit_warning`` (the
     sentence of :func:`with_model_error` when it raised ε, else :func:`misfit_warning`'s; "" when the closest draw
     is within a few ε). ε is ``config.epsilon``, else the one that stands for ``config.image_noise``
-    (:func:`noise_epsilon`; with sampler 'mcmc', a proposal and the gaussian kernel, raised to the closest simulated
-    distance where no pilot draw reaches it, :func:`closest_attainable`, :func:`with_model_error`), else adapted during warm-up. proposal : a
+    (:func:`noise_epsilon`; with sampler 'mcmc', a proposal and the gaussian kernel, raised to the closest pilot
+    distance where the model cannot reach it, :func:`with_model_error`), else adapted during warm-up. proposal : a
     data-driven proposal q(u | ν) (:class:`encoders.proposal.SceneProposal`) or None: when given, the pilot draws
     come from q given the observed summary, q's independence moves replace a share of steps, and, ε being fixed,
     every other move is a Hamiltonian trajectory on its emulated posterior (:func:`run_mcmc_chains`). Raises

@@ -215,47 +215,5 @@ def test_model_error_raises_epsilon_to_the_closest_pilot_draw_only_when_none_com
     assert raised.epsilon == 0.25 and raised.pilot == noise.pilot
     assert says.startswith("ε raised from 0.01 (pixel noise of sd 0.02) to 0.25, the closest of the 100 pilot "
                            "draws (25 × the noise ε)")
-    assert with_model_error(noise, 0.25, searched=32)[1].startswith(
-        "ε raised from 0.01 (pixel noise of sd 0.02) to 0.25, the closest of the 100 pilot draws and 32 searched "
-        "scenes (25 × the noise ε)")
     off = FitConfig(epsilon=0.01, model_error=False)
     assert with_model_error(off, 0.25) == (off, "")
-
-
-class BowlProposal:
-    """A stand-in for a proposal's emulator: ρ̂(u) = |u − c|² + offset, its gradient 2(u − c)."""
-
-    def __init__(self, centre, offset=0.0):
-        self.centre, self.offset = np.asarray(centre, float), offset
-
-    def emulated_cosine(self, u, summary):
-        diff = u - self.centre
-        return np.sum(diff**2, axis=1) + self.offset, 2 * diff
-
-
-def bowl_forward(centre):
-    """A stand-in simulator: the 'simulated' distance |u − centre|²."""
-    return lambda u: (np.sum((u - centre) ** 2, axis=1), None)
-
-
-def test_closest_attainable_simulates_where_the_emulator_points_and_keeps_what_the_simulator_says():
-    from abc_inverse.fit import MODEL_ERROR_SEARCH, closest_attainable
-
-    rng = np.random.default_rng(3)
-    centre = np.full(4, 1.0)
-    u = rng.standard_normal((50, 4))  # all within 100 × 0.05 = 5 of the centre
-    pilot = (u, np.sum((u - centre) ** 2, axis=1))
-    config = FitConfig(epsilon=1e-3)
-    # A right emulator: the search reaches the minimum to within a step (0.05), far below the pilot's closest.
-    closest, searched = closest_attainable(bowl_forward(centre), BowlProposal(centre), None, pilot, config)
-    assert searched == MODEL_ERROR_SEARCH[0] and closest <= MODEL_ERROR_SEARCH[2] ** 2 < 0.1 * pilot[1].min()
-    # A wrong emulator (its minimum 5 away from the simulator's): the pilot's closest stands; an emulator that claims
-    # distances below 0 changes nothing, as only simulated distances count.
-    closest, _ = closest_attainable(bowl_forward(centre), BowlProposal(centre + 5.0, offset=-9.0), None, pilot, config)
-    assert closest == pilot[1].min()
-    # Searched scenes whose simulation fails (NaN) are left out.
-    failing = lambda u: (np.full(len(u), np.nan), None)  # noqa: E731
-    assert closest_attainable(failing, BowlProposal(centre), None, pilot, config)[0] == pilot[1].min()
-    # Another distance or background than the emulator's: the pilot's closest, no search.
-    for other in (FitConfig(epsilon=1e-3, distance="l2"), FitConfig(epsilon=1e-3, background="image")):
-        assert closest_attainable(bowl_forward(centre), BowlProposal(centre), None, pilot, other) == (pilot[1].min(), 0)
