@@ -251,39 +251,11 @@ def pilot_starts(pilot: tuple[np.ndarray, np.ndarray], n: int) -> tuple[np.ndarr
     return u[np.argsort(d)[:n]], {"pilot_distance_quantiles": np.quantile(d[np.isfinite(d)], [0.01, 0.5]).tolist()}
 
 
-MODEL_ERROR_SEARCH = (32, 100, 0.05)  # (pilot draws it starts from, steps, step length in u): docs/results/real_photos
-
-
-def closest_attainable(forward, proposal, nu_obs: np.ndarray, pilot: tuple[np.ndarray, np.ndarray],
-                       config: FitConfig) -> tuple[float, int]:
-    """(the smallest simulated distance known, how many searched scenes were simulated for it): the closest of the
-    pilot's draws (:func:`run_pilot`: positions (P, D), distances (P,)), or, when the distance is the cosine one and
-    the background the plain one (what the emulator learnt), the closest of those and of the scenes that a search
-    on ``proposal``'s emulated distance (:meth:`encoders.proposal.SceneProposal.emulated_cosine`) reaches from the
-    pilot's best: ``MODEL_ERROR_SEARCH`` = (32 draws, 100 steps, each 0.05 along the normalised negative
-    gradient), then rendered once each (``forward``), so the emulator only proposes and the simulator decides.
-    Uses no random numbers. On three photos the search brought the closest distance from 0.0462 / 0.0534 / 0.0477
-    to 0.0353 / 0.0398 / 0.0248, the emulator agreeing with the simulations to ≤ 0.001."""
-    u, d = pilot
-    closest = float(d.min())
-    if config.distance != "cosine" or config.background != "plain":
-        return closest, 0
-    starts, steps, step = MODEL_ERROR_SEARCH
-    x = u[np.argsort(d)[:starts]].copy()
-    for _ in range(steps):
-        grad = proposal.emulated_cosine(x, nu_obs)[1]
-        x -= step * grad / np.maximum(np.linalg.norm(grad, axis=1, keepdims=True), 1e-12)
-    searched = forward(x)[0]
-    searched = searched[np.isfinite(searched)]
-    return (min(closest, float(searched.min())) if searched.size else closest), len(x)
-
-
-def with_model_error(config: FitConfig, closest: float, searched: int = 0) -> tuple[FitConfig, str]:
+def with_model_error(config: FitConfig, closest: float) -> tuple[FitConfig, str]:
     """``config`` (whose ε, not None, stands for pixel noise: set by :func:`with_tolerance` from ``image_noise``)
     with ε raised to ``closest``, the smallest distance (in the units of ``config.distance``) of the pilot's draws
-    from a data-driven proposal (:func:`run_pilot`) and of the ``searched`` scenes :func:`closest_attainable` found
-    from them, when ``model_error`` is on and no pilot draw came within that ε; and the sentence that says so (""
-    when ε stays). :func:`fit` applies it with the gaussian kernel only: with
+    from a data-driven proposal (:func:`run_pilot`), when ``model_error`` is on and no pilot draw came within that
+    ε; and the sentence that says so ("" when ε stays). :func:`fit` applies it with the gaussian kernel only: with
     the indicator kernel at that ε only the closest pilot draw would lie inside the support.
 
     The raised ε is the smallest tolerance at which a simulated scene is known to reach the observed summary. A
@@ -296,8 +268,7 @@ def with_model_error(config: FitConfig, closest: float, searched: int = 0) -> tu
         return config, ""
     return replace(config, epsilon=closest), (
         f"ε raised from {config.epsilon:.3g} (pixel noise of sd {config.image_noise:g}) to {closest:.3g}, the closest "
-        f"of the {config.pilot} pilot draws{f' and {searched} searched scenes' if searched else ''} "
-        f"({closest / config.epsilon:.3g} × the noise ε): no scene the model "
+        f"of the {config.pilot} pilot draws ({closest / config.epsilon:.3g} × the noise ε): no scene the model "
         "renders matches this image to within pixel noise (model misspecification), so the kernel stands for the "
         "model's error too and the posterior is wider than noise alone would make it; --no-model-error keeps the "
         "noise ε")
@@ -352,9 +323,8 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     pilot, raised = None, ""
     if config.sampler == "mcmc":
         pilot = run_pilot(rng, forward, draw, config)
-        if from_noise and proposal is not None and config.kernel == "gaussian" and config.model_error \
-                and pilot[1].min() > config.epsilon:
-            config, raised = with_model_error(config, *closest_attainable(forward, proposal, nu_obs, pilot, config))
+        if from_noise and proposal is not None and config.kernel == "gaussian":
+            config, raised = with_model_error(config, float(pilot[1].min()))
     surrogate, surrogate_says = surrogate_log_likelihood(proposal, nu_obs, config)
     config = config.with_budget(surrogate is not None)
     surrogate_says += f"; {config.chains} chains × {config.draws} draws"
