@@ -13,7 +13,9 @@ Steps, each reused when its output exists (so an interrupted run resumes):
 4. per photo: reference and posterior-mean azimuth and elevation, |Δ|, the posterior sd, the best pixel MSE over
    the whole image and inside the best render's face mask, R-hat; the medians; a fit grid (photo as the encoder
    sees it | best render | posterior-mean render | best render composited over the photo) and the pixel error
-   against iteration, warm-up included (Fig. 6a), median over chains per photo.
+   against iteration, warm-up included (Fig. 6a), median over chains per photo; and the reference's elevation
+   against MediaPipe's own canonical model, whose difference from ours must be the same constant on renders and
+   photos, else the reference would be an artefact of our mesh.
 
 Writes into ``--out``: per_photo.csv, summary.md, fit_grid.png, pixel_error.png, reference_on_renders.csv.
 
@@ -67,7 +69,19 @@ def landmarks(photos: list[Path], path: Path) -> np.ndarray:
 
 
 def pose_or_none(points: np.ndarray) -> dict | None:
-    return head_pose(points) if np.all(np.isfinite(points)) else None
+    """The reference pose (:func:`head_pose` against our mean face) and, as 'canonical_elevation', the elevation
+    against MediaPipe's own canonical model (a cross-check that does not go through our mesh); None without a face."""
+    if not np.all(np.isfinite(points)):
+        return None
+    return {**head_pose(points), "canonical_elevation": head_pose(points, against="canonical")["elevation"]}
+
+
+def frame_offset(rows: list[dict]) -> str:
+    """Median (sd) over ``rows`` of the reference's elevation minus the canonical model's: constant where our mesh
+    and the canonical model agree on the face's shape, so that the reference is not an artefact of our mesh."""
+    values = [r["reference_elevation"] - r["reference_elevation_canonical"] for r in rows
+              if isinstance(r.get("reference_elevation_canonical"), float)]
+    return f"{statistics.median(values):.2f} (sd {statistics.pstdev(values):.2f})" if values else "n/a"
 
 
 def reference_on_renders(work: Path, out: Path) -> list[dict]:
@@ -86,7 +100,8 @@ def reference_on_renders(work: Path, out: Path) -> list[dict]:
         pose = pose_or_none(points)
         rows.append({"azimuth": a, "elevation": e, "identity": seed, "found": pose is not None,
                      "reference_azimuth": pose["azimuth"] if pose else "",
-                     "reference_elevation": pose["elevation"] if pose else ""})
+                     "reference_elevation": pose["elevation"] if pose else "",
+                     "reference_elevation_canonical": pose["canonical_elevation"] if pose else ""})
     write_rows(out / "reference_on_renders.csv", rows)
     return rows
 
@@ -125,6 +140,7 @@ def compare(result: dict, points: np.ndarray, fits: Path) -> tuple[dict, list]:
         row[f"fit_{name}"], row[f"fit_{name}_sd"] = summary[name]["mean"], summary[name]["sd"]
         row[f"reference_{name}"] = pose[name] if pose else ""
         row[f"abs_delta_{name}"] = abs(summary[name]["mean"] - pose[name]) if pose else ""
+    row["reference_elevation_canonical"] = pose["canonical_elevation"] if pose else ""
     row["best_pixel_mse"] = result["best_pixel_mse"]
     row["best_pixel_mse_in_face"] = float(np.mean((images[0] - observed)[face] ** 2)) if face.any() else ""
     row["r_hat_max"] = max(summary[n]["r_hat"] for n in ("azimuth", "elevation", "light_azimuth"))
@@ -230,6 +246,8 @@ def main() -> None:
         "reference_on_renders_found": f"{len(found)} of {len(on_renders)}",
         "reference_on_renders_median_abs_error_azimuth": render_err["azimuth"],
         "reference_on_renders_median_abs_error_elevation": render_err["elevation"],
+        "reference_minus_canonical_elevation_on_renders": frame_offset(found),
+        "reference_minus_canonical_elevation_on_photos": frame_offset(fitted),
     }
     lines = ["| figure | value |", "|---|---|"] + [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |"
                                                     for k, v in summary.items()]

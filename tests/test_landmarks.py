@@ -72,3 +72,21 @@ def test_the_shipped_correspondence_is_what_its_builder_makes(sim):
         assert np.mean(z["vertex"] == vertex) > 0.99
         np.testing.assert_allclose(np.median(z["distance"]), np.median(distance), rtol=1e-3)
     assert np.median(distance) < 1.5 and (distance < 3.0).sum() > 400  # the inner face registers to ~1 mm
+
+
+def test_head_pose_against_the_canonical_model_recovers_its_own_rotations(sim):
+    """Landmarks that are MediaPipe's canonical model itself, rotated by a known pose and seen orthographically
+    (y down, depth negative towards the camera), give that pose against 'canonical'; against our mean face the same
+    landmarks give it turned by the constant rotation between the two frames (its elevation part about −7°)."""
+    canonical = read_obj(CANONICAL)[0].astype(np.float64) * 10.0
+    offsets = []
+    for azimuth, elevation in [(0.0, 0.0), (25.0, -10.0), (-30.0, 15.0)]:
+        view = canonical @ rotation_matrices(np.radians([azimuth]), np.radians([elevation]))[0].T
+        points = 4.0 * view * np.array([1.0, -1.0, -1.0]) + [256.0, 256.0, 0.0]
+        pose = head_pose(points, against="canonical")
+        assert pose["azimuth"] == pytest.approx(azimuth, abs=1e-6) and pose["elevation"] == pytest.approx(
+            elevation, abs=1e-6) and pose["rms_px"] < 1e-6, pose
+        offsets.append(head_pose(points)["elevation"] - elevation)
+    assert -10.0 < offsets[0] < -4.0 and np.ptp(offsets) < 3.0, offsets
+    with pytest.raises(ValueError, match="against: expected one of"):
+        head_pose(points, against="generic")

@@ -69,16 +69,25 @@ def build_correspondence(canonical: np.ndarray, mesh: np.ndarray) -> tuple[np.nd
     return index.astype(np.int64), distance
 
 
-def landmark_vertices() -> tuple[np.ndarray, np.ndarray]:
-    """(landmark ids (K,) int64 used for pose, the corresponding points of our mean face (K, 3) float64 mm): the
+MODELS = ("mean_face", "canonical")  # what head_pose fits the landmarks against
+
+
+def landmark_vertices(against: str = "mean_face") -> tuple[np.ndarray, np.ndarray]:
+    """(landmark ids (K,) int64 used for pose, their points (K, 3) float64 mm on the model ``against``): the
     landmarks whose correspondence is within ``POSE_MAX_DISTANCE_MM`` (the inner face; MediaPipe's face oval lies
-    off our mesh's border). Raises FileNotFoundError if the correspondence file is missing."""
+    off our mesh's border), on our mean face ('mean_face', the corresponding vertices) or on MediaPipe's canonical
+    model ('canonical', its own vertices, in its own frame: a cross-check of the reference that does not go through
+    our mesh). Raises ValueError for another model, FileNotFoundError if the correspondence file is missing."""
+    if against not in MODELS:
+        raise ValueError(f"against: expected one of {MODELS}, got {against!r}")
     if not CORRESPONDENCE.is_file():
         raise FileNotFoundError(f"landmarks: no correspondence file {str(CORRESPONDENCE)!r}; run python -m "
                                 "abc_inverse.model.landmarks")
     with np.load(CORRESPONDENCE) as z:
         vertex, distance = z["vertex"], z["distance"]
     ids = np.flatnonzero(distance <= POSE_MAX_DISTANCE_MM)
+    if against == "canonical":
+        return ids, read_obj(CANONICAL)[0][ids].astype(np.float64) * 10.0  # centimetres -> millimetres
     return ids, load_model().mean[vertex[ids]].astype(np.float64)
 
 
@@ -96,19 +105,21 @@ def angles_of(rotation: np.ndarray) -> tuple[float, float, float]:
         float(np.degrees(np.arctan2(roll_matrix[1, 0], roll_matrix[0, 0])))
 
 
-def head_pose(points: np.ndarray) -> dict:
-    """The head pose of one face from its landmarks.
+def head_pose(points: np.ndarray, against: str = "mean_face") -> dict:
+    """The head pose of one face from its landmarks, against our mean face (default) or MediaPipe's canonical
+    model (:func:`landmark_vertices`; its frame is not our renderer's, so its angles differ from ours by a constant
+    rotation: elevation by about −7°, ``docs/results/real_photos``).
 
     points : (468, 3) float, MediaPipe Face Mesh landmarks in pixels: x to the image's right, y down, z the depth
     (negative towards the camera) in the same units as x (MediaPipe's normalised x·W, y·H, z·W). Returns
     {'azimuth', 'elevation', 'roll'} in degrees (positive azimuth: the face turns to the viewer's right; positive
     elevation: it tilts up; as ``abc-inverse render``) and 'rms_px', the fit's root-mean-square residual in pixels.
     A weak-perspective estimate: it ignores the perspective of a close camera. Raises ValueError for another
-    shape or non-finite points, FileNotFoundError without the correspondence file."""
+    shape or non-finite points or another model, FileNotFoundError without the correspondence file."""
     points = np.asarray(points, np.float64)
     if points.shape != (N_LANDMARKS, 3) or not np.all(np.isfinite(points)):
         raise ValueError(f"points: expected finite landmarks of shape ({N_LANDMARKS}, 3), got {points.shape}")
-    ids, vertices = landmark_vertices()
+    ids, vertices = landmark_vertices(against)
     view = points[ids] * np.array([1.0, -1.0, -1.0])  # to x right, y up, z towards the viewer
     scale, rotation, shift = similarity_fit(vertices, view)
     residual = view - (scale * vertices @ rotation.T + shift)
