@@ -264,7 +264,7 @@ def with_model_error(config: FitConfig, closest: float) -> tuple[FitConfig, str]
     (Wilkinson 2013, Statist. Appl. Genet. Mol. Biol. 12) its width must cover the model's error too. Only q's
     pilot says what the model can attain: on the five known-angle renders its closest draw is 0.21–0.71 ε (so ε
     stays), the prior's 6–19 ε; on the 25 real photos q's is 34–965 ε (``docs/results/real_photos``). A smaller ε,
-    the closest of scenes an emulator search found beyond the pilot (median 1.4× smaller on the photos), brought
+    the closest of scenes an emulator search found beyond the pilot (median 1.6× smaller on the photos), brought
     their pose 1.5° closer to the reference but left the pose's split R-hat above 1.01 on 4 of 25, so the pilot's
     closest it is."""
     if not config.model_error or closest <= config.epsilon:
