@@ -1,12 +1,11 @@
 import numpy as np
 import pytest
 
-from abc_inverse.model.build_model import read_obj
 from abc_inverse.model.landmarks import (
-    CANONICAL,
     CORRESPONDENCE,
     angles_of,
     build_correspondence,
+    canonical_landmarks,
     head_pose,
     similarity_fit,
 )
@@ -67,7 +66,7 @@ def test_similarity_fit_and_angles_known_answers(rng):
 
 
 def test_the_shipped_correspondence_is_what_its_builder_makes(sim):
-    vertex, distance = build_correspondence(read_obj(CANONICAL)[0] * 10.0, sim.model.mean.astype(np.float64))
+    vertex, distance = build_correspondence(canonical_landmarks(), sim.model.mean.astype(np.float64))
     with np.load(CORRESPONDENCE) as z:  # the same up to near-ties another BLAS might break otherwise
         assert np.mean(z["vertex"] == vertex) > 0.99
         np.testing.assert_allclose(np.median(z["distance"]), np.median(distance), rtol=1e-3)
@@ -78,7 +77,7 @@ def test_head_pose_against_the_canonical_model_recovers_its_own_rotations(sim):
     """Landmarks that are MediaPipe's canonical model itself, rotated by a known pose and seen orthographically
     (y down, depth negative towards the camera), give that pose against 'canonical'; against our mean face the same
     landmarks give it turned by the constant rotation between the two frames (its elevation part about −7°)."""
-    canonical = read_obj(CANONICAL)[0].astype(np.float64) * 10.0
+    canonical = canonical_landmarks()
     offsets = []
     for azimuth, elevation in [(0.0, 0.0), (25.0, -10.0), (-30.0, 15.0)]:
         view = canonical @ rotation_matrices(np.radians([azimuth]), np.radians([elevation]))[0].T

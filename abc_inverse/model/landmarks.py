@@ -72,6 +72,12 @@ def build_correspondence(canonical: np.ndarray, mesh: np.ndarray) -> tuple[np.nd
 MODELS = ("mean_face", "canonical")  # what head_pose fits the landmarks against
 
 
+def canonical_landmarks() -> np.ndarray:
+    """MediaPipe's canonical face model, one point per landmark: (N_LANDMARKS, 3) float64 in millimetres (the file
+    is in centimetres), y up, the face towards +z."""
+    return read_obj(CANONICAL)[0].astype(np.float64) * 10.0
+
+
 def landmark_vertices(against: str = "mean_face") -> tuple[np.ndarray, np.ndarray]:
     """(landmark ids (K,) int64 used for pose, their points (K, 3) float64 mm on the model ``against``): the
     landmarks whose correspondence is within ``POSE_MAX_DISTANCE_MM`` (the inner face; MediaPipe's face oval lies
@@ -87,7 +93,7 @@ def landmark_vertices(against: str = "mean_face") -> tuple[np.ndarray, np.ndarra
         vertex, distance = z["vertex"], z["distance"]
     ids = np.flatnonzero(distance <= POSE_MAX_DISTANCE_MM)
     if against == "canonical":
-        return ids, read_obj(CANONICAL)[0][ids].astype(np.float64) * 10.0  # centimetres -> millimetres
+        return ids, canonical_landmarks()[ids]
     return ids, load_model().mean[vertex[ids]].astype(np.float64)
 
 
@@ -133,8 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=CORRESPONDENCE)
     args = parser.parse_args(argv)
-    canonical = read_obj(CANONICAL)[0] * 10.0  # centimetres -> millimetres
-    vertex, distance = build_correspondence(canonical, load_model().mean.astype(np.float64))
+    vertex, distance = build_correspondence(canonical_landmarks(), load_model().mean.astype(np.float64))
     tmp = args.out.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, vertex=vertex, distance=distance)
     tmp.replace(args.out)
