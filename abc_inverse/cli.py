@@ -8,6 +8,7 @@ Each verb's options are one frozen dataclass below (or, for the sampler and trai
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 from abc_inverse.bench_stats import BenchConfig  # noqa: E402
-from abc_inverse.model.scene import ANGLES, angle_limit_degrees  # noqa: E402
+from abc_inverse.model.scene import ANGLES, LIGHT_ELEVATION_LIMIT, LIGHTINGS, angle_limit_degrees  # noqa: E402
 from abc_inverse.options import RUN, add_options, option, resolve, write_config  # noqa: E402
 from abc_inverse.options import given as given_options  # noqa: E402
 from abc_inverse.photos import FitCommand  # noqa: E402
@@ -53,6 +54,15 @@ class RenderCommand:
     supersample: int = option(1, "samples per pixel side (anti-aliasing), as the shipped network's renders", ge=1,
                               le=4)
     features: bool = option(False, "eyes, brows and lips in the albedo, as the shipped network's renders")
+    lighting: str = option("directional", "'directional' (fixed) or 'rich' (the light elevation below; ambient 0.3, "
+                           "diffuse 0.7, no spherical harmonics, as 'directional')", choices=LIGHTINGS)
+    light_elevation: float = option(0.0, "degrees, positive lights from above; needs --lighting rich",
+                                    unit="degrees", ge=-math.degrees(LIGHT_ELEVATION_LIMIT),
+                                    le=math.degrees(LIGHT_ELEVATION_LIMIT))
+
+    def __post_init__(self):
+        if self.light_elevation != 0 and self.lighting != "rich":
+            raise ValueError(f"--light-elevation: needs --lighting rich, got --lighting {self.lighting}")
 
 
 @dataclass(frozen=True)
@@ -196,8 +206,10 @@ def cmd_render(args) -> None:
     opts = resolve(RenderCommand, args)
     simulator = Simulator(load_model(opts.n_shape, opts.n_albedo),
                           RenderSettings(image_size=opts.size, color=opts.color, supersample=opts.supersample,
-                                         features=opts.features))
+                                         features=opts.features, lighting=opts.lighting))
     scene = simulator.prior.at_angles(opts.azimuth, opts.elevation, opts.light_azimuth, opts.seed)
+    if opts.lighting == "rich":
+        scene.lighting[:, 0] = math.radians(opts.light_elevation)
     save_png(opts.out, simulator(scene)[0])
     print(f"wrote {opts.out}")
 

@@ -28,7 +28,7 @@ from tqdm import tqdm
 import abc_inverse
 from abc_inverse.distances import NAMES as DISTANCE_NAMES
 from abc_inverse.distances import distance_batch
-from abc_inverse.model.scene import Scene, ScenePrior
+from abc_inverse.model.scene import SCENE_VARIABLES, Scene, ScenePrior
 from abc_inverse.options import check_options, option, to_dict
 from abc_inverse.render.simulator import Simulator, simulator_from_config
 from encoders.statistics import simulator_for
@@ -486,9 +486,10 @@ def inference_data(draws, warmup, prior: ScenePrior, observed: np.ndarray, nu_ob
              "angle_units": "degrees"}
     idata = trace_to_inference_data(
         draws, lambda position: scene_variables(prior, position), warmup=warmup, aux_name="pixel_mse", dims=DIMS,
-        coords={"camera_axis": ["x", "y", "z"]}, observed_data={"image": observed, "summary": nu_obs},
+        coords={"camera_axis": ["x", "y", "z"], "channel": ["r", "g", "b"]},
+        observed_data={"image": observed, "summary": nu_obs},
         constant_data=constant, attrs=attrs)
-    idata.posterior.attrs["convergence_warnings"] = json.dumps(convergence_warnings(idata, list(Scene._fields)))
+    idata.posterior.attrs["convergence_warnings"] = json.dumps(convergence_warnings(idata, prior.variable_names))
     idata.posterior.attrs["misfit_warning"] = attrs.get("epsilon_raised") or misfit_warning(
         idata.sample_stats["distance"].values, float(idata.sample_stats["epsilon"].values.max()))
     return idata
@@ -515,7 +516,8 @@ def misfit_warning(distance: np.ndarray, epsilon: float) -> str:
             "describes the scenes that come closest, not a noisy view of one, and its chains may not agree")
 
 
-DIMS = {"shape": ["shape_dim"], "albedo": ["albedo_dim"], "camera": ["camera_axis"], "image": ["row", "col"],
+DIMS = {"shape": ["shape_dim"], "albedo": ["albedo_dim"], "camera": ["camera_axis"], "sh": ["sh_dim"],
+        "light_colour": ["channel"], "image": ["row", "col"],
         "summary": ["summary_dim"], "smc_epsilon": ["smc_chain", "round"], "smc_ess": ["smc_chain", "round"]}
 
 
@@ -531,7 +533,7 @@ def posterior_scenes(idata: az.InferenceData, index: list[tuple[int, int]]) -> S
     """Scenes of posterior draws ``[(chain, draw), ...]`` (angles converted back to radians)."""
     post = idata.posterior
     return Scene.from_variables({name: np.array([post[name].values[c, d] for c, d in index])
-                                 for name in Scene._fields})
+                                 for name in SCENE_VARIABLES if name in post})
 
 
 def _git_hash() -> str:

@@ -34,14 +34,14 @@ from abc_inverse.io import (
     write_table,
     write_text,
 )
-from abc_inverse.model.scene import ANGLES
+from abc_inverse.model.scene import ANGLES, LIGHTING_VARIABLES
 from abc_inverse.options import RUN, check_options, option, to_dict, write_config
 from abc_inverse.plots import write_plots
 from abc_inverse.tasks import completed
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")  # read from folders
 DEFAULT_PHOTO = "skimage.data.astronaut() (public domain, NASA)"
-VARIABLES = [*ANGLES, "camera", "shape", "albedo"]  # in the summaries, in this order
+VARIABLES = [*ANGLES, "camera", "shape", "albedo", *(name for name, _, _ in LIGHTING_VARIABLES)]  # in summaries
 RESULT = "result.json"  # written last into a photo's folder: marks its fit finished
 
 
@@ -156,7 +156,7 @@ def fit_photo(image: Path | None, opts: FitCommand, command: str, threads: int =
                 proposal=proposal)
     save_netcdf(idata, opts.out / "posterior.nc")
     write_plots(idata, simulator, opts.out)
-    table = summary(idata, VARIABLES)
+    table = summary(idata, [name for name in VARIABLES if name in idata.posterior])
     write_table(table, opts.out / "summary.csv")
     post = idata.posterior
     return {"photo": source, "photo_sha256": None if image is None else sha256_of(image), "folder": opts.out.name,

@@ -36,8 +36,10 @@ def transformation_scenes(prior: ScenePrior, rng: np.random.Generator, kind: str
     spread : float in (0, 1]; a varied angle is drawn from spread × its prior range (the priors are uniform and
     centred on 0, so the draw is U(-spread·R, spread·R)); used by the training curriculum. intrinsic_camera : an
     intrinsic batch also varies the camera, so that everything but the three angles coded by z1-z3 varies in it
-    (the camera is then left to z4…, and with clamping z1-z3 are asked to ignore it). Raises ValueError for an
-    unknown kind or spread outside (0, 1].
+    (the camera is then left to z4…, and with clamping z1-z3 are asked to ignore it). With ``lighting="rich"`` an
+    intrinsic batch also varies the lighting variables (light elevation, ambient, diffuse, harmonics, colour:
+    nuisances for z1-z3 like the identity), and the other batches share them. Raises ValueError for an unknown
+    kind or spread outside (0, 1].
     """
     if kind not in BATCH_TYPES:
         raise ValueError(f"batch type: expected one of {BATCH_TYPES}, got {kind!r}")
@@ -49,7 +51,7 @@ def transformation_scenes(prior: ScenePrior, rng: np.random.Generator, kind: str
     if kind in VARIED_ANGLE:
         fields[VARIED_ANGLE[kind]] = getattr(varied, VARIED_ANGLE[kind]) * spread
     else:
-        for name in ("shape", "albedo", "camera") if intrinsic_camera else ("shape", "albedo"):
+        for name in ("shape", "albedo", "lighting", *(("camera",) if intrinsic_camera else ())):
             fields[name] = getattr(varied, name)
     return Scene(**fields)
 

@@ -276,7 +276,9 @@ def load_proposal(path: Path | str) -> SceneProposal:
         meta = json.loads(payload["meta"])
         config = ProposalConfig(**meta["config"])
         mean, sd = payload["summary_mean"].numpy(), payload["summary_sd"].numpy()
-        dim = ScenePrior(meta["simulator"]["n_shape"], meta["simulator"]["n_albedo"]).dim
+        made_on = meta["simulator"]
+        dim = ScenePrior(made_on["n_shape"], made_on["n_albedo"], made_on.get("lighting", "directional"),
+                         made_on.get("color", False)).dim
         flow = make_flow(dim, len(mean), config)
         flow.load_state_dict(payload["state_dict"])
         emulator = make_emulator(dim, len(mean), config.emulator_hidden)

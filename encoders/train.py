@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from abc_inverse.io import write_text
 from abc_inverse.model.morphable import load_model
+from abc_inverse.model.scene import LIGHTINGS
 from abc_inverse.options import check_options, option
 from abc_inverse.render.simulator import RenderSettings, Simulator, simulator_from_config
 from encoders.augment import augment
@@ -122,6 +123,9 @@ class TrainConfig:
     supersample: int = option(1, "render samples per pixel side (anti-aliasing; 1 = one sample per pixel)", ge=1, le=4,
                               group=BEYOND)
     features: bool = option(False, "renders with eyes, brows and lips painted into the mean albedo", group=BEYOND)
+    lighting: str = option("directional", "'directional' (a light of fixed strength at elevation 0) or 'rich': light "
+                           "elevation, ambient, diffuse and spherical-harmonic lighting as scene variables drawn "
+                           "from their prior (abc_inverse/model/scene.py)", choices=LIGHTINGS, group=BEYOND)
     teacher: str = option("", "distillation (encoders/distill.py): start from this DC-IGN checkpoint and train its "
                           "encoder to give, for this run's renders (domain-randomised with --augment), the teacher's "
                           "code of each scene's render as the teacher was trained on it; '' = off", metavar="CKPT",
@@ -315,7 +319,7 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
         raise ValueError("resume, init: give at most one (a resumed run keeps the weights it started from)")
     simulator = Simulator(load_model(config.n_shape, config.n_albedo),
                           RenderSettings(image_size=config.image_size, supersample=config.supersample,
-                                         features=config.features))
+                                         features=config.features, lighting=config.lighting))
     arch = config.network()
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)

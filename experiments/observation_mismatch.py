@@ -96,8 +96,10 @@ def observed_render(simulator, scene, condition: Condition, seed: int) -> np.nda
     verts, albedo, _ = simulator.camera_space(scene)
     a, e = float(scene.light_azimuth[0]), np.radians(condition.light_elevation)
     light = np.array([[np.sin(a) * np.cos(e), np.sin(e), np.cos(a) * np.cos(e)]], np.float32)
-    colours = shade_batch(verts, albedo, light, simulator.model.triangles, np.float32(condition.ambient),
-                          np.float32(condition.diffuse))
+    one = lambda value: np.full(1, value, np.float32)  # noqa: E731
+    colours = shade_batch(verts, albedo, light, simulator.model.triangles, one(condition.ambient),
+                          one(condition.diffuse), np.zeros((1, 8), np.float32), np.ones((1, albedo.shape[-1]),
+                                                                                      np.float32))
     image, depth = render_meshes(verts, colours, simulator.model.triangles, simulator.settings.fov_deg,
                                  simulator.settings.image_size, with_depth=condition.head)
     image = image[0, ..., 0]

@@ -45,7 +45,7 @@ import numpy as np  # noqa: E402
 
 from abc_inverse.io import save_png  # noqa: E402
 from abc_inverse.model.landmarks import head_pose  # noqa: E402
-from abc_inverse.model.scene import Scene  # noqa: E402
+from abc_inverse.model.scene import SCENE_VARIABLES, Scene  # noqa: E402
 from abc_inverse.photos import FitCommand, fit_photos, folder_names, photo_list  # noqa: E402
 from abc_inverse.render.simulator import Simulator, simulator_from_config  # noqa: E402
 from samplers.diagnostics import stat_with_warmup  # noqa: E402
@@ -117,8 +117,9 @@ def best_and_mean(idata) -> tuple[Scene, Scene]:
     """The best draw's scene (smallest distance) and the posterior-mean scene (every variable averaged)."""
     post, dist = idata.posterior, idata.sample_stats["distance"].values
     c, d = np.unravel_index(np.argmin(dist), dist.shape)
-    best = Scene.from_variables({n: post[n].values[c, d][None] for n in Scene._fields})
-    mean = Scene.from_variables({n: post[n].mean(("chain", "draw")).values[None] for n in Scene._fields})
+    names = [n for n in SCENE_VARIABLES if n in post]
+    best = Scene.from_variables({n: post[n].values[c, d][None] for n in names})
+    mean = Scene.from_variables({n: post[n].mean(("chain", "draw")).values[None] for n in names})
     return best, mean
 
 

@@ -7,10 +7,21 @@ import numpy as np
 from abc_inverse.distances import NAMES, _vectors
 
 
-def shade_ref(normals, albedo, light, ambient, diffuse):
-    """Lambertian + ambient per-vertex colour, (V, C): albedo · (ambient + diffuse · max(0, n·l)), clipped."""
+def sh_basis_ref(normals):
+    """The real spherical harmonics of orders 1-2 at unit normals (V, 3), orthonormal on the sphere: (V, 8), in
+    the order y, z, x, xy, yz, 3z² - 1, xz, x² - y² (up to their constants)."""
+    x, y, z = normals.T
+    return np.stack([np.sqrt(3 / (4 * np.pi)) * y, np.sqrt(3 / (4 * np.pi)) * z, np.sqrt(3 / (4 * np.pi)) * x,
+                     np.sqrt(15 / (4 * np.pi)) * x * y, np.sqrt(15 / (4 * np.pi)) * y * z,
+                     np.sqrt(5 / (16 * np.pi)) * (3 * z**2 - 1), np.sqrt(15 / (4 * np.pi)) * x * z,
+                     np.sqrt(15 / (16 * np.pi)) * (x**2 - y**2)], axis=1)
+
+
+def shade_ref(normals, albedo, light, ambient, diffuse, sh, colour):
+    """Per-vertex colour, (V, C): albedo · colour · (ambient + diffuse · max(0, n·l) + Σ sh_k Y_k(n)), clipped."""
     lam = np.maximum(normals @ light, 0.0)
-    return np.clip(albedo * (ambient + diffuse * lam)[:, None], 0.0, 1.0)
+    shading = ambient + diffuse * lam + sh_basis_ref(normals) @ sh
+    return np.clip(albedo * np.asarray(colour) * shading[:, None], 0.0, 1.0)
 
 
 def rasterize_ref(verts, colors, tris, focal, height, width):

@@ -40,15 +40,16 @@ def test_transformation_batches_vary_one_thing():
     from abc_inverse.model.scene import ScenePrior
     from encoders.batches import active_latents, draw_batch_type, transformation_scenes
 
-    prior = ScenePrior(4, 3)
-    for kind, camera, varied in (("azimuth", True, {"azimuth"}), ("elevation", True, {"elevation"}),
-                                 ("light", True, {"light_azimuth"}), ("intrinsic", False, {"shape", "albedo"}),
-                                 ("intrinsic", True, {"shape", "albedo", "camera"})):
-        scenes = transformation_scenes(prior, rng, kind, 5, intrinsic_camera=camera)
-        prior.validate(scenes)
-        for name, value in scenes._asdict().items():
-            spread = np.ptp(value, axis=0).max()
-            assert (spread > 0) == (name in varied), (kind, name)
+    for prior in (ScenePrior(4, 3), ScenePrior(4, 3, lighting="rich")):
+        intrinsic = {"shape", "albedo", "lighting"} if prior.lighting_columns else {"shape", "albedo"}
+        for kind, camera, varied in (("azimuth", True, {"azimuth"}), ("elevation", True, {"elevation"}),
+                                     ("light", True, {"light_azimuth"}), ("intrinsic", False, intrinsic),
+                                     ("intrinsic", True, {*intrinsic, "camera"})):
+            scenes = transformation_scenes(prior, rng, kind, 5, intrinsic_camera=camera)
+            prior.validate(scenes)
+            for name, value in scenes._asdict().items():
+                spread = np.ptp(value, axis=0).max(initial=0)
+                assert (spread > 0) == (name in varied), (kind, name)
         assert active_latents(kind, 6).sum() == (3 if kind == "intrinsic" else 1)
     kinds = [draw_batch_type(rng, 10.0) for _ in range(2600)]
     assert abs(kinds.count("intrinsic") / 2600 - 10 / 13) < 4 * np.sqrt((10 / 13) * (3 / 13) / 2600)

@@ -78,6 +78,10 @@ def test_fit_default_photo_with_face_detection(tmp_path):
      r"--azimuth: expected degrees in \[-85.9\d*, 85.9\d*\]"),
     (["render", "--azimuth", "0", "--elevation", "0", "--light-azimuth", "0", "--size", "8", "--out", "x.png"],
      "image_size: expected an integer in 16..512"),
+    (["render", "--azimuth", "0", "--elevation", "0", "--light-azimuth", "0", "--light-elevation", "30", "--out",
+      "x.png"], "--light-elevation: needs --lighting rich, got --lighting directional"),
+    (["render", "--azimuth", "0", "--elevation", "0", "--light-azimuth", "0", "--lighting", "rich",
+      "--light-elevation", "70", "--out", "x.png"], r"--light-elevation: expected degrees in \[-60, 60\]"),
     (["plot", "MISSING.nc"], "posterior: no such file"),
     (["train", "--out", "x.pt", "--device", "gpu0"], "--device: expected a torch device"),
     (["train", "--out", "x.pt", "--device", "meta"], "--device: expected cpu or cuda"),
@@ -122,6 +126,18 @@ def test_train_writes_checkpoint_and_record_that_fit_uses(tmp_path, rendered):
     assert az.from_netcdf(str(out / "posterior.nc")).observed_data["image"].shape == (16, 16)
 
 
+def test_train_and_fit_with_rich_lighting(tmp_path, rendered):
+    ckpt = tmp_path / "lit.pt"
+    assert main(["train", "--out", str(ckpt), "--steps", "4", "--batch-size", "4", "--image-size", "16",
+                 "--latent-dim", "6", "--channels", "4,8", "--mode", "specific", "--lighting", "rich"]) == 0
+    assert json.loads((tmp_path / "lit.pt.json").read_text())["simulator"]["lighting"] == "rich"
+    out = tmp_path / "fit"
+    assert main(["fit", str(rendered), "--crop", "none", "--checkpoint", str(ckpt), "--out", str(out), *FAST]) == 0
+    post = az.from_netcdf(str(out / "posterior.nc")).posterior
+    assert post["light_elevation"].ndim == 2 and post["sh"].shape[2] == 8
+    assert "light_elevation" in (out / "summary.csv").read_text()
+
+
 def test_train_specific_mode(tmp_path):
     ckpt = tmp_path / "spec.pt"
     assert main(["train", "--out", str(ckpt), "--steps", "4", "--batch-size", "4", "--image-size", "16",
@@ -131,11 +147,20 @@ def test_train_specific_mode(tmp_path):
     assert record["config"]["mode"] == "specific" and record["config"]["clamp"] == "mean"
 
 
+def test_render_lit_from_above(tmp_path, rendered):
+    out = tmp_path / "above.png"
+    assert main(["render", "--azimuth", "20", "--elevation", "-10", "--light-azimuth", "45", "--seed", "1",
+                 "--lighting", "rich", "--light-elevation", "40", "--out", str(out)]) == 0
+    above, level = read_image(out), read_image(rendered)
+    face = level > 0
+    assert above.shape == level.shape and np.abs(above - level)[face].mean() > 0.02
+
+
 def test_render_defaults_draw_what_the_shipped_network_was_trained_on():
     from abc_inverse.cli import RenderCommand
     from encoders.statistics import make_statistic, simulator_for
 
     shipped = simulator_for(make_statistic("dcign")).get_config()
     render = RenderCommand(azimuth=0.0, elevation=0.0, light_azimuth=0.0, out="x.png")
-    assert (render.size, render.n_shape, render.n_albedo, render.supersample, render.features) == \
-        tuple(shipped[k] for k in ("image_size", "n_shape", "n_albedo", "supersample", "features"))
+    assert (render.size, render.n_shape, render.n_albedo, render.supersample, render.features, render.lighting) == \
+        tuple(shipped[k] for k in ("image_size", "n_shape", "n_albedo", "supersample", "features", "lighting"))

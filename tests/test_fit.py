@@ -217,3 +217,18 @@ def test_model_error_raises_epsilon_to_the_closest_pilot_draw_only_when_none_com
                            "draws (25 × the noise ε)")
     off = FitConfig(epsilon=0.01, model_error=False)
     assert with_model_error(off, 0.25) == (off, "")
+
+
+def test_fit_with_rich_lighting_samples_the_lighting_variables(model):
+    from abc_inverse.fit import posterior_scenes
+
+    rich = Simulator(model, RenderSettings(image_size=32, lighting="rich"))
+    obs = rich(rich.prior.sample(np.random.default_rng(0), 1))[0]
+    idata = fit(obs, MeanStatistic(), FitConfig(chains=4, draws=12, tune=6, pilot=8, explore_chains=8,
+                                                distance="l2"), rich, progress=False)
+    post = idata.posterior
+    assert post["light_elevation"].shape == (4, 12) and post["sh"].shape == (4, 12, 8)
+    assert np.all(np.abs(post["light_elevation"].values) <= 60) and np.all(post["ambient"].values >= 0.1)
+    scenes = posterior_scenes(idata, [(0, 0), (3, 11)])
+    np.testing.assert_allclose(np.degrees(scenes.lighting[:, 0]), post["light_elevation"].values[[0, 3], [0, 11]])
+    assert rich(scenes).shape == (2, 32, 32)

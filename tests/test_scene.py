@@ -77,3 +77,59 @@ def test_from_normal_rejects_nan_and_shape(prior):
         prior.from_normal(np.zeros((1, 3)))
     with pytest.raises(TypeError, match="scene: expected"):
         prior.validate((1, 2))
+
+
+@pytest.mark.parametrize("color, columns", [(False, 11), (True, 14)])
+def test_rich_lighting_prior_round_trip_moments_and_density(rng, color, columns):
+    rich = ScenePrior(5, 3, lighting="rich", color=color)
+    assert rich.dim == 14 + columns and rich.blocks["lighting"] == slice(14, 14 + columns)
+    u = rng.standard_normal((50, rich.dim))
+    np.testing.assert_allclose(rich.to_normal(rich.from_normal(u)), u, atol=1e-8)
+    n, z = 40000, 5.0
+    light = rich.sample(rng, n).lighting
+    elevation, ambient, sh = light[:, 0], light[:, 1], light[:, 3:11]
+    assert abs(elevation.mean()) < z * (2 * np.pi / 3 / np.sqrt(12)) / np.sqrt(n)
+    assert np.abs(elevation).max() <= np.pi / 3
+    assert abs(ambient.mean() - 0.35) < z * (0.5 / np.sqrt(12)) / np.sqrt(n) and ambient.min() >= 0.1
+    assert abs(sh.std() - 0.1) < z * 0.1 / np.sqrt(2 * sh.size)
+    one = rich.sample(rng, 3)
+    directional = ScenePrior(5, 3).log_prob(one._replace(lighting=None))
+    extra = (-np.log(2 * np.pi / 3) - np.log(0.5) - np.log(0.7) - 0.5 * np.sum((one.lighting[:, 3:11] / 0.1) ** 2, 1)
+             - 8 * np.log(0.1 * np.sqrt(2 * np.pi)) - (3 * np.log(0.4) if color else 0))
+    np.testing.assert_allclose(rich.log_prob(one), directional + extra)
+    assert rich.variable_names[-4:] == (["ambient", "diffuse", "sh", "light_colour"] if color else
+                                        ["light_elevation", "ambient", "diffuse", "sh"])
+
+
+def test_scene_variables_round_trip_with_lighting(rng):
+    rich = ScenePrior(5, 3, lighting="rich", color=True)
+    scene = rich.sample(rng, 4)
+    variables = scene.variables()
+    assert variables["light_elevation"].shape == (4,) and variables["sh"].shape == (4, 8)
+    np.testing.assert_allclose(variables["light_elevation"], np.degrees(scene.lighting[:, 0]))
+    back = Scene.from_variables(variables)
+    for a, b in zip(scene, back, strict=True):
+        np.testing.assert_allclose(a, b)
+    plain = ScenePrior(5, 3).sample(rng, 2)
+    assert "light_elevation" not in plain.variables()
+    assert Scene.from_variables(plain.variables()).lighting.shape == (2, 0)
+
+
+def test_neutral_lighting_is_inside_the_rich_prior():
+    rich = ScenePrior(5, 3, lighting="rich")
+    scene = rich.at_angles(10, 0, 30)
+    np.testing.assert_allclose(scene.lighting, [[0, 0.3, 0.7, *[0] * 8]])
+    assert np.isfinite(rich.log_prob(scene)).all()
+
+
+@pytest.mark.parametrize("lighting, match", [
+    (None, r"scene.lighting: expected shape \(2, 11\) for lighting 'rich', got None"),
+    (np.zeros((2, 11)), r"scene.lighting \(ambient\): expected values in \[0.1, 0.6\], got 0"),
+    (np.zeros((2, 3)), r"scene.lighting: expected shape \(2, 11\), got \(2, 3\)"),
+])
+def test_invalid_lighting_raises(lighting, match):
+    rich = ScenePrior(5, 3, lighting="rich")
+    with pytest.raises(ValueError, match=match):
+        rich.validate(_scene(rich, lighting=lighting))
+    with pytest.raises(ValueError, match="lighting: expected one of"):
+        ScenePrior(5, 3, lighting="studio")

@@ -37,16 +37,26 @@ def test_batch_equals_single(sim, rng):
         np.testing.assert_array_equal(batch[i], sim(scene.take([i]))[0])
 
 
-def test_numba_pipeline_matches_numpy_reference(sim, rng):
-    s = Simulator(sim.model, RenderSettings(image_size=32))
-    scene = s.prior.sample(rng, 2)._replace(elevation=np.array([0.2, -0.3]))
+@pytest.mark.parametrize("lighting", ["directional", "rich"])
+def test_numba_pipeline_matches_numpy_reference(sim, rng, lighting):
+    s = Simulator(sim.model, RenderSettings(image_size=32, lighting=lighting))
+    # one identity for both lightings (albedo clipped per RGB channel in camera_space, of the grey mean in the
+    # pipeline: where an albedo draw clips, the two differ by a few thousandths)
+    scene = sim.prior.sample(rng, 2)._replace(elevation=np.array([0.2, -0.3]), lighting=s.prior.sample(rng, 2).lighting)
     image, depth = s.render_with_depth(scene)
     verts, albedo, light = s.camera_space(scene)
     tris = s.model.triangles
-    colors = shade_batch(verts, albedo, light, tris, np.float32(0.3), np.float32(0.7))
+    ambient, diffuse, sh, colour = (np.full(2, 0.3), np.full(2, 0.7), np.zeros((2, 8)), np.ones((2, 1)))
+    if lighting == "rich":  # columns: light elevation, ambient, diffuse, sh (8)
+        ambient, diffuse, sh = scene.lighting[:, 1], scene.lighting[:, 2], scene.lighting[:, 3:11]
+        elevation = scene.lighting[:, 0]
+        np.testing.assert_allclose(light, np.stack([np.sin(scene.light_azimuth) * np.cos(elevation), np.sin(elevation),
+                                                    np.cos(scene.light_azimuth) * np.cos(elevation)], 1), atol=1e-6)
+    f32 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
+    colors = shade_batch(verts, albedo, light, tris, f32(ambient), f32(diffuse), f32(sh), f32(colour))
     for i in range(2):
         normals = vertex_normals(verts[i].astype(np.float64), tris)
-        ref_colors = shade_ref(normals, albedo[i], light[i], 0.3, 0.7)
+        ref_colors = shade_ref(normals, albedo[i], light[i], ambient[i], diffuse[i], sh[i], colour[i])
         np.testing.assert_allclose(colors[i], ref_colors, atol=1e-4)
         ref_img, ref_depth = rasterize_ref(verts[i].astype(np.float64), ref_colors, tris, s.settings.focal_px, 32, 32)
         mask, ref_mask = depth[i] > 0, ref_depth > 0
@@ -177,3 +187,43 @@ def test_facial_features_darken_eyes_brows_and_lips(sim):
     from abc_inverse.render.simulator import simulator_from_config
 
     assert simulator_from_config(old).settings == RenderSettings()  # configs from before these settings
+
+
+def test_rich_lighting_at_its_neutral_values_renders_as_the_default(sim):
+    rich = Simulator(sim.model, RenderSettings(image_size=32, lighting="rich"))
+    default = Simulator(sim.model, RenderSettings(image_size=32))
+    scene = default.prior.at_angles(20, -10, 40, seed=3)
+    np.testing.assert_allclose(rich(rich.prior.at_angles(20, -10, 40, seed=3)), default(scene), atol=1e-6)
+
+
+def test_rich_lighting_variables_shade_as_documented(sim):
+    s = Simulator(sim.model, RenderSettings(image_size=32, lighting="rich", color=True))
+    base = s.prior.at_angles(0, 0, 0)
+
+    def render(**values):  # lighting columns: elevation, ambient, diffuse, sh (8), colour (3)
+        lighting = base.lighting.copy()
+        for name, col in (("elevation", 0), ("ambient", 1), ("diffuse", 2), ("sh_y", 3)):
+            lighting[0, col] = values.get(name, lighting[0, col])
+        lighting[0, 11:] = values.get("colour", 1.0)
+        image, coverage = s.render_with_coverage(base._replace(lighting=lighting))
+        return image[0], coverage[0] > 0
+
+    low, face = render(ambient=0.1, diffuse=0.3)
+    middle, high = render(ambient=0.2, diffuse=0.3)[0], render(ambient=0.3, diffuse=0.3)[0]
+    assert high.max() < 1  # no clipping: the shading is then linear in ambient
+    np.testing.assert_allclose((high - middle)[face], (middle - low)[face], atol=2e-6)
+    assert np.all((middle - low)[face] > 0)
+    ambient_more = middle
+    tinted, _ = render(ambient=0.2, diffuse=0.3, colour=[1.2, 1.0, 0.8])
+    np.testing.assert_allclose(tinted[face], ambient_more[face] * [1.2, 1.0, 0.8], rtol=1e-5, atol=1e-6)
+    rows = np.arange(32)[:, None] * np.ones((1, 32))
+    upper, lower = face & (rows < 12), face & (rows > 20)
+
+    def top_minus_bottom(image):
+        grey = image.mean(-1)
+        return grey[upper].mean() - grey[lower].mean()
+
+    front = top_minus_bottom(render()[0])
+    assert top_minus_bottom(render(elevation=np.radians(50))[0]) > front + 0.05  # lit from above
+    assert top_minus_bottom(render(elevation=-np.radians(50))[0]) < front - 0.05  # from below
+    assert top_minus_bottom(render(sh_y=0.3)[0]) > front + 0.02  # Y_1,-1 ∝ y: brighter where normals point up

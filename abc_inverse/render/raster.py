@@ -64,14 +64,24 @@ def _to_camera(verts, rot, cam):
     return out
 
 
+# real spherical harmonics of orders 1-2 (orthonormal constants), in the order of the ``sh`` coefficients:
+# Y_1,-1..1 = c1 (y, z, x); Y_2,-2..2 = c2 xy, c2 yz, c3 (3z² - 1), c2 xz, c4 (x² - y²)
+SH_CONSTANTS = (0.4886025119029199, 1.0925484305920792, 0.31539156525252005, 0.5462742152960396)
+
+
 @numba.njit(cache=True, fastmath=True)
-def _shade(normals, albedo, light, ambient, diffuse):
+def _shade(normals, albedo, light, ambient, diffuse, sh, colour):
+    c1, c2, c3, c4 = SH_CONSTANTS
     out = np.empty_like(albedo)
     for v in range(normals.shape[0]):
-        lam = normals[v, 0] * light[0] + normals[v, 1] * light[1] + normals[v, 2] * light[2]
+        x, y, z = normals[v, 0], normals[v, 1], normals[v, 2]
+        lam = x * light[0] + y * light[1] + z * light[2]
         s = ambient + diffuse * max(lam, 0.0)
+        s += c1 * (sh[0] * y + sh[1] * z + sh[2] * x)
+        s += c2 * (sh[3] * x * y + sh[4] * y * z + sh[6] * x * z) + c3 * sh[5] * (3 * z * z - 1)
+        s += c4 * sh[7] * (x * x - y * y)
         for ch in range(albedo.shape[1]):
-            out[v, ch] = min(max(albedo[v, ch] * s, 0.0), 1.0)
+            out[v, ch] = min(max(albedo[v, ch] * colour[ch] * s, 0.0), 1.0)
     return out
 
 
@@ -126,8 +136,11 @@ def _rasterize(scr, colors, tris, image, inv_depth):
 
 @numba.njit(cache=True, parallel=True)
 def render_scenes(mean, shape_basis, shape_coeffs, albedo_mean, albedo_basis, albedo_coeffs, rot, cam, light,
-                  tris, focal, height, width, ambient, diffuse):
-    """Render N faces of a linear morphable model with Lambertian + ambient shading (the whole simulator).
+                  tris, focal, height, width, ambient, diffuse, sh, colour):
+    """Render N faces of a linear morphable model with Lambertian + ambient + spherical-harmonic shading (the whole
+    simulator). A vertex of albedo ρ and unit normal n has the colour, per channel c,
+    clip(ρ_c · colour_c · (ambient + diffuse · max(0, n·l) + Σ_k sh_k Y_k(n)), 0, 1), Y_k the real spherical
+    harmonics of orders 1-2 (:data:`SH_CONSTANTS`), all in camera space.
 
     Parameters
     ----------
@@ -136,7 +149,8 @@ def render_scenes(mean, shape_basis, shape_coeffs, albedo_mean, albedo_basis, al
         C = 1 (grey) or 3 (RGB); reflectance is clipped to [0, 1].
     rot : (N, 3, 3) float32, face rotation; cam : (N, 3) float32 mm, camera position (camera looks along -z).
     light : (N, 3) float32, unit direction towards the light, camera space.
-    tris : (F, 3) int32. focal : float, pixels. height, width : int, pixels. ambient, diffuse : float.
+    tris : (F, 3) int32. focal : float, pixels. height, width : int, pixels.
+    ambient, diffuse : (N,) float32. sh : (N, 8) float32. colour : (N, C) float32, the light's gain per channel.
 
     Returns
     -------
@@ -149,7 +163,7 @@ def render_scenes(mean, shape_basis, shape_coeffs, albedo_mean, albedo_basis, al
     for i in numba.prange(n):
         verts = _to_camera(_linear(mean, shape_basis, shape_coeffs[i], -np.inf, np.inf), rot[i], cam[i])
         albedo = _linear(albedo_mean, albedo_basis, albedo_coeffs[i], 0.0, 1.0)
-        colors = _shade(_vertex_normals(verts, tris), albedo, light[i], ambient, diffuse)
+        colors = _shade(_vertex_normals(verts, tris), albedo, light[i], ambient[i], diffuse[i], sh[i], colour[i])
         scr = _project(verts, focal, height, width)
         inv_depth = np.zeros((height, width), dtype=np.float32)
         _rasterize(scr, colors, tris, image[i], inv_depth)
@@ -161,10 +175,12 @@ def render_scenes(mean, shape_basis, shape_coeffs, albedo_mean, albedo_basis, al
 
 
 @numba.njit(cache=True, parallel=True)
-def shade_batch(verts, albedo, light, tris, ambient, diffuse):
-    """Per-vertex shaded colours of camera-space meshes: verts (N, V, 3), albedo (N, V, C), light (N, 3), all
-    float32 -> (N, V, C) float32 in [0, 1] (the shading stage of :func:`render_scenes`)."""
+def shade_batch(verts, albedo, light, tris, ambient, diffuse, sh, colour):
+    """Per-vertex shaded colours of camera-space meshes: verts (N, V, 3), albedo (N, V, C), light (N, 3), ambient
+    and diffuse (N,), sh (N, 8), colour (N, C), all float32 -> (N, V, C) float32 in [0, 1] (the shading stage of
+    :func:`render_scenes`)."""
     out = np.empty_like(albedo)
     for i in numba.prange(verts.shape[0]):
-        out[i] = _shade(_vertex_normals(verts[i], tris), albedo[i], light[i], ambient, diffuse)
+        out[i] = _shade(_vertex_normals(verts[i], tris), albedo[i], light[i], ambient[i], diffuse[i], sh[i],
+                        colour[i])
     return out

@@ -14,7 +14,7 @@ import numpy as np
 from abc_inverse.io import GREY_WEIGHTS
 from abc_inverse.model.features import feature_albedo
 from abc_inverse.model.morphable import MorphableModel, load_model
-from abc_inverse.model.scene import Scene, ScenePrior, camera_position_mm
+from abc_inverse.model.scene import LIGHTINGS, Scene, ScenePrior, camera_position_mm, lighting_variables
 from abc_inverse.render.raster import render_scenes, shade_batch
 
 BACKENDS = ("numba", "pyrender")
@@ -32,7 +32,11 @@ class RenderSettings:
     image_size : int, pixels (square images), 16-512. 64 by default; the paper used 150.
     color : bool. False renders grey (N, H, W); True renders RGB (N, H, W, 3).
     fov_deg : float, degrees. Vertical field of view of the perspective camera.
-    ambient, diffuse : float ≥ 0. Shading = albedo · (ambient + diffuse · max(0, n·l)).
+    ambient, diffuse : float ≥ 0. Shading = albedo · (ambient + diffuse · max(0, n·l)) with the default lighting.
+    lighting : ``"directional"`` (default: the fixed ambient and diffuse above, a light at elevation 0, white) or
+        ``"rich"``: light elevation, ambient, diffuse, orders 1-2 of spherical-harmonic lighting and, with
+        ``color``, the light's colour are scene variables (``Scene.lighting``; priors in
+        :mod:`abc_inverse.model.scene`), and ``ambient``/``diffuse`` here are not used.
     backend : ``"numba"`` (fast default) or ``"pyrender"`` (reference OpenGL engine, headless EGL/OSMesa).
     supersample : int 1-4. Each pixel is the mean of supersample² samples (anti-aliasing: without it the nose's
         and the face's outlines are jagged at 64 pixels); 1 = one sample at the pixel centre. (The pyrender
@@ -41,7 +45,8 @@ class RenderSettings:
     features : bool. The mean albedo carries eyes, brows and lips (:mod:`abc_inverse.model.features`); False = a
         uniform skin reflectance.
 
-    A simulator config written before ``supersample`` and ``features`` existed lacks them; it means 1 and False.
+    A simulator config written before ``supersample``, ``features`` and ``lighting`` existed lacks them; it means 1,
+    False and ``"directional"``.
     """
 
     image_size: int = 64
@@ -52,6 +57,7 @@ class RenderSettings:
     backend: str = "numba"
     supersample: int = 1
     features: bool = False
+    lighting: str = "directional"
 
     def __post_init__(self):
         if not isinstance(self.image_size, (int, np.integer)) or not 16 <= self.image_size <= 512:
@@ -66,6 +72,8 @@ class RenderSettings:
             raise ValueError(f"supersample: expected an integer in 1..4, got {self.supersample!r}")
         if not isinstance(self.features, (bool, np.bool_)):
             raise ValueError(f"features: expected True or False, got {self.features!r}")
+        if self.lighting not in LIGHTINGS:
+            raise ValueError(f"lighting: expected one of {LIGHTINGS}, got {self.lighting!r}")
 
     @property
     def focal_px(self) -> float:
@@ -117,7 +125,7 @@ class Simulator:
         if self.settings.features:  # repaints fixed regions only, so a model painted already stays the same
             model = replace(model, albedo_mean=feature_albedo(model.mean, model.albedo_mean))
         self.model = model
-        self.prior = ScenePrior(self.model.n_shape, self.model.n_albedo)
+        self.prior = ScenePrior(self.model.n_shape, self.model.n_albedo, self.settings.lighting, self.settings.color)
         albedo_mean, albedo_basis = self.model.albedo_mean, self.model.albedo_basis
         if not self.settings.color:
             albedo_mean, albedo_basis = albedo_mean @ GREY_WEIGHTS, albedo_basis @ GREY_WEIGHTS
@@ -131,10 +139,27 @@ class Simulator:
         return {"n_shape": self.model.n_shape, "n_albedo": self.model.n_albedo, **asdict(self.settings)}
 
     def _pose(self, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Face rotations (N, 3, 3), camera positions (N, 3) mm and unit light directions (N, 3), float32, of
+        validated scenes."""
         rot = rotation_matrices(scene.azimuth, scene.elevation).astype(np.float32)
         cam = camera_position_mm(scene.camera).astype(np.float32)
-        light = np.stack([np.sin(scene.light_azimuth), np.zeros(scene.n), np.cos(scene.light_azimuth)], 1)
+        elevation = self._lighting(scene)["light_elevation"]
+        light = np.stack([np.sin(scene.light_azimuth) * np.cos(elevation), np.sin(elevation),
+                          np.cos(scene.light_azimuth) * np.cos(elevation)], 1)
         return rot, cam, light.astype(np.float32)
+
+    def _lighting(self, scene: Scene) -> dict[str, np.ndarray]:
+        """The lighting of validated scenes as float32 arrays: light_elevation (N,) radians, ambient, diffuse (N,),
+        sh (N, 8), light_colour (N, C) (C = 1 for grey renders: the grey weights' mean of the RGB gains)."""
+        n, s = scene.n, self.settings
+        out = {"light_elevation": np.zeros(n), "ambient": np.full(n, s.ambient), "diffuse": np.full(n, s.diffuse),
+               "sh": np.zeros((n, 8)), "light_colour": np.ones((n, 3))}
+        for name, cols, _ in lighting_variables(scene.lighting.shape[1]):
+            value = scene.lighting[:, cols]
+            out[name] = value[:, 0] if value.shape[1] == 1 else value
+        if not s.color:
+            out["light_colour"] = (out["light_colour"] @ GREY_WEIGHTS)[:, None]
+        return {k: np.ascontiguousarray(v, np.float32) for k, v in out.items()}
 
     def camera_space(self, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Geometry and materials of scenes in camera space, computed with NumPy (the reference twin of the
@@ -164,6 +189,12 @@ class Simulator:
 
     def __call__(self, scene: Scene) -> np.ndarray:
         return self._render(scene, with_depth=False)[0]
+
+    def _shading(self, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(ambient (N,), diffuse (N,), sh (N, 8), light_colour (N, C)) float32 of validated scenes: the shading
+        arguments of :func:`abc_inverse.render.raster.render_scenes`."""
+        lighting = self._lighting(scene)
+        return lighting["ambient"], lighting["diffuse"], lighting["sh"], lighting["light_colour"]
 
     def face_region(self, coverage: float = FACE_REGION_COVERAGE) -> np.ndarray:
         """The pixels (H, W) bool that the face covers in at least ``coverage`` of the renders of prior scenes
@@ -214,12 +245,12 @@ class Simulator:
             image, depth = render_scenes(
                 self.model.mean, self.model.shape_basis, scene.shape.astype(f32), self._albedo_mean,
                 self._albedo_basis, scene.albedo.astype(f32), rot, cam, light, self.model.triangles,
-                f32(s.focal_px * k), size, size, f32(s.ambient), f32(s.diffuse))
+                f32(s.focal_px * k), size, size, *self._shading(scene))
         else:
             from abc_inverse.render.pyrender_backend import render_meshes
 
             verts, albedo, light = self.camera_space(scene)
-            colors = shade_batch(verts, albedo, light, self.model.triangles, f32(s.ambient), f32(s.diffuse))
+            colors = shade_batch(verts, albedo, light, self.model.triangles, *self._shading(self.prior.validate(scene)))
             image, depth = render_meshes(verts, colors, self.model.triangles, s.fov_deg, size, with_depth or k > 1)
         if not s.color:
             image = image[..., 0]
