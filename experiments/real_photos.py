@@ -210,6 +210,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--name", default=None, help="what was evaluated (default: main at the git hash)")
     parser.add_argument("--checkpoint", type=Path, default=None, help="DC-IGN checkpoint (default: the shipped one)")
+    parser.add_argument("--proposal", default="auto", help="as abc-inverse fit's --proposal (a q.pt made for "
+                        "--checkpoint, say)")
     for flag in ("draws", "tune", "chains"):
         parser.add_argument(f"--{flag}", type=int, default=None, help="default: abc-inverse fit's")
     parser.add_argument("--background", choices=("plain", "image"), default=None, help="default: abc-inverse fit's")
@@ -223,7 +225,7 @@ def main() -> None:
     sampler = replace(FitCommand().sampler, **{k: getattr(args, k) for k in ("draws", "tune", "chains", "background")
                                                 if getattr(args, k) is not None})
     opts = replace(FitCommand(), images=(args.photos,), out=fits, workers=args.workers, sampler=sampler,
-                   checkpoint=args.checkpoint)
+                   checkpoint=args.checkpoint, proposal=args.proposal)
     results = fit_photos(opts, command=shlex.join(["python", "experiments/real_photos.py", *sys.argv[1:]]))
     assert folder_names(photos) == [r["folder"] for r in results]
     rows, grids = zip(*(compare(r, p, fits) for r, p in zip(results, points, strict=True)), strict=True)
