@@ -150,15 +150,14 @@ class Simulator:
 
     def _lighting(self, scene: Scene) -> dict[str, np.ndarray]:
         """The lighting of validated scenes as float32 arrays: light_elevation (N,) radians, ambient, diffuse (N,),
-        sh (N, 8), light_colour (N, C) (C = 1 for grey renders: the grey weights' mean of the RGB gains)."""
+        sh (N, 8), light_colour (N, C) (white, ones, unless the scenes have colour lighting; C = 1 for grey renders,
+        whose prior has no light colour)."""
         n, s = scene.n, self.settings
         out = {"light_elevation": np.zeros(n), "ambient": np.full(n, s.ambient), "diffuse": np.full(n, s.diffuse),
-               "sh": np.zeros((n, 8)), "light_colour": np.ones((n, 3))}
+               "sh": np.zeros((n, 8)), "light_colour": np.ones((n, 3 if s.color else 1))}
         for name, cols, _ in lighting_variables(scene.lighting.shape[1]):
             value = scene.lighting[:, cols]
             out[name] = value[:, 0] if value.shape[1] == 1 else value
-        if not s.color:
-            out["light_colour"] = (out["light_colour"] @ GREY_WEIGHTS)[:, None]
         return {k: np.ascontiguousarray(v, np.float32) for k, v in out.items()}
 
     def camera_space(self, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -250,7 +249,8 @@ class Simulator:
             from abc_inverse.render.pyrender_backend import render_meshes
 
             verts, albedo, light = self.camera_space(scene)
-            colors = shade_batch(verts, albedo, light, self.model.triangles, *self._shading(self.prior.validate(scene)))
+            shading = self._shading(self.prior.validate(scene))
+            colors = shade_batch(verts, albedo, light, self.model.triangles, *shading)
             image, depth = render_meshes(verts, colors, self.model.triangles, s.fov_deg, size, with_depth or k > 1)
         if not s.color:
             image = image[..., 0]
