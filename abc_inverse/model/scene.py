@@ -138,12 +138,11 @@ class Scene(NamedTuple):
         fields = {name: np.radians(variables[name]) if name in ANGLES else np.asarray(variables[name])
                   for name in cls._fields if name != "lighting"}
         n = len(fields["azimuth"])
-        columns = 0
-        if "light_elevation" in variables:
-            columns = 14 if "light_colour" in variables else 11
-        parts = [np.reshape(np.radians(variables[name]) if name == "light_elevation" else variables[name],
-                            (n, -1)) for name, _, _ in lighting_variables(columns)]
-        return cls(**fields, lighting=np.concatenate(parts, axis=1) if parts else np.zeros((n, 0)))
+        parts = [np.reshape(np.radians(variables[name]) if name == "light_elevation" else variables[name], (n, -1))
+                 for name, _, _ in LIGHTING_VARIABLES if name in variables]
+        lighting = np.concatenate(parts, axis=1) if parts else np.zeros((n, 0))
+        lighting_variables(lighting.shape[1])  # raises ValueError for an incomplete set
+        return cls(**fields, lighting=lighting)
 
 
 def angle_limit_degrees(name: str) -> float:

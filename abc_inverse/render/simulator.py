@@ -138,15 +138,18 @@ class Simulator:
         """Settings that reproduce this simulator."""
         return {"n_shape": self.model.n_shape, "n_albedo": self.model.n_albedo, **asdict(self.settings)}
 
-    def _pose(self, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Face rotations (N, 3, 3), camera positions (N, 3) mm and unit light directions (N, 3), float32, of
-        validated scenes."""
+    def _pose(self, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
+        """Face rotations (N, 3, 3), camera positions (N, 3) mm, unit light directions (N, 3), float32, and the
+        shading arguments of :func:`abc_inverse.render.raster.render_scenes` (ambient (N,), diffuse (N,), sh
+        (N, 8), light_colour (N, C)) of validated scenes."""
         rot = rotation_matrices(scene.azimuth, scene.elevation).astype(np.float32)
         cam = camera_position_mm(scene.camera).astype(np.float32)
-        elevation = self._lighting(scene)["light_elevation"]
+        lighting = self._lighting(scene)
+        elevation = lighting["light_elevation"]
         light = np.stack([np.sin(scene.light_azimuth) * np.cos(elevation), np.sin(elevation),
                           np.cos(scene.light_azimuth) * np.cos(elevation)], 1)
-        return rot, cam, light.astype(np.float32)
+        shading = lighting["ambient"], lighting["diffuse"], lighting["sh"], lighting["light_colour"]
+        return rot, cam, light.astype(np.float32), shading
 
     def _lighting(self, scene: Scene) -> dict[str, np.ndarray]:
         """The lighting of validated scenes as float32 arrays: light_elevation (N,) radians, ambient, diffuse (N,),
@@ -167,7 +170,7 @@ class Simulator:
         Returns verts (N, V, 3) float32 mm, albedo (N, V, C) float32 in [0, 1], light (N, 3) float32 unit.
         """
         scene = self.prior.validate(scene)
-        rot, cam, light = self._pose(scene)
+        rot, cam, light, _ = self._pose(scene)
         verts = np.matmul(self.model.shape(scene.shape), rot.transpose(0, 2, 1)) - cam[:, None, :]
         albedo = self.model.albedo(scene.albedo)
         if not self.settings.color:
@@ -188,12 +191,6 @@ class Simulator:
 
     def __call__(self, scene: Scene) -> np.ndarray:
         return self._render(scene, with_depth=False)[0]
-
-    def _shading(self, scene: Scene) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(ambient (N,), diffuse (N,), sh (N, 8), light_colour (N, C)) float32 of validated scenes: the shading
-        arguments of :func:`abc_inverse.render.raster.render_scenes`."""
-        lighting = self._lighting(scene)
-        return lighting["ambient"], lighting["diffuse"], lighting["sh"], lighting["light_colour"]
 
     def face_region(self, coverage: float = FACE_REGION_COVERAGE) -> np.ndarray:
         """The pixels (H, W) bool that the face covers in at least ``coverage`` of the renders of prior scenes
@@ -240,16 +237,16 @@ class Simulator:
         size = s.image_size * k
         if s.backend == "numba":
             scene = self.prior.validate(scene)
-            rot, cam, light = self._pose(scene)
+            rot, cam, light, shading = self._pose(scene)
             image, depth = render_scenes(
                 self.model.mean, self.model.shape_basis, scene.shape.astype(f32), self._albedo_mean,
                 self._albedo_basis, scene.albedo.astype(f32), rot, cam, light, self.model.triangles,
-                f32(s.focal_px * k), size, size, *self._shading(scene))
+                f32(s.focal_px * k), size, size, *shading)
         else:
             from abc_inverse.render.pyrender_backend import render_meshes
 
             verts, albedo, light = self.camera_space(scene)
-            shading = self._shading(self.prior.validate(scene))
+            shading = self._pose(self.prior.validate(scene))[3]
             colors = shade_batch(verts, albedo, light, self.model.triangles, *shading)
             image, depth = render_meshes(verts, colors, self.model.triangles, s.fov_deg, size, with_depth or k > 1)
         if not s.color:
