@@ -168,6 +168,7 @@ def cmd_fit(args) -> None:
               "400), so this posterior cannot be trusted; more --draws or --chains may help:\n  "
               + "\n  ".join(unconverged), file=sys.stderr)
     print(result["surrogate"])
+    print(f"regression adjustment: {result['regression_adjustment']}")
     print(f"acceptance rate {result['acceptance_rate']:.3f}, epsilon {result['epsilon']:.4g}, "
           f"best pixel MSE {result['best_pixel_mse']:.4f}")
     print(f"wrote {opts.out / 'posterior.nc'}, summary.csv, trace.png, pixel_error.png, fit.png, observed.png, "

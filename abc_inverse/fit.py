@@ -28,11 +28,12 @@ from tqdm import tqdm
 import abc_inverse
 from abc_inverse.distances import NAMES as DISTANCE_NAMES
 from abc_inverse.distances import distance_batch
-from abc_inverse.model.scene import SCENE_VARIABLES, Scene, ScenePrior
+from abc_inverse.model.scene import ANGLES, SCENE_VARIABLES, Scene, ScenePrior
 from abc_inverse.options import check_options, option, to_dict
 from abc_inverse.render.simulator import Simulator, simulator_from_config
 from encoders.statistics import simulator_for
 from samplers.abc_mcmc import Trace, build_abc_ensemble, build_abc_mcmc, sample
+from samplers.adjustment import regression_adjustment
 from samplers.diagnostics import convergence_warnings, trace_to_inference_data
 from samplers.kernels import KERNELS, make_kernel
 from samplers.proposals import blockwise_elliptical, differential_evolution, hamiltonian, independence, mixture
@@ -105,6 +106,13 @@ class FitConfig:
                                  "tuned on it before the warm-up, each end point accepted with the emulator's error "
                                  "corrected (Rasmussen 2003); used when ε is fixed (by --image-noise or --epsilon) "
                                  "and the kernel is gaussian; 0 = off (the differential-evolution ensemble)", ge=0)
+    regression_adjustment: bool = option(True, "move the draws along their linear regression on the summary to "
+                                         "the observed summary (Beaumont, Zhang & Balding 2002), which removes most "
+                                         "of what the kernel's width ε adds to the posterior (on five known-angle "
+                                         "renders the largest error of a mean fell from 16° to 3°); not where ε was "
+                                         "raised for the model's error (--model-error), as there no scene reaches "
+                                         "the observed summary and the regression would extrapolate. The "
+                                         "unadjusted draws stay in the unadjusted_posterior group")
     sampler: str = option("mcmc", "mcmc: ABC-MCMC after a warm-up (the paper's §4.1); smc: SMC-ABC, one independent "
                           "particle population per chain, --draws resampled from each", choices=("mcmc", "smc"))
     particles: int = option(400, "smc: particles per chain", ge=2)
@@ -173,18 +181,26 @@ def simulate_images(simulator: Simulator, scenes: Scene, behind: np.ndarray | No
 
 def make_forward(observed: np.ndarray, statistic, simulator: Simulator, distance: str, nu_obs: np.ndarray,
                  background: str = "plain"):
-    """The ``simulate`` of :func:`samplers.abc_mcmc.build_abc_mcmc`: u (C, D) -> (ρ (C,), pixel MSE (C,)), all C
-    scenes rendered (against ``background``, :func:`backdrop`), encoded and compared at once. observed :
-    (H, W) float32 grey in [0, 1]; nu_obs : (S,) its summary."""
+    """The ``simulate`` of :func:`samplers.abc_mcmc.build_abc_mcmc`: u (C, D) -> (ρ (C,), aux (C, 1 + S)), all C
+    scenes rendered (against ``background``, :func:`backdrop`), encoded and compared at once; aux holds each
+    render's pixel MSE (column 0) and its summary (columns 1…S, for the regression adjustment; :func:`split_aux`).
+    observed : (H, W) float32 grey in [0, 1]; nu_obs : (S,) its summary."""
 
     behind = backdrop(simulator, observed, background)
 
     def forward(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         images = simulate_images(simulator, simulator.prior.from_normal(u), behind)
-        d = distance_batch(distance, nu_obs, statistic(images))
-        return d, np.mean((images - observed[None]) ** 2, axis=(1, 2), dtype=np.float64)
+        summary = statistic(images)
+        mse = np.mean((images - observed[None]) ** 2, axis=(1, 2), dtype=np.float64)
+        return distance_batch(distance, nu_obs, summary), np.column_stack([mse, summary]).astype(np.float64)
 
     return forward
+
+
+def split_aux(trace: Trace) -> tuple[Trace, np.ndarray]:
+    """A trace recorded with :func:`make_forward`'s aux (C, T, 1 + S) as (the trace with aux the pixel MSE (C, T),
+    the summaries (C, T, S))."""
+    return trace._replace(aux=trace.aux[..., 0]), trace.aux[..., 1:]
 
 
 def check_observation(observed: np.ndarray, size: int) -> np.ndarray:
@@ -337,12 +353,43 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
                                                         config, progress)
     else:
         draws, warmup, constant, extra = run_mcmc_chains(rng, forward, pilot, prior, config, progress, q, surrogate)
+    draws, summaries = split_aux(draws)
+    warmup = None if warmup is None else split_aux(warmup)[0]
+    adjusted, adjustment_says = adjust_draws(draws, summaries, nu_obs, config, raised, prior)
     provenance = {"seed": config.seed, "fit_config": to_dict(config), "prior": prior.get_config(),
                   "simulator": simulator.get_config(), "statistic": statistic.get_config(),
                   "proposal": None if proposal is None else proposal.meta,
                   "final_epsilon": float(draws.epsilon[:, -1].max()), "surrogate": surrogate_says, **extra,
-                  **(attrs or {}), "epsilon_raised": raised}
-    return inference_data(draws, warmup, prior, observed, nu_obs, constant, provenance)
+                  **(attrs or {}), "epsilon_raised": raised, "regression_adjustment": adjustment_says}
+    idata = inference_data(draws if adjusted is None else draws._replace(position=adjusted), warmup, prior, observed,
+                           nu_obs, constant, provenance)
+    if adjusted is not None:
+        unadjusted = az.from_dict(posterior=scene_variables(prior, draws.position), dims=DIMS,
+                                  coords={"camera_axis": ["x", "y", "z"], "channel": ["r", "g", "b"]})
+        idata.add_groups(unadjusted_posterior=unadjusted.posterior)
+    return idata
+
+
+def adjust_draws(draws: Trace, summaries: np.ndarray, nu_obs: np.ndarray, config: FitConfig, raised: str,
+                 prior: ScenePrior) -> tuple[np.ndarray | None, str]:
+    """(the draws' positions (C, T, D) moved by :func:`samplers.adjustment.regression_adjustment` in the prior's
+    standard-normal coordinates, a sentence saying so), or (None, why not): when ``config`` turns it off, when ε
+    was raised for the model's error (``raised`` not empty: no scene reaches the observed summary, and the
+    regression would extrapolate, Frazier, Robert & Rousseau 2020), or when there are fewer draws than the
+    summary's dimension + 2. summaries : (C, T, S) float64, each draw's summary; nu_obs : (S,) the observed one."""
+    c, t, d = draws.position.shape
+    if not config.regression_adjustment:
+        return None, "off (--no-regression-adjustment)"
+    if raised:
+        return None, "off: ε was raised for the model's error, so no scene reaches the observed summary"
+    if c * t < summaries.shape[-1] + 2:
+        return None, f"off: {c * t} draws are too few to regress {d} coordinates on {summaries.shape[-1]} summaries"
+    result = regression_adjustment(draws.position.reshape(-1, d), summaries.reshape(-1, summaries.shape[-1]), nu_obs)
+    explained = ", ".join(f"{name} {result.r_squared[prior.blocks['pose'].start + i]:.2f}"
+                          for i, name in enumerate(ANGLES))
+    return result.position.reshape(c, t, d), (
+        "on: each draw moved along the linear regression of the standard-normal coordinates on the summary to the "
+        f"observed summary (Beaumont, Zhang & Balding 2002); share of each angle's variance explained: {explained}")
 
 
 def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior, config: FitConfig, progress: bool,
@@ -529,9 +576,10 @@ def scene_variables(prior: ScenePrior, position: np.ndarray) -> dict:
             for name, value in prior.from_normal(position.reshape(-1, d)).variables().items()}
 
 
-def posterior_scenes(idata: az.InferenceData, index: list[tuple[int, int]]) -> Scene:
-    """Scenes of posterior draws ``[(chain, draw), ...]`` (angles converted back to radians)."""
-    post = idata.posterior
+def posterior_scenes(idata: az.InferenceData, index: list[tuple[int, int]], group: str = "posterior") -> Scene:
+    """Scenes of posterior draws ``[(chain, draw), ...]`` (angles converted back to radians) of ``group``
+    ('posterior', or 'unadjusted_posterior': the simulated draws before the regression adjustment)."""
+    post = idata[group]
     return Scene.from_variables({name: np.array([post[name].values[c, d] for c, d in index])
                                  for name in SCENE_VARIABLES if name in post})
 

@@ -127,7 +127,8 @@ def fit_photo(image: Path | None, opts: FitCommand, command: str, threads: int =
     --crop other than auto; the misfit warning), ``misfit_warning`` (the sentence of
     :func:`abc_inverse.fit.with_model_error` when ε was raised, else :func:`abc_inverse.fit.misfit_warning`'s; "" if
     none), ``convergence_warnings`` (:func:`samplers.diagnostics.convergence_warnings`), best
-    pixel MSE, acceptance rate, ε, wall time (s), the proposal's and surrogate's sentences, and the ArviZ summary
+    pixel MSE, acceptance rate, ε, wall time (s), the proposal's, surrogate's and regression adjustment's
+    sentences, and the ArviZ summary
     as ``{variable: {statistic: value}}``. Raises ValueError or FileNotFoundError for a bad photo, checkpoint or
     proposal, before anything is written (:func:`fit_setup`)."""
     import numba
@@ -168,6 +169,7 @@ def fit_photo(image: Path | None, opts: FitCommand, command: str, threads: int =
             "acceptance_rate": float(idata.sample_stats["is_accepted"].mean()),
             "epsilon": float(post.attrs["final_epsilon"]), "wall_s": time.perf_counter() - start,
             "proposal": proposal_says, "surrogate": post.attrs["surrogate"],
+            "regression_adjustment": post.attrs["regression_adjustment"],
             "summary": {name: {k: float(v) for k, v in row.items()} for name, row in table.iterrows()}}
 
 

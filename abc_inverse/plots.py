@@ -49,8 +49,9 @@ def pixel_error_plot(idata: az.InferenceData, path: Path) -> None:
 
 
 def fit_plot(idata: az.InferenceData, simulator: Simulator, path: Path, n_draws: int = 6, seed: int = 0) -> None:
-    """Observed image | best-fit render (smallest distance) | renders of ``n_draws`` random posterior draws, each
-    against the background the fit compared it on (:func:`abc_inverse.fit.backdrop`)."""
+    """Observed image | best-fit render (the simulated draw of smallest distance, before any regression
+    adjustment) | renders of ``n_draws`` random posterior draws, each against the background the fit compared it on
+    (:func:`abc_inverse.fit.backdrop`)."""
     observed = idata.observed_data["image"].values
     dist = idata.sample_stats["distance"].values
     best = np.unravel_index(np.argmin(dist), dist.shape)
@@ -59,16 +60,21 @@ def fit_plot(idata: az.InferenceData, simulator: Simulator, path: Path, n_draws:
     picks = [(int(c), int(d)) for c, d in zip(rng.integers(n_chain, size=n_draws), rng.integers(n_draw, size=n_draws),
                                               strict=True)]
     index = [(int(best[0]), int(best[1])), *picks]
+    simulated = "unadjusted_posterior" if "unadjusted_posterior" in idata.groups() else "posterior"
+    groups = [simulated] + ["posterior"] * n_draws
     background = json.loads(idata.posterior.attrs["fit_config"]).get("background", "plain")
-    renders = simulate_images(simulator, posterior_scenes(idata, index), backdrop(simulator, observed, background))
-    post = idata.posterior
+    behind = backdrop(simulator, observed, background)
+    renders = [simulate_images(simulator, posterior_scenes(idata, [i], group), behind)[0]
+               for i, group in zip(index, groups, strict=True)]
     titles = ["observed", "best fit"] + [f"draw {c}:{d}" for c, d in picks]
     images = [observed, *renders]
     fig, axes = plt.subplots(1, len(images), figsize=(1.9 * len(images), 2.4))
-    for ax, img, title, (c, d) in zip(axes, images, titles, [(None, None), *index], strict=True):
+    for ax, img, title, (c, d), group in zip(axes, images, titles, [(None, None), *index], [None, *groups],
+                                             strict=True):
         ax.imshow(img, cmap="gray", vmin=0, vmax=1)
         ax.set_title(title, fontsize=8)
         if c is not None:
+            post = idata[group]
             ax.set_xlabel(f"az {post['azimuth'].values[c, d]:.0f}° el {post['elevation'].values[c, d]:.0f}°\n"
                           f"light {post['light_azimuth'].values[c, d]:.0f}°", fontsize=7)
         ax.set_xticks([])

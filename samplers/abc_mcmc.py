@@ -27,8 +27,9 @@ from samplers.proposals import Proposal
 
 class ABCState(NamedTuple):
     """State of C chains. position (C, D) float64 standard-normal coordinates; distance (C,) float64, ρ of
-    the current simulation; aux (C,) float64, a number the simulate function reports with each simulation and the
-    sampler only records (abc-inverse: the pixel MSE of the render; NaN when there is none)."""
+    the current simulation; aux (C,) or (C, K) float64, what the simulate function reports with each simulation
+    beside ρ and the sampler only records (abc-inverse: the pixel MSE of the render and the summary statistic,
+    which :func:`samplers.adjustment.regression_adjustment` needs; NaN when there is none)."""
 
     position: np.ndarray
     distance: np.ndarray
@@ -80,16 +81,17 @@ def _accept(rng: np.random.Generator, state: ABCState, prop: Proposal, simulate:
                              log_new - log_old + prop.log_correction)
     prob = np.exp(np.minimum(log_ratio, 0.0))
     accept = (rng.uniform(size=len(prob)) < prob) & ~nonfinite
+    aux = np.asarray(aux, np.float64)
     new = ABCState(np.where(accept[:, None], prop.position, state.position),
                    np.where(accept, distance, state.distance),
-                   np.where(accept, np.asarray(aux, np.float64), state.aux))
+                   np.where(accept.reshape(-1, *(1,) * (aux.ndim - 1)), aux, state.aux))
     return new, ABCInfo(accept, prob, distance, prop.block, prop.alpha, nonfinite)
 
 
 def build_abc_mcmc(simulate: Simulate, propose: Callable[[np.random.Generator, np.ndarray], Proposal]):
     """Factory of ``(init, step)``.
 
-    simulate : u (C, D) -> (distance (C,), aux (C,)); simulates all C positions as one batch (e.g.
+    simulate : u (C, D) -> (distance (C,), aux (C,) or (C, K)); simulates all C positions as one batch (e.g.
         :func:`discrepancy`).
     propose : ``(rng, u) -> Proposal``, e.g. :func:`samplers.proposals.blockwise_elliptical`.
     ``init(position)`` simulates chains at positions (C, D); ``step(rng, state, kernel)`` proposes for every chain,
@@ -144,8 +146,9 @@ def build_abc_ensemble(simulate: Simulate,
 
 
 class Trace(NamedTuple):
-    """Recorded chains, one entry per step. position (C, T, D); distance, aux, epsilon, acceptance_rate (the step's
-    Metropolis-Hastings acceptance probability) (C, T) float64; is_accepted (C, T) bool; nonfinite (C, T) bool."""
+    """Recorded chains, one entry per step. position (C, T, D); distance, epsilon, acceptance_rate (the step's
+    Metropolis-Hastings acceptance probability) (C, T) float64; aux (C, T) or (C, T, K) float64, as the state's;
+    is_accepted (C, T) bool; nonfinite (C, T) bool."""
 
     position: np.ndarray
     distance: np.ndarray
@@ -191,7 +194,8 @@ def run_steps(rng: np.random.Generator, state: ABCState, step, kernel, n_steps: 
         raise ValueError(f"n_steps: expected ≥ 0, got {n_steps}")
     n_chains, dim = state.position.shape
     pos = np.empty((n_steps, n_chains, dim))
-    rec = {k: np.empty((n_steps, n_chains)) for k in ("distance", "aux", "acceptance_rate", "epsilon")}
+    rec = {k: np.empty((n_steps, n_chains)) for k in ("distance", "acceptance_rate", "epsilon")}
+    rec["aux"] = np.empty((n_steps, *state.aux.shape))
     acc = np.zeros((n_steps, n_chains), bool)
     bad = np.zeros((n_steps, n_chains), bool)
     for t in range(n_steps):
