@@ -11,7 +11,9 @@ resampling, and optionally exploration and ε adaptation on the paper's α ~ U(-
 ensemble of chains moved by differential-evolution and multi-scale elliptical moves (:func:`make_steps`). With
 ``sampler='smc'`` (:func:`run_smc_chains`): one SMC-ABC population per chain. Either way the result is
 InferenceData; a data-driven proposal q, when given, supplies the first draws and independence moves, and its
-emulator of the summary the gradient that steers Hamiltonian moves (:func:`surrogate_log_likelihood`).
+emulator of the summary the gradient that steers Hamiltonian moves (:func:`surrogate_log_likelihood`). The
+recorded draws are then moved along their linear regression on the summary to the observed one
+(:func:`adjust_draws`, Beaumont, Zhang & Balding 2002), unless ε was raised for the model's error.
 """
 
 from __future__ import annotations
@@ -321,7 +323,10 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     the seed, settings, provenance, ``convergence_warnings`` (JSON list, Stan's thresholds: split R-hat ≤ 1.01,
     bulk and tail ESS ≥ 400; empty when every variable passes), ``epsilon_raised`` and ``misfit_warning`` (the
     sentence of :func:`with_model_error` when it raised ε, else :func:`misfit_warning`'s; "" when the closest draw
-    is within a few ε). ε is ``config.epsilon``, else the one that stands for ``config.image_noise``
+    is within a few ε), ``regression_adjustment`` (whether the posterior draws are the simulated ones moved by
+    :func:`adjust_draws`, and why not where they are not; when they are, the simulated draws are kept in the group
+    ``unadjusted_posterior``, and the sample_stats, distance and pixel MSE included, describe those). ε is
+    ``config.epsilon``, else the one that stands for ``config.image_noise``
     (:func:`noise_epsilon`; with sampler 'mcmc', a proposal and the gaussian kernel, raised to the closest pilot
     distance where the model cannot reach it, :func:`with_model_error`), else adapted during warm-up. proposal : a
     data-driven proposal q(u | ν) (:class:`encoders.proposal.SceneProposal`) or None: when given, the pilot draws
@@ -375,13 +380,16 @@ def adjust_draws(draws: Trace, summaries: np.ndarray, nu_obs: np.ndarray, config
     """(the draws' positions (C, T, D) moved by :func:`samplers.adjustment.regression_adjustment` in the prior's
     standard-normal coordinates, a sentence saying so), or (None, why not): when ``config`` turns it off, when ε
     was raised for the model's error (``raised`` not empty: no scene reaches the observed summary, and the
-    regression would extrapolate, Frazier, Robert & Rousseau 2020), or when there are fewer draws than the
-    summary's dimension + 2. summaries : (C, T, S) float64, each draw's summary; nu_obs : (S,) the observed one."""
+    regression would extrapolate, Frazier, Robert & Rousseau 2020), when a summary is not finite, or when there are
+    fewer draws than the summary's dimension + 2. summaries : (C, T, S) float64, each draw's summary; nu_obs : (S,)
+    the observed one."""
     c, t, d = draws.position.shape
     if not config.regression_adjustment:
         return None, "off (--no-regression-adjustment)"
     if raised:
         return None, "off: ε was raised for the model's error, so no scene reaches the observed summary"
+    if not np.all(np.isfinite(summaries)):
+        return None, "off: some draws' summaries are not finite"
     if c * t < summaries.shape[-1] + 2:
         return None, f"off: {c * t} draws are too few to regress {d} coordinates on {summaries.shape[-1]} summaries"
     result = regression_adjustment(draws.position.reshape(-1, d), summaries.reshape(-1, summaries.shape[-1]), nu_obs)

@@ -170,6 +170,8 @@ def test_an_image_no_scene_explains_gets_epsilon_at_q_s_closest_pilot_draw(train
         assert eps == pytest.approx(closest, rel=1e-9) and eps > 3 * noise
         assert post.attrs["misfit_warning"] == post.attrs["epsilon_raised"]
         assert post.attrs["epsilon_raised"].startswith(f"ε raised from {noise:.3g} (pixel noise of sd 0.02)")
+        assert post.attrs["regression_adjustment"].startswith("off: ε was raised")  # it would extrapolate
+        assert "unadjusted_posterior" not in idata.groups()
     else:
         assert post.attrs["epsilon_raised"] == ""
         if "image_noise" not in settings:  # an adapted ε is whatever the warm-up made it
