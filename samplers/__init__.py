@@ -5,8 +5,9 @@ callable and any summary function. The pieces: :mod:`samplers.proposals` (u' = �
 with respect to a N(0, I) prior; independence, mixture and differential-evolution moves), :mod:`samplers.kernels`
 (K_ε(ρ)), :mod:`samplers.abc_mcmc` (``init``/``step`` vectorised over chains, or over the two halves of an ensemble,
 :func:`~samplers.abc_mcmc.sample`), :mod:`samplers.warmup` (exploration, ε adaptation,
-resampling), :mod:`samplers.smc` (SMC-ABC with a median ε schedule) and :mod:`samplers.diagnostics` (ArviZ
-InferenceData, R-hat, ESS, convergence warnings).
+resampling), :mod:`samplers.smc` (SMC-ABC with a median ε schedule), :mod:`samplers.adjustment` (linear
+regression adjustment of the draws to the observed summary, Beaumont et al. 2002) and :mod:`samplers.diagnostics`
+(ArviZ InferenceData, R-hat, ESS, convergence warnings).
 
 A toy problem: θ ~ N(0, 1), x | θ ~ N(θ, 1), summary = x, ρ = |s − s_obs|, Gaussian kernel. With x_obs = 1 and
 ε = 0.3 the exact ABC posterior is N(1 / (2 + ε²), (1 + ε²) / (2 + ε²)), mean 0.478; 8 chains of 4000 draws give
