@@ -114,11 +114,13 @@ def write_rows(path: Path, rows: list[dict]) -> None:
 
 
 def best_and_mean(idata) -> tuple[Scene, Scene]:
-    """The best draw's scene (smallest distance) and the posterior-mean scene (every variable averaged)."""
+    """The best draw's scene (smallest distance, a simulated draw: before any regression adjustment) and the
+    posterior-mean scene (every variable averaged)."""
     post, dist = idata.posterior, idata.sample_stats["distance"].values
+    simulated = idata.get("unadjusted_posterior", post)
     c, d = np.unravel_index(np.argmin(dist), dist.shape)
     names = [n for n in SCENE_VARIABLES if n in post]
-    best = Scene.from_variables({n: post[n].values[c, d][None] for n in names})
+    best = Scene.from_variables({n: simulated[n].values[c, d][None] for n in names})
     mean = Scene.from_variables({n: post[n].mean(("chain", "draw")).values[None] for n in names})
     return best, mean
 

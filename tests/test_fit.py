@@ -94,6 +94,9 @@ def test_regression_adjustment_moves_the_simulated_draws_and_nothing_else(small_
                                      MeanStatistic()(obs[None])[0]).position
     np.testing.assert_allclose(prior.to_normal(posterior_scenes(idata, index)), expected, atol=1e-6)
     assert not np.allclose(idata.posterior["azimuth"].values, plain.posterior["azimuth"].values)
+    few = fit(obs, MeanStatistic(), replace(config, draws=7), small_sim, progress=False)  # 28 < 10 × 3 draws
+    assert few.posterior.attrs["regression_adjustment"].startswith("off: 28 draws are too few")
+    assert "unadjusted_posterior" not in few.groups()
 
 
 def test_fit_with_smc_gives_one_resampled_population_per_chain(small_sim):
