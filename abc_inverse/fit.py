@@ -381,9 +381,8 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     idata = inference_data(draws if adjusted is None else draws._replace(position=adjusted), warmup, prior, observed,
                            nu_obs, constant, provenance)
     if adjusted is not None:
-        unadjusted = az.from_dict(posterior=scene_variables(prior, draws.position), dims=DIMS,
-                                  coords={"camera_axis": ["x", "y", "z"], "channel": ["r", "g", "b"]})
-        idata.add_groups(unadjusted_posterior=unadjusted.posterior)
+        unadjusted = az.from_dict(posterior=scene_variables(prior, draws.position), dims=DIMS, coords=COORDS)
+        idata.add_groups({UNADJUSTED: unadjusted.posterior})
     return idata
 
 
@@ -564,7 +563,7 @@ def inference_data(draws, warmup, prior: ScenePrior, observed: np.ndarray, nu_ob
              "angle_units": "degrees"}
     idata = trace_to_inference_data(
         draws, lambda position: scene_variables(prior, position), warmup=warmup, aux_name="pixel_mse", dims=DIMS,
-        coords={"camera_axis": ["x", "y", "z"], "channel": ["r", "g", "b"]},
+        coords=COORDS,
         observed_data={"image": observed, "summary": nu_obs},
         constant_data=constant, attrs=attrs)
     idata.posterior.attrs["convergence_warnings"] = json.dumps(convergence_warnings(idata, prior.variable_names))
@@ -594,6 +593,8 @@ def misfit_warning(distance: np.ndarray, epsilon: float) -> str:
             "describes the scenes that come closest, not a noisy view of one, and its chains may not agree")
 
 
+COORDS = {"camera_axis": ["x", "y", "z"], "channel": ["r", "g", "b"]}
+UNADJUSTED = "unadjusted_posterior"  # the group of the simulated draws when the posterior is regression-adjusted
 DIMS = {"shape": ["shape_dim"], "albedo": ["albedo_dim"], "camera": ["camera_axis"], "sh": ["sh_dim"],
         "light_colour": ["channel"], "image": ["row", "col"],
         "summary": ["summary_dim"], "smc_epsilon": ["smc_chain", "round"], "smc_ess": ["smc_chain", "round"]}
@@ -607,9 +608,15 @@ def scene_variables(prior: ScenePrior, position: np.ndarray) -> dict:
             for name, value in prior.from_normal(position.reshape(-1, d)).variables().items()}
 
 
+def simulated_group(idata: az.InferenceData) -> str:
+    """The group whose draws were simulated, those the sample_stats (distance, pixel MSE) describe:
+    'unadjusted_posterior' when the posterior is regression-adjusted (:func:`adjust_draws`), else 'posterior'."""
+    return UNADJUSTED if UNADJUSTED in idata.groups() else "posterior"
+
+
 def posterior_scenes(idata: az.InferenceData, index: list[tuple[int, int]], group: str = "posterior") -> Scene:
     """Scenes of posterior draws ``[(chain, draw), ...]`` (angles converted back to radians) of ``group``
-    ('posterior', or 'unadjusted_posterior': the simulated draws before the regression adjustment)."""
+    ('posterior', or :func:`simulated_group`'s)."""
     post = idata[group]
     return Scene.from_variables({name: np.array([post[name].values[c, d] for c, d in index])
                                  for name in SCENE_VARIABLES if name in post})

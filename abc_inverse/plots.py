@@ -12,7 +12,7 @@ import arviz as az  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from abc_inverse.fit import backdrop, posterior_scenes, simulate_images  # noqa: E402
+from abc_inverse.fit import backdrop, posterior_scenes, simulate_images, simulated_group  # noqa: E402
 from abc_inverse.io import atomic_path  # noqa: E402
 from abc_inverse.model.scene import ANGLES  # noqa: E402
 from abc_inverse.render.simulator import Simulator  # noqa: E402
@@ -60,12 +60,11 @@ def fit_plot(idata: az.InferenceData, simulator: Simulator, path: Path, n_draws:
     picks = [(int(c), int(d)) for c, d in zip(rng.integers(n_chain, size=n_draws), rng.integers(n_draw, size=n_draws),
                                               strict=True)]
     index = [(int(best[0]), int(best[1])), *picks]
-    simulated = "unadjusted_posterior" if "unadjusted_posterior" in idata.groups() else "posterior"
-    groups = [simulated] + ["posterior"] * n_draws
+    groups = [simulated_group(idata)] + ["posterior"] * n_draws
     background = json.loads(idata.posterior.attrs["fit_config"]).get("background", "plain")
     behind = backdrop(simulator, observed, background)
-    renders = [simulate_images(simulator, posterior_scenes(idata, [i], group), behind)[0]
-               for i, group in zip(index, groups, strict=True)]
+    renders = [*simulate_images(simulator, posterior_scenes(idata, index[:1], groups[0]), behind),
+               *simulate_images(simulator, posterior_scenes(idata, picks), behind)]
     titles = ["observed", "best fit"] + [f"draw {c}:{d}" for c, d in picks]
     images = [observed, *renders]
     fig, axes = plt.subplots(1, len(images), figsize=(1.9 * len(images), 2.4))

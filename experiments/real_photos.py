@@ -43,6 +43,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from abc_inverse.fit import simulated_group  # noqa: E402
 from abc_inverse.io import save_png  # noqa: E402
 from abc_inverse.model.landmarks import head_pose  # noqa: E402
 from abc_inverse.model.scene import SCENE_VARIABLES, Scene  # noqa: E402
@@ -117,7 +118,7 @@ def best_and_mean(idata) -> tuple[Scene, Scene]:
     """The best draw's scene (smallest distance, a simulated draw: before any regression adjustment) and the
     posterior-mean scene (every variable averaged)."""
     post, dist = idata.posterior, idata.sample_stats["distance"].values
-    simulated = idata.get("unadjusted_posterior", post)
+    simulated = idata[simulated_group(idata)]
     c, d = np.unravel_index(np.argmin(dist), dist.shape)
     names = [n for n in SCENE_VARIABLES if n in post]
     best = Scene.from_variables({n: simulated[n].values[c, d][None] for n in names})
