@@ -24,6 +24,7 @@ from abc_inverse.io import atomic_path
 from encoders.base import check_images
 
 DEFAULT_CHECKPOINT = Path(str(files("encoders") / "data" / "dcign_default.pt"))
+GRAPHICS_CODES = slice(0, 3)  # z1, z2, z3: azimuth, elevation, light azimuth (encoders.batches.LATENT_OF)
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,16 @@ class DCIGNStatistic:
         """Load from a checkpoint file (default: the shipped network)."""
         model, meta, _ = load_checkpoint(path)
         return cls(model, meta, name=f"dcign:{Path(path).name}" if path else "dcign")
+
+    @property
+    def graphics_codes(self) -> slice | None:
+        """The summary's columns that code azimuth, elevation and light azimuth, z1–z3 (``GRAPHICS_CODES``), where
+        the network was taught them: a DC-IGN trained by the paper's specific-transformation procedure (Kulkarni et
+        al. 2015 §3.1, each angle's batches clamped to its own latent) or distilled from such a teacher, the
+        statistic keeping every code. None otherwise (random mode, a VITAE, a part of the code)."""
+        config = self.meta.train.get("config", {})
+        taught = config.get("mode") == "specific" or bool(config.get("teacher"))
+        return GRAPHICS_CODES if taught and isinstance(self.model, DCIGN) and self.codes == slice(None) else None
 
     def get_config(self) -> dict:
         """Provenance: architecture, training record, a digest of the weights and, when not all, the codes kept."""

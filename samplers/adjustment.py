@@ -11,7 +11,9 @@ gives draws of p(θ | s_obs) where E[θ | s] is linear in s over the region the 
 so chains stay chains and R-hat and ESS can be computed on them (ABC-MCMC followed by regression adjustment:
 Wegmann, Leuenberger & Excoffier 2009). Under model misspecification, where no θ reproduces s_obs, the
 adjustment extrapolates the line beyond the simulated summaries and can land anywhere (Frazier, Robert & Rousseau
-2020, JRSS B 82, §4): a caller should not adjust then.
+2020, JRSS B 82, §4): a caller should not adjust then on the whole summary. It may on a part of the summary that
+the draws do reach, the observed part lying inside the simulated ones (:func:`within_draws`): there the line is
+interpolated, not extrapolated.
 
 The regression is ordinary least squares with uniform weights: ABC-MCMC draws already carry the kernel (Beaumont's
 Epanechnikov weights are for rejection-sampled draws). Summary columns are centred and scaled, and directions of
@@ -23,6 +25,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from scipy.stats import chi2
 
 
 class Adjustment(NamedTuple):
@@ -79,3 +82,36 @@ def regression_adjustment(position: np.ndarray, summary: np.ndarray, observed: n
     total = np.sum(centred**2, axis=0)
     r_squared = np.where(total > 0, 1 - np.sum(residual**2, axis=0) / np.where(total > 0, total, 1.0), 0.0)
     return Adjustment(adjusted, coefficients, r_squared)
+
+
+def within_draws(summary: np.ndarray, observed: np.ndarray, level: float = 0.999) -> tuple[bool, float, float]:
+    """Whether the observed summary lies among the draws' summaries, so that a regression adjustment on them
+    interpolates: its Mahalanobis distance from their mean under their covariance, against the distance within
+    which a Gaussian with that mean and covariance puts ``level`` of its mass (√ of the χ²_S quantile).
+
+    summary : (N, S) float, the draws' summaries, N > S; observed : (S,) float; level : in (0, 1).
+    Returns (inside, distance, limit), distances in standard deviations; the distance is inf when the observed
+    summary differs from the draws' in a direction in which they do not vary at all. Raises ValueError on shapes
+    that disagree, non-finite values, N ≤ S or a level outside (0, 1).
+    """
+    summary, observed = np.asarray(summary, np.float64), np.asarray(observed, np.float64)
+    if summary.ndim != 2 or observed.shape != summary.shape[1:]:
+        raise ValueError(f"summary, observed: expected shapes (N, S) and (S,), got {summary.shape} and "
+                         f"{observed.shape}")
+    if summary.shape[0] <= summary.shape[1]:
+        raise ValueError(f"summary: expected more draws than summaries, got {summary.shape[0]} draws of "
+                         f"{summary.shape[1]}")
+    if not (np.all(np.isfinite(summary)) and np.all(np.isfinite(observed))):
+        raise ValueError("summary, observed: expected finite values, got NaN or inf")
+    if not 0 < level < 1:
+        raise ValueError(f"level: expected a probability in (0, 1), got {level}")
+    offset = observed - summary.mean(axis=0)
+    cov = np.cov(summary, rowvar=False).reshape(len(offset), -1)
+    inverse = np.linalg.pinv(cov, hermitian=True)
+    beyond = offset - cov @ (inverse @ offset)  # the part in directions in which the draws do not vary at all
+    if np.linalg.norm(beyond) > 1e-9 * max(np.linalg.norm(offset), 1e-300):
+        distance = np.inf
+    else:
+        distance = float(np.sqrt(max(offset @ inverse @ offset, 0.0)))
+    limit = float(np.sqrt(chi2.ppf(level, df=summary.shape[1])))
+    return distance <= limit, distance, limit

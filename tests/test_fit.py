@@ -59,6 +59,49 @@ def test_bad_config_raises(kwargs, match):
         FitConfig(**kwargs)
 
 
+def test_where_epsilon_was_raised_only_the_graphics_codes_are_regressed_on(small_sim):
+    """ε raised for the model's error: the draws are adjusted on the statistic's graphics codes alone, when the
+    observed codes lie among the draws' (here they are the pose and light coordinates plus noise, while the rest of
+    the summary is far from anything simulated); not when even the codes lie outside, nor for a statistic without
+    codes, nor with too few draws for three summaries."""
+    from abc_inverse.fit import adjust_draws, adjustment_off
+    from samplers.abc_mcmc import Trace
+    from samplers.adjustment import regression_adjustment
+
+    prior, rng = small_sim.prior, np.random.default_rng(5)
+    pose = prior.blocks["pose"].start
+    position = rng.standard_normal((4, 250, prior.dim))
+    codes = position[..., pose:pose + 3] + 0.1 * rng.standard_normal((4, 250, 3))
+    summaries = np.concatenate([codes, rng.standard_normal((4, 250, 5))], axis=-1)
+    observed = np.concatenate([[0.3, -0.2, 0.5], np.full(5, 100.0)])  # unreachable beyond the codes
+    draws = Trace(position, *[np.zeros((4, 250))] * 6)
+    adjusted, says = adjust_draws(draws, summaries, observed, prior, slice(0, 3))
+    expected = regression_adjustment(position.reshape(1000, -1), summaries.reshape(1000, -1)[:, :3], observed[:3])
+    np.testing.assert_allclose(adjusted.reshape(1000, -1), expected.position)
+    np.testing.assert_allclose(adjusted[..., pose:pose + 3].mean(axis=(0, 1)), [0.3, -0.2, 0.5], atol=0.02)
+    assert says.startswith("on: each draw moved along the linear regression of the standard-normal coordinates on "
+                           "the codes z1–z3 alone (ε was raised")
+    outside = np.concatenate([[5.0, -2.0, 0.5], np.full(5, 100.0)])  # 5 sd out in z1
+    assert adjust_draws(draws, summaries, outside, prior, slice(0, 3)) == (None, (
+        "off: ε was raised for the model's error, and even the observed codes z1–z3 lie outside the draws' "
+        f"(Mahalanobis distance {mahalanobis_of_codes(summaries, outside):.1f} > 4.0), so the regression would "
+        "extrapolate"))
+    raised = FitConfig(chains=4, draws=250)
+    assert adjustment_off(raised, "ε raised", 8, slice(0, 3)) == ""
+    assert adjustment_off(raised, "ε raised", 8).startswith("off: ε was raised for the model's error, so no scene "
+                                                            "reaches the observed summary, and the statistic has no "
+                                                            "pose codes")
+    assert adjustment_off(replace(raised, draws=7), "ε raised", 8, slice(0, 3)).startswith(
+        "off: 28 draws are too few to regress on 3 summaries")
+
+
+def mahalanobis_of_codes(summaries: np.ndarray, observed: np.ndarray) -> float:
+    """The Mahalanobis distance of observed[:3] from the draws' first three summaries, computed directly."""
+    s = summaries.reshape(-1, summaries.shape[-1])[:, :3]
+    d = observed[:3] - s.mean(axis=0)
+    return float(np.sqrt(d @ np.linalg.solve(np.cov(s, rowvar=False), d)))
+
+
 def test_fit_with_l2_records_every_draw(small_sim):
     obs = small_sim(small_sim.prior.sample(np.random.default_rng(0), 1))[0]
     idata = fit(obs, MeanStatistic(), FitConfig(chains=4, draws=20, tune=10, pilot=8, explore_chains=8,

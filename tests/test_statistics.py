@@ -129,3 +129,18 @@ def test_vitae_codes_are_statistics_whole_or_by_group(tmp_path):
         make_statistic(f"vitae:{sprites}")
     with pytest.raises(ValueError, match="not an abc-inverse VITAE checkpoint"):
         make_statistic("vitae:" + str(Path(DEFAULT_CHECKPOINT)))
+
+
+def test_graphics_codes_are_z1_to_z3_only_where_the_network_was_taught_them(tmp_path):
+    """The shipped network (specific-transformation procedure) codes azimuth, elevation and light in z1–z3, as
+    encoders.batches.LATENT_OF says; the random-mode network and a part of a code have no such columns."""
+    from encoders.batches import LATENT_OF
+    from encoders.dcign import GRAPHICS_CODES
+
+    assert slice(min(LATENT_OF.values()), max(LATENT_OF.values()) + 1) == GRAPHICS_CODES
+    shipped = DCIGNStatistic.from_checkpoint()
+    assert shipped.graphics_codes == slice(0, 3)
+    random_mode = DCIGNStatistic.from_checkpoint(Path(DEFAULT_CHECKPOINT).with_name("dcign_random.pt"))
+    assert random_mode.graphics_codes is None
+    assert DCIGNStatistic(shipped.model, shipped.meta, codes=slice(0, 2)).graphics_codes is None
+    assert not hasattr(PixelStatistic(16), "graphics_codes")
