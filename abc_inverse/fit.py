@@ -13,7 +13,8 @@ ensemble of chains moved by differential-evolution and multi-scale elliptical mo
 InferenceData; a data-driven proposal q, when given, supplies the first draws and independence moves, and its
 emulator of the summary the gradient that steers Hamiltonian moves (:func:`surrogate_log_likelihood`). The
 recorded draws are then moved along their linear regression on the summary to the observed one
-(:func:`adjust_draws`, Beaumont, Zhang & Balding 2002), unless ε was raised for the model's error.
+(:func:`adjust_draws`, Beaumont, Zhang & Balding 2002); where ε was raised for the model's error, on the network's
+graphics codes z1–z3 alone, if the observed ones lie among the draws'.
 """
 
 from __future__ import annotations
@@ -416,7 +417,8 @@ def adjust_draws(draws: Trace, summaries: np.ndarray, nu_obs: np.ndarray, prior:
     """(the draws' positions (C, T, D) moved by :func:`samplers.adjustment.regression_adjustment` in the prior's
     standard-normal coordinates, a sentence saying so), or (None, why not) when a summary is not finite, or when
     ``codes`` is given and the observed codes lie outside the draws' (:func:`samplers.adjustment.within_draws`, the
-    99.9 % Gaussian region: the line would be extrapolated). codes : regress on these summary columns only, the
+    99.9 % Gaussian region: the line would be extrapolated). codes : a slice of at least one summary column, to
+    regress on these columns only, the
     network's graphics codes z1–z3 where ε was raised for the model's error: there the whole observed summary lies
     far outside every draw's (Mahalanobis distance 20–44 on 25 real photos, for a 99.9 % limit of 10.2), the
     codes of the pose and light among them (median 0.8, at most 3.8, for a limit of 4.0), and the regression on
@@ -427,18 +429,19 @@ def adjust_draws(draws: Trace, summaries: np.ndarray, nu_obs: np.ndarray, prior:
     scenes, docs/results/effective_draws); nu_obs : (S,) the observed one. Whether to adjust at all is
     :func:`adjustment_off`'s."""
     c, t, d = draws.position.shape
-    if not np.all(np.isfinite(summaries)):
-        return None, "off: some draws' summaries are not finite"
-    summaries = summaries.reshape(c * t, -1)
-    on, partial = "the summary", ""
+    summaries, on, partial = summaries.reshape(c * t, -1), "the summary", ""
     if codes is not None:
+        columns = range(summaries.shape[1])[codes]
         summaries, nu_obs = summaries[:, codes], nu_obs[codes]
-        on = f"the codes z{codes.start + 1}–z{codes.stop} alone (ε was raised for the model's error)"
+        on = f"the codes z{columns[0] + 1}–z{columns[-1] + 1} alone (ε was raised for the model's error)"
+    if not (np.all(np.isfinite(summaries)) and np.all(np.isfinite(nu_obs))):
+        return None, "off: some summaries are not finite"
+    if codes is not None:
         inside, distance, limit = within_draws(summaries, nu_obs)
         if not inside:
-            return None, (f"off: ε was raised for the model's error, and even the observed codes z{codes.start + 1}–"
-                          f"z{codes.stop} lie outside the draws' (Mahalanobis distance {distance:.1f} > {limit:.1f}), "
-                          "so the regression would extrapolate")
+            return None, (f"off: ε was raised for the model's error, and even the observed codes z{columns[0] + 1}–"
+                          f"z{columns[-1] + 1} lie outside the draws' (Mahalanobis distance {distance:.1f} > "
+                          f"{limit:.1f}), so the regression would extrapolate")
         partial = f"; the observed codes lie among the draws' (Mahalanobis distance {distance:.1f} ≤ {limit:.1f})"
     result = regression_adjustment(draws.position.reshape(-1, d), summaries, nu_obs)
     explained = ", ".join(f"{name} {result.r_squared[prior.blocks['pose'].start + i]:.2f}"

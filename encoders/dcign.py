@@ -269,12 +269,12 @@ class DCIGNStatistic:
 
     @property
     def graphics_codes(self) -> slice | None:
-        """The summary's columns that code azimuth, elevation and light azimuth, z1–z3 (``GRAPHICS_CODES``), where
-        the network was taught them: a DC-IGN trained by the paper's specific-transformation procedure (Kulkarni et
-        al. 2015 §3.1, each angle's batches clamped to its own latent) or distilled from such a teacher, the
-        statistic keeping every code. None otherwise (random mode, a VITAE, a part of the code)."""
-        config = self.meta.train.get("config", {})
-        taught = config.get("mode") == "specific" or bool(config.get("teacher"))
+        """slice(0, 3) (``GRAPHICS_CODES``): the summary's columns z1–z3 that code azimuth, elevation and light
+        azimuth, where the network was taught them, i.e. a DC-IGN whose (last) training run was the paper's
+        specific-transformation procedure (Kulkarni et al. 2015 §3.2: each angle's batches vary only its own latent,
+        the others clamped) and a statistic keeping every code (``codes`` slice(None)). None otherwise: random mode,
+        a distilled student (its record does not say what its teacher's codes are), a VITAE, a part of the code."""
+        taught = self.meta.train.get("config", {}).get("mode") == "specific"
         return GRAPHICS_CODES if taught and isinstance(self.model, DCIGN) and self.codes == slice(None) else None
 
     def get_config(self) -> dict:

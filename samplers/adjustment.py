@@ -28,6 +28,14 @@ import numpy as np
 from scipy.stats import chi2
 
 
+def standardised(summary: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the draws' summaries (N, S) centred and divided by each column's sd, the observed summary (S,) in the same
+    units, the sds (S,), 1 for a column that does not vary)."""
+    mean, scale = summary.mean(axis=0), summary.std(axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    return (summary - mean) / scale, (observed - mean) / scale, scale
+
+
 class Adjustment(NamedTuple):
     """What :func:`regression_adjustment` computed. position : (N, D) float64, the adjusted draws; coefficients :
     (S, D) float64, β̂ (change of θ per unit of each summary column); r_squared : (D,) float64, the share of each
@@ -71,9 +79,7 @@ def regression_adjustment(position: np.ndarray, summary: np.ndarray, observed: n
     for name, a in (("position", position), ("summary", summary), ("observed", observed)):
         if not np.all(np.isfinite(a)):
             raise ValueError(f"{name}: expected finite values, got NaN or inf")
-    mean, scale = summary.mean(axis=0), summary.std(axis=0)
-    scale = np.where(scale > 0, scale, 1.0)
-    x = (summary - mean) / scale
+    x, _, scale = standardised(summary, observed)
     centred = position - position.mean(axis=0)
     slope = np.linalg.pinv(x, rcond=rcond) @ centred  # (S, D) in standardised units
     coefficients = slope / scale[:, None]
@@ -84,15 +90,23 @@ def regression_adjustment(position: np.ndarray, summary: np.ndarray, observed: n
     return Adjustment(adjusted, coefficients, r_squared)
 
 
-def within_draws(summary: np.ndarray, observed: np.ndarray, level: float = 0.999) -> tuple[bool, float, float]:
-    """Whether the observed summary lies among the draws' summaries, so that a regression adjustment on them
+def within_draws(summary: np.ndarray, observed: np.ndarray, level: float = 0.999,
+                 rcond: float = 1e-6) -> tuple[bool, float, float]:
+    """Whether the observed summary lies among the draws' summaries, so that :func:`regression_adjustment` on them
     interpolates: its Mahalanobis distance from their mean under their covariance, against the distance within
-    which a Gaussian with that mean and covariance puts ``level`` of its mass (√ of the χ²_S quantile).
+    which a Gaussian with that mean and covariance puts ``level`` of its mass (√ of the χ²_S quantile; the squared
+    Mahalanobis distance of a Gaussian vector is χ²_S-distributed).
 
-    summary : (N, S) float, the draws' summaries, N > S; observed : (S,) float; level : in (0, 1).
-    Returns (inside, distance, limit), distances in standard deviations; the distance is inf when the observed
-    summary differs from the draws' in a direction in which they do not vary at all. Raises ValueError on shapes
-    that disagree, non-finite values, N ≤ S or a level outside (0, 1).
+    summary : (N, S) float, the draws' summaries, N > S; observed : (S,) float; level : in (0, 1); rcond : as in
+    :func:`regression_adjustment`: the columns are standardised, and the directions of summary space the draws
+    barely span (singular values below ``rcond`` × the largest), which the regression ignores, are left out of
+    the distance too (and from the χ² degrees of freedom), so a column that never varies does not count. Returns
+    (inside, distance, limit), distances in standard deviations. Raises ValueError on shapes that disagree,
+    non-finite values, N ≤ S or a level outside (0, 1).
+
+    References
+    ----------
+    Mahalanobis 1936, "On the generalised distance in statistics", Proc. Natl. Inst. Sci. India 2.
     """
     summary, observed = np.asarray(summary, np.float64), np.asarray(observed, np.float64)
     if summary.ndim != 2 or observed.shape != summary.shape[1:]:
@@ -105,13 +119,10 @@ def within_draws(summary: np.ndarray, observed: np.ndarray, level: float = 0.999
         raise ValueError("summary, observed: expected finite values, got NaN or inf")
     if not 0 < level < 1:
         raise ValueError(f"level: expected a probability in (0, 1), got {level}")
-    offset = observed - summary.mean(axis=0)
-    cov = np.cov(summary, rowvar=False).reshape(len(offset), -1)
-    inverse = np.linalg.pinv(cov, hermitian=True)
-    beyond = offset - cov @ (inverse @ offset)  # the part in directions in which the draws do not vary at all
-    if np.linalg.norm(beyond) > 1e-9 * max(np.linalg.norm(offset), 1e-300):
-        distance = np.inf
-    else:
-        distance = float(np.sqrt(max(offset @ inverse @ offset, 0.0)))
-    limit = float(np.sqrt(chi2.ppf(level, df=summary.shape[1])))
+    x, offset, _ = standardised(summary, observed)
+    _, singular, directions = np.linalg.svd(x, full_matrices=False)
+    kept = singular > rcond * singular.max() if singular.max() > 0 else np.zeros_like(singular, dtype=bool)
+    sds = singular[kept] / np.sqrt(len(x) - 1)  # the draws' sd along each kept principal direction
+    distance = float(np.linalg.norm((directions[kept] @ offset) / sds))
+    limit = float(np.sqrt(chi2.ppf(level, df=max(int(kept.sum()), 1))))
     return distance <= limit, distance, limit

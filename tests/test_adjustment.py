@@ -78,9 +78,12 @@ def test_within_draws_is_the_mahalanobis_distance_against_the_chi_square_limit()
     inside, distance, _ = within_draws(s, m + chol @ np.array([0.0, 3.0, 4.0]))  # 5 > 4.03
     assert not inside and distance == pytest.approx(5.0, rel=0.01)
     assert within_draws(s, m + chol @ np.array([0.0, 3.0, 4.0]), level=0.99999)[0]  # a limit of 5.09
-    constant = np.column_stack([s[:, :2], np.zeros(len(s))])  # a summary the draws never vary
-    assert within_draws(constant, np.array([1.0, -2.0, 0.0]))[:2] == (True, pytest.approx(0.0, abs=0.01))
-    assert within_draws(constant, np.array([1.0, -2.0, 1e-3]))[:2] == (False, np.inf)
+    constant = np.column_stack([s[:, :2], np.zeros(len(s))])  # a column the draws never vary: ignored, as by
+    inside, distance, limit = within_draws(constant, np.array([1.0, -2.0, 7.0]))  # the regression; 2 dof left
+    assert inside and distance == pytest.approx(0.0, abs=0.01) and limit == pytest.approx(np.sqrt(chi2.ppf(0.999, 2)))
+    collinear = np.column_stack([s[:, 0], s[:, 0] * (1 + 1e-7), s[:, 1]])  # a condition number of ~1e14
+    assert within_draws(collinear, np.array([1.0 + 2.0, (1.0 + 2.0) * (1 + 1e-7), -2.0 + 0.5 + 1.0]))[:2] == (
+        True, pytest.approx(np.hypot(1.0, 1.0), rel=0.01))  # 1 sd in z1 and, given it, 1 sd in the second code
 
 
 @pytest.mark.parametrize("summary, observed, level, match", [

@@ -78,6 +78,8 @@ def test_where_epsilon_was_raised_only_the_graphics_codes_are_regressed_on(small
     adjusted, says = adjust_draws(draws, summaries, observed, prior, slice(0, 3))
     expected = regression_adjustment(position.reshape(1000, -1), summaries.reshape(1000, -1)[:, :3], observed[:3])
     np.testing.assert_allclose(adjusted.reshape(1000, -1), expected.position)
+    # the codes are the coordinates plus noise of sd 0.1: the adjusted mean is the observed codes shrunk by
+    # 1 / (1 + 0.1²), off by 0.005 at most, plus a Monte Carlo error of ~0.1 / √1000 = 0.003
     np.testing.assert_allclose(adjusted[..., pose:pose + 3].mean(axis=(0, 1)), [0.3, -0.2, 0.5], atol=0.02)
     assert says.startswith("on: each draw moved along the linear regression of the standard-normal coordinates on "
                            "the codes z1–z3 alone (ε was raised")
@@ -88,6 +90,7 @@ def test_where_epsilon_was_raised_only_the_graphics_codes_are_regressed_on(small
         "extrapolate"))
     raised = FitConfig(chains=4, draws=250)
     assert adjustment_off(raised, "ε raised", 8, slice(0, 3)) == ""
+    assert adjustment_off(replace(raised, draws=10), "ε raised", 8, slice(0, 3)) == ""  # 40: enough for 3, not 8
     assert adjustment_off(raised, "ε raised", 8).startswith("off: ε was raised for the model's error, so no scene "
                                                             "reaches the observed summary, and the statistic has no "
                                                             "pose codes")

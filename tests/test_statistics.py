@@ -7,7 +7,7 @@ import pytest
 
 from abc_inverse.render.simulator import RenderSettings, Simulator
 from encoders.base import PixelStatistic
-from encoders.dcign import DEFAULT_CHECKPOINT, DCIGNStatistic
+from encoders.dcign import DEFAULT_CHECKPOINT, CheckpointMeta, DCIGNStatistic
 from encoders.same_different import (
     best_threshold,
     cross_validated_accuracy,
@@ -141,6 +141,9 @@ def test_graphics_codes_are_z1_to_z3_only_where_the_network_was_taught_them(tmp_
     shipped = DCIGNStatistic.from_checkpoint()
     assert shipped.graphics_codes == slice(0, 3)
     random_mode = DCIGNStatistic.from_checkpoint(Path(DEFAULT_CHECKPOINT).with_name("dcign_random.pt"))
-    assert random_mode.graphics_codes is None
+    assert random_mode.graphics_codes is None  # its record predates the mode field
+    for config, codes in [({"mode": "random"}, None), ({"mode": "specific"}, slice(0, 3)),
+                          ({"mode": "random", "teacher": "t.pt"}, None)]:  # a student: its teacher's codes unknown
+        assert DCIGNStatistic(shipped.model, CheckpointMeta(train={"config": config})).graphics_codes == codes
     assert DCIGNStatistic(shipped.model, shipped.meta, codes=slice(0, 2)).graphics_codes is None
     assert not hasattr(PixelStatistic(16), "graphics_codes")
