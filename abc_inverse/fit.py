@@ -117,8 +117,9 @@ class FitConfig:
                                          "observed summary and the regression would extrapolate: there only the "
                                          "network's pose and light codes z1–z3 are regressed on, if the observed "
                                          "ones lie among the draws' (on 25 real photos the median azimuth error "
-                                         "fell from 10.5° to 4.2°), else nothing is adjusted. The unadjusted draws "
-                                         "stay in the unadjusted_posterior group")
+                                         "fell from 10.5° to 4.2°; on renders with a lighting or head mismatch it "
+                                         "did not help), else nothing is adjusted. The unadjusted draws stay in the "
+                                         "unadjusted_posterior group")
     sampler: str = option("mcmc", "mcmc: ABC-MCMC after a warm-up (the paper's §4.1); smc: SMC-ABC, one independent "
                           "particle population per chain, --draws resampled from each", choices=("mcmc", "smc"))
     particles: int = option(400, "smc: particles per chain", ge=2)
