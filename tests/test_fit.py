@@ -88,6 +88,11 @@ def test_where_epsilon_was_raised_only_the_graphics_codes_are_regressed_on(small
         "off: ε was raised for the model's error, and even the observed codes z1–z3 lie outside the draws' "
         f"(Mahalanobis distance {mahalanobis_of_codes(summaries, outside):.1f} > 4.0), so the regression would "
         "extrapolate"))
+    whole, says = adjust_draws(draws, summaries, observed, prior)  # ε not raised: adjusted, with a warning
+    np.testing.assert_allclose(whole.reshape(1000, -1), regression_adjustment(
+        position.reshape(1000, -1), summaries.reshape(1000, -1), observed).position)
+    assert "; but the observed summary lies outside the draws' (Mahalanobis distance" in says
+    assert "outside" not in adjust_draws(draws, summaries, np.concatenate([[0.3, -0.2, 0.5], np.zeros(5)]), prior)[1]
     raised = FitConfig(chains=4, draws=250)
     assert adjustment_off(raised, "ε raised", 8, slice(0, 3)) == ""
     assert adjustment_off(replace(raised, draws=10), "ε raised", 8, slice(0, 3)) == ""  # 40: enough for 3, not 8
