@@ -419,8 +419,8 @@ def adjust_draws(draws: Trace, summaries: np.ndarray, nu_obs: np.ndarray, prior:
     standard-normal coordinates, a sentence saying so), or (None, why not) when a summary is not finite, or when
     ``codes`` is given and the observed codes lie outside the draws' (:func:`samplers.adjustment.within_draws`, the
     99.9 % Gaussian region: the line would be extrapolated). codes : a slice of at least one summary column, to
-    regress on these columns only, the
-    network's graphics codes z1–z3 where ε was raised for the model's error: there the whole observed summary lies
+    regress on these columns only, the network's graphics codes z1–z3 where ε was raised for the model's error:
+    there the whole observed summary lies
     far outside every draw's (Mahalanobis distance 20–44 on 25 real photos, for a 99.9 % limit of 10.2), the
     codes of the pose and light among them (median 0.8, at most 3.8, for a limit of 4.0), and the regression on
     them put the posterior mean of the azimuth a median 4.2° from an independent reference (10.5° unadjusted,
@@ -434,25 +434,26 @@ def adjust_draws(draws: Trace, summaries: np.ndarray, nu_obs: np.ndarray, prior:
     scenes, docs/results/effective_draws); nu_obs : (S,) the observed one. Whether to adjust at all is
     :func:`adjustment_off`'s."""
     c, t, d = draws.position.shape
-    summaries, on, partial = summaries.reshape(c * t, -1), "the summary", ""
+    summaries = summaries.reshape(c * t, -1)
     if codes is not None:
         columns = range(summaries.shape[1])[codes]
+        label = f"z{columns[0] + 1}–z{columns[-1] + 1}"
         summaries, nu_obs = summaries[:, codes], nu_obs[codes]
-        on = f"the codes z{columns[0] + 1}–z{columns[-1] + 1} alone (ε was raised for the model's error)"
     if not (np.all(np.isfinite(summaries)) and np.all(np.isfinite(nu_obs))):
         return None, "off: some summaries are not finite"
     inside, distance, limit = within_draws(summaries, nu_obs)
-    if codes is not None:
-        if not inside:
-            return None, (f"off: ε was raised for the model's error, and even the observed codes z{columns[0] + 1}–"
-                          f"z{columns[-1] + 1} lie outside the draws' (Mahalanobis distance {distance:.1f} > "
-                          f"{limit:.1f}), so the regression would extrapolate")
-        partial = f"; the observed codes lie among the draws' (Mahalanobis distance {distance:.1f} ≤ {limit:.1f})"
+    mahalanobis = f"Mahalanobis distance {distance:.1f} {'≤' if inside else '>'} {limit:.1f}"
+    if codes is None:
+        on, partial = "the summary", "" if inside else (
+            f"; but the observed summary lies outside the draws' ({mahalanobis}): no simulated scene reaches it, so "
+            "the adjusted posterior may be too narrow (on renders with eyes and lips the model lacks it excluded "
+            "the truth; --no-regression-adjustment keeps the simulated draws)")
     elif not inside:
-        partial = (f"; but the observed summary lies outside the draws' (Mahalanobis distance {distance:.1f} > "
-                   f"{limit:.1f}): no simulated scene reaches it, so the adjusted posterior may be too narrow (on "
-                   "renders with eyes and lips the model lacks it excluded the truth; --no-regression-adjustment "
-                   "keeps the simulated draws)")
+        return None, (f"off: ε was raised for the model's error, and even the observed codes {label} lie outside "
+                      f"the draws' ({mahalanobis}), so the regression would extrapolate")
+    else:
+        on = f"the codes {label} alone (ε was raised for the model's error)"
+        partial = f"; the observed codes lie among the draws' ({mahalanobis})"
     result = regression_adjustment(draws.position.reshape(-1, d), summaries, nu_obs)
     explained = ", ".join(f"{name} {result.r_squared[prior.blocks['pose'].start + i]:.2f}"
                           for i, name in enumerate(ANGLES))

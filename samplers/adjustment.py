@@ -121,7 +121,7 @@ def within_draws(summary: np.ndarray, observed: np.ndarray, level: float = 0.999
         raise ValueError(f"level: expected a probability in (0, 1), got {level}")
     x, offset, _ = standardised(summary, observed)
     _, singular, directions = np.linalg.svd(x, full_matrices=False)
-    kept = singular > rcond * singular.max() if singular.max() > 0 else np.zeros_like(singular, dtype=bool)
+    kept = singular > rcond * singular.max()  # none when no column varies: distance 0
     sds = singular[kept] / np.sqrt(len(x) - 1)  # the draws' sd along each kept principal direction
     distance = float(np.linalg.norm((directions[kept] @ offset) / sds))
     limit = float(np.sqrt(chi2.ppf(level, df=max(int(kept.sum()), 1))))
