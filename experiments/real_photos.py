@@ -21,6 +21,8 @@ Writes into ``--out``: per_photo.csv, summary.md, fit_grid.png, pixel_error.png,
 
 Usage: python experiments/real_photos.py --photos data/real_photos --out docs/results/real_photos/baseline
 [--fits out/real_photos/baseline] [--workers 1] [--name "main at <hash>"] [--checkpoint CKPT] [--background image]
+[--proposal none] [--chains N] [--draws N] [--tune N] [--pilot N] [--resample-every N] (as abc-inverse fit's; e.g.
+``--proposal none --pilot 16 --chains 16``: chains started from 16 prior draws, the paper's Fig. 6a setting)
 """
 
 import argparse
@@ -147,7 +149,7 @@ def compare(result: dict, points: np.ndarray, fits: Path) -> tuple[dict, list]:
     row["reference_elevation_canonical"] = pose["canonical_elevation"] if pose else ""
     row["best_pixel_mse"] = result["best_pixel_mse"]
     row["best_pixel_mse_in_face"] = float(np.mean((images[0] - observed)[face] ** 2)) if face.any() else ""
-    row["r_hat_max"] = max(summary[n]["r_hat"] for n in ("azimuth", "elevation", "light_azimuth"))
+    row["r_hat_max"] = float(np.max([summary[n]["r_hat"] for n in ("azimuth", "elevation", "light_azimuth")]))
     return row, [observed, images[0], images[1], simulator.render_over(best, observed)[0]]
 
 
@@ -201,7 +203,8 @@ def pixel_error_figure(results: list[dict], fits: Path, path: Path) -> None:
 
 
 def median_of(rows: list[dict], key: str) -> float:
-    values = [r[key] for r in rows if isinstance(r.get(key), float)]
+    """The median of the rows' finite ``key`` (an R-hat is NaN where chains never moved: counted apart)."""
+    values = [r[key] for r in rows if isinstance(r.get(key), float) and np.isfinite(r[key])]
     return statistics.median(values) if values else float("nan")
 
 
@@ -215,8 +218,9 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=None, help="DC-IGN checkpoint (default: the shipped one)")
     parser.add_argument("--proposal", default="auto", help="as abc-inverse fit's --proposal (a q.pt made for "
                         "--checkpoint, say)")
-    for flag in ("draws", "tune", "chains"):
-        parser.add_argument(f"--{flag}", type=int, default=None, help="default: abc-inverse fit's")
+    counts = ("draws", "tune", "chains", "pilot", "resample_every")
+    for flag in counts:
+        parser.add_argument("--" + flag.replace("_", "-"), type=int, default=None, help="default: abc-inverse fit's")
     parser.add_argument("--background", choices=("plain", "image"), default=None, help="default: abc-inverse fit's")
     args = parser.parse_args()
     fits = args.fits or ROOT / "out" / "real_photos" / args.out.name
@@ -225,7 +229,7 @@ def main() -> None:
     photos = photo_list((args.photos,))
     points = landmarks(photos, fits / "landmarks.npz")
     on_renders = reference_on_renders(fits, args.out)
-    sampler = replace(FitCommand().sampler, **{k: getattr(args, k) for k in ("draws", "tune", "chains", "background")
+    sampler = replace(FitCommand().sampler, **{k: getattr(args, k) for k in (*counts, "background")
                                                 if getattr(args, k) is not None})
     opts = replace(FitCommand(), images=(args.photos,), out=fits, workers=args.workers, sampler=sampler,
                    checkpoint=args.checkpoint, proposal=args.proposal)
@@ -249,6 +253,7 @@ def main() -> None:
         "median_best_pixel_mse": median_of(fitted, "best_pixel_mse"),
         "median_best_pixel_mse_in_face": median_of(fitted, "best_pixel_mse_in_face"),
         "median_r_hat_max": median_of(fitted, "r_hat_max"),
+        "r_hat_max_undefined": sum(not np.isfinite(r["r_hat_max"]) for r in fitted),
         "reference_on_renders_found": f"{len(found)} of {len(on_renders)}",
         "reference_on_renders_median_abs_error_azimuth": render_err["azimuth"],
         "reference_on_renders_median_abs_error_elevation": render_err["elevation"],
