@@ -327,6 +327,12 @@ def test_convergence_warnings_flag_chains_that_disagree_and_pass_mixed_ones():
     assert [w.split(":")[0] for w in warnings] == ["bad", "vec"]
     assert "split R-hat" in warnings[0] and "bulk ESS" in warnings[0]
     assert convergence_warnings(idata, ["good"]) == []
+    # chains that never moved (stuck at the prior's edge, to rounding): R-hat is undefined, and the warning says so
+    edge = mixed.copy()
+    edge[:2] = 90.0
+    edge[1, 0] += 7e-13
+    stuck_warnings = convergence_warnings(az.from_dict(posterior={"edge": edge}), ["edge"])
+    assert stuck_warnings[0].startswith("edge: split R-hat undefined: 2 of 4 chains never moved")
     # chains a little apart: split R-hat 1.0130, which ArviZ's rounded summary shows as 1.01, still warns
     offsets = 0.15 * np.array([-1, 1, -1, 1])[:, None]
     near = az.from_dict(posterior={"a": np.random.default_rng(0).standard_normal((4, 2000)) + offsets})
