@@ -144,7 +144,7 @@ def cmd_fit(args) -> None:
             if r["status"] == "ok":
                 angles = ", ".join(f"{n} {r['summary'][n]['mean']:.1f} ± {r['summary'][n]['sd']:.1f}°"
                                    for n in ANGLES)
-                r_hat = max(r["summary"][n]["r_hat"] for n in ANGLES)
+                r_hat = max((r["summary"][n]["r_hat"] for n in ANGLES), key=lambda x: math.inf if x != x else x)  # NaN
                 print(f"{r['photo']}: {angles}; max R-hat {r_hat:.3f}; best pixel MSE {r['best_pixel_mse']:.4f}"
                       + (" (fitted before)" if r.get("reused") else ""))
             else:
@@ -164,9 +164,12 @@ def cmd_fit(args) -> None:
         print(f"warning: {result['misfit_warning']}", file=sys.stderr)
     unconverged = result["convergence_warnings"]
     if unconverged:
+        advice = ("chains that never moved sit where no move is accepted (on photos: an angle at the prior's edge, "
+                  "where the face is barely seen), which more draws do not change; start them from a data-driven "
+                  "proposal (--proposal) or check the framing (--crop)"
+                  if any("never moved" in w for w in unconverged) else "more --draws or --chains may help")
         print("warning: the chains have not converged (Stan's thresholds: split R-hat ≤ 1.01, bulk and tail ESS ≥ "
-              "400), so this posterior cannot be trusted; more --draws or --chains may help:\n  "
-              + "\n  ".join(unconverged), file=sys.stderr)
+              f"400), so this posterior cannot be trusted; {advice}:\n  " + "\n  ".join(unconverged), file=sys.stderr)
     print(result["surrogate"])
     print(f"regression adjustment: {result['regression_adjustment']}")
     print(f"acceptance rate {result['acceptance_rate']:.3f}, epsilon {result['epsilon']:.4g}, "

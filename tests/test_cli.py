@@ -164,3 +164,17 @@ def test_render_defaults_draw_what_the_shipped_network_was_trained_on():
     render = RenderCommand(azimuth=0.0, elevation=0.0, light_azimuth=0.0, out="x.png")
     assert (render.size, render.n_shape, render.n_albedo, render.supersample, render.features, render.lighting) == \
         tuple(shipped[k] for k in ("image_size", "n_shape", "n_albedo", "supersample", "features", "lighting"))
+
+
+def test_fit_says_when_chains_never_moved(monkeypatch, capsys, rendered):
+    # stuck chains (R-hat undefined) are not helped by more draws; fit's advice says what is
+    angles = {n: {"mean": 90.0, "sd": 0.0, "r_hat": float("nan"), "ess_bulk": 16.0, "ess_tail": 16.0}
+              for n in ("azimuth", "elevation", "light_azimuth")}
+    result = {"photo": str(rendered), "framing": "none", "summary": angles, "misfit_warning": "",
+              "convergence_warnings": ["azimuth: split R-hat undefined: 16 of 16 chains never moved"],
+              "surrogate": "", "regression_adjustment": "off", "acceptance_rate": 0.0, "epsilon": 1.0,
+              "best_pixel_mse": 0.1}
+    monkeypatch.setattr("abc_inverse.photos.fit_photo", lambda *a, **k: result)
+    assert main(["fit", str(rendered), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "16 of 16 chains never moved" in err and "more draws do not change" in err and "more --draws" not in err
