@@ -164,9 +164,10 @@ def cmd_fit(args) -> None:
         print(f"warning: {result['misfit_warning']}", file=sys.stderr)
     unconverged = result["convergence_warnings"]
     if unconverged:
-        advice = ("chains that never moved sit where no move is accepted (on photos: an angle at the prior's edge, "
-                  "where the face is barely seen), which more draws do not change; start them from a data-driven "
-                  "proposal (--proposal) or check the framing (--crop)"
+        advice = ("a variable that never moved is stuck at the prior's edge (its standard-normal coordinate so far "
+                  "out that the angle no longer changes; on photos a face seen edge-on) or rejects every move, "
+                  "which more draws do not change; start the chains from a data-driven proposal (--proposal) or "
+                  "check the framing (--crop)"
                   if any("never moved" in w for w in unconverged) else "more --draws or --chains may help")
         print("warning: the chains have not converged (Stan's thresholds: split R-hat ≤ 1.01, bulk and tail ESS ≥ "
               f"400), so this posterior cannot be trusted; {advice}:\n  " + "\n  ".join(unconverged), file=sys.stderr)
