@@ -136,6 +136,7 @@ def _command(args) -> str:
 def cmd_fit(args) -> None:
     """Run ``abc-inverse fit``: one photo into ``--out``, or several (or a folder) each into its own folder there."""
     from abc_inverse.photos import fit_photo, fit_photos, is_batch
+    from samplers.diagnostics import NEVER_MOVED
 
     opts = resolve(FitCommand, args)
     if is_batch(opts.images):
@@ -144,7 +145,8 @@ def cmd_fit(args) -> None:
             if r["status"] == "ok":
                 angles = ", ".join(f"{n} {r['summary'][n]['mean']:.1f} ± {r['summary'][n]['sd']:.1f}°"
                                    for n in ANGLES)
-                r_hat = max((r["summary"][n]["r_hat"] for n in ANGLES), key=lambda x: math.inf if x != x else x)  # NaN
+                r_hats = [r["summary"][n]["r_hat"] for n in ANGLES]
+                r_hat = math.nan if any(map(math.isnan, r_hats)) else max(r_hats)  # NaN: chains stuck
                 print(f"{r['photo']}: {angles}; max R-hat {r_hat:.3f}; best pixel MSE {r['best_pixel_mse']:.4f}"
                       + (" (fitted before)" if r.get("reused") else ""))
             else:
@@ -168,7 +170,7 @@ def cmd_fit(args) -> None:
                   "out that the angle no longer changes; on photos a face seen edge-on) or rejects every move, "
                   "which more draws do not change; start the chains from a data-driven proposal (--proposal) or "
                   "check the framing (--crop)"
-                  if any("never moved" in w for w in unconverged) else "more --draws or --chains may help")
+                  if any(NEVER_MOVED in w for w in unconverged) else "more --draws or --chains may help")
         print("warning: the chains have not converged (Stan's thresholds: split R-hat ≤ 1.01, bulk and tail ESS ≥ "
               f"400), so this posterior cannot be trusted; {advice}:\n  " + "\n  ".join(unconverged), file=sys.stderr)
     print(result["surrogate"])

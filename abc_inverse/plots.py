@@ -16,9 +16,7 @@ from abc_inverse.fit import backdrop, posterior_scenes, simulate_images, simulat
 from abc_inverse.io import atomic_path  # noqa: E402
 from abc_inverse.model.scene import ANGLES  # noqa: E402
 from abc_inverse.render.simulator import Simulator  # noqa: E402
-from samplers.diagnostics import stat_with_warmup  # noqa: E402
-
-STUCK_DEGREES = 1e-6  # a chain's draws spread less than this: a histogram instead of ArviZ's density estimate
+from samplers.diagnostics import stat_with_warmup, stuck_chains  # noqa: E402
 
 
 def _save(fig, path: Path) -> None:
@@ -29,10 +27,9 @@ def _save(fig, path: Path) -> None:
 
 def trace_plot(idata: az.InferenceData, path: Path) -> None:
     """ArviZ trace plot of azimuth, elevation and light azimuth (degrees), one line per chain. The marginals are
-    kernel density estimates, or histograms where a chain barely moved (spread under ``STUCK_DEGREES``, e.g. stuck
-    at the prior's edge), whose density ArviZ cannot estimate (a zero bandwidth: it raised OverflowError)."""
-    posterior = idata.posterior
-    stuck = any(np.any(np.ptp(posterior[name].values, axis=1) < STUCK_DEGREES) for name in ANGLES)
+    kernel density estimates, or histograms where a chain never moved (:func:`samplers.diagnostics.stuck_chains`,
+    e.g. stuck at the prior's edge), whose density ArviZ cannot estimate (a zero bandwidth: it raised OverflowError)."""
+    stuck = any(stuck_chains(idata.posterior[name].values).any() for name in ANGLES)
     with az.rc_context({"plot.density_kind": "hist" if stuck else "kde"}):
         axes = az.plot_trace(idata, var_names=list(ANGLES), compact=False, figsize=(10, 7))
     for ax in axes[:, 0]:

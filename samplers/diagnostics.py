@@ -63,6 +63,17 @@ def stat_with_warmup(idata: az.InferenceData, name: str) -> tuple[np.ndarray, in
 
 
 STUCK_SPREAD = 1e-9  # a chain whose draws spread less than this times the variable's scale never moved
+NEVER_MOVED = "chains never moved"  # the words of convergence_warnings for stuck chains, for callers to test
+
+
+def stuck_chains(draws: np.ndarray) -> np.ndarray:
+    """(C,) bool: the chains of ``draws`` (C, T, ...) float in which some component never moved, its draws spreading
+    less than ``STUCK_SPREAD`` times the variable's scale (max |draw|, at least 1): stuck, e.g. at the prior's edge,
+    to rounding. Their R-hat is undefined (ArviZ: NaN, or a number made of rounding noise) and ArviZ cannot
+    estimate their density (a zero bandwidth)."""
+    draws = np.asarray(draws, np.float64)
+    spread = np.ptp(draws, axis=1) <= STUCK_SPREAD * max(float(np.max(np.abs(draws))), 1.0)
+    return np.any(spread.reshape(len(draws), -1), axis=1)
 RHAT_MAX = 1.01  # split R-hat above this: the chains disagree (Vehtari et al. 2021; Stan's threshold)
 ESS_MIN = 400  # bulk or tail ESS below this: too few effective draws for the summaries (Vehtari et al. 2021)
 
@@ -74,19 +85,16 @@ def convergence_warnings(idata: az.InferenceData, var_names: list[str], rhat_max
 
     References: Vehtari, Gelman, Simpson, Carpenter & Bürkner 2021, "Rank-normalization, folding, and localization:
     an improved R-hat" (thresholds 1.01 and 100 per chain, here 400 in all as Stan's). R-hat is compared unrounded
-    (1.014 warns; ArviZ's summary would show it as 1.01). Where a chain never moved (a component's draws within it
-    spread less than ``STUCK_SPREAD`` times the variable's scale, e.g. stuck at the prior's edge) R-hat is
-    undefined or meaningless, and the message says how many chains.
+    (1.014 warns; ArviZ's summary would show it as 1.01). Where a chain never moved (:func:`stuck_chains`) R-hat
+    is undefined or meaningless, and the message says how many chains.
     """
     table = az.summary(idata, var_names=var_names, kind="diagnostics", round_to="none")  # ArviZ rounds to 2 digits
     out = []
     for name in var_names:
         rows = table[[label == name or label.startswith(name + "[") for label in table.index]]
         rhat, bulk, tail = rows["r_hat"].max(), rows["ess_bulk"].min(), rows["ess_tail"].min()
-        draws = idata.posterior[name].values  # (chains, draws, ...)
-        spread = np.ptp(draws, axis=1) <= STUCK_SPREAD * max(float(np.max(np.abs(draws))), 1.0)
-        stuck = int(np.any(spread.reshape(len(draws), -1), axis=1).sum())
-        problems = ([f"split R-hat undefined: {stuck} of {len(draws)} chains never moved"] if stuck else
+        stuck = stuck_chains(idata.posterior[name].values)
+        problems = ([f"split R-hat undefined: {stuck.sum()} of {len(stuck)} {NEVER_MOVED}"] if stuck.any() else
                     [f"split R-hat {rhat:.4f} > {rhat_max:g}"] if not rhat <= rhat_max else []) + \
             [f"{kind} ESS {ess:.0f} < {ess_min:g}" for kind, ess in (("bulk", bulk), ("tail", tail))
              if not ess >= ess_min]
