@@ -84,21 +84,40 @@ def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     return np.asarray(Image.open(buffer), dtype=np.float32) / 255.0
 
 
+def _face_box(cover: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, bottom, left, right) of the pixels a face covers at least half of, or None without any."""
+    rows, cols = np.nonzero(cover > 0.5)
+    if len(rows) == 0:
+        return None
+    return rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+
+
+def _add_neck(shade: np.ndarray, where: np.ndarray, box: tuple[int, int, int, int], rng: np.random.Generator) -> None:
+    """Paint a neck into ``shade``/``where`` in place: a column under the face's ``box`` (0.4–0.7 box widths wide,
+    from 0.7 box heights down to the image's edge) in one shade of :data:`NECK_SHADE`."""
+    top, bottom, left, right = box
+    y, x = np.mgrid[0:shade.shape[0], 0:shade.shape[1]]
+    half = rng.uniform(0.2, 0.35) * (right - left)
+    neck = (y >= top + 0.7 * (bottom - top)) & (np.abs(x - (left + right) / 2) <= half)
+    shade[neck] = rng.uniform(*NECK_SHADE)
+    where |= neck
+
+
 def head_silhouette(cover: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A head around a rendered face mask: (shade (H, W) float32 in [0, 1], where (H, W) bool), drawn at random.
 
     cover : (H, W) float32 coverage of the face (:meth:`abc_inverse.render.simulator.Simulator.render_with_coverage`).
     Hair is an ellipse about the face's box (its width 1.1–1.5 box widths, its height 1.0–1.4 box heights, its centre
-    0.05–0.25 box heights above the box's), in one shade of :data:`HAIR_SHADE` with a little grain; a neck is a
-    column under the face (0.4–0.7 box widths wide, from 0.7 box heights down to the image's edge) in a shade of
-    :data:`NECK_SHADE`, with probability 1/2. Synthetic: shapes chosen by hand to put hair- and neck-like edges where
-    photos have them, not a model of real heads. An image without face pixels gets nothing (``where`` all False)."""
+    0.05–0.25 box heights above the box's), in one shade of :data:`HAIR_SHADE` with a little grain; a neck
+    (:func:`neck_silhouette`'s) is added with probability 1/2. Synthetic: shapes chosen by hand to put hair- and
+    neck-like edges where photos have them, not a model of real heads. An image without face pixels gets nothing
+    (``where`` all False)."""
     h, w = cover.shape
     shade, where = np.zeros((h, w), np.float32), np.zeros((h, w), bool)
-    rows, cols = np.nonzero(cover > 0.5)
-    if len(rows) == 0:
+    box = _face_box(cover)
+    if box is None:
         return shade, where
-    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    top, bottom, left, right = box
     bh, bw = bottom - top, right - left
     cy, cx = (top + bottom) / 2 - rng.uniform(0.05, 0.25) * bh, (left + right) / 2
     ry, rx = rng.uniform(0.5, 0.7) * bh, rng.uniform(0.55, 0.75) * bw
@@ -108,10 +127,20 @@ def head_silhouette(cover: np.ndarray, rng: np.random.Generator) -> tuple[np.nda
     shade[hair] = np.clip(rng.uniform(*HAIR_SHADE) + grain[hair], 0, 1)
     where |= hair
     if rng.uniform() < 0.5:
-        half = rng.uniform(0.2, 0.35) * bw
-        neck = (y >= top + 0.7 * bh) & (np.abs(x - cx) <= half)
-        shade[neck] = rng.uniform(*NECK_SHADE)
-        where |= neck
+        _add_neck(shade, where, box, rng)
+    return shade, where
+
+
+def neck_silhouette(cover: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A neck under a rendered face mask and nothing else: (shade (H, W) float32 in [0, 1], where (H, W) bool).
+
+    cover : (H, W) float32 coverage of the face. The neck is a column under the face's box (0.4–0.7 box widths wide,
+    from 0.7 box heights down to the image's edge) in one shade of :data:`NECK_SHADE`, the same as
+    :func:`head_silhouette`'s. Synthetic, drawn by hand; an image without face pixels gets nothing."""
+    shade, where = np.zeros(cover.shape, np.float32), np.zeros(cover.shape, bool)
+    box = _face_box(cover)
+    if box is not None:
+        _add_neck(shade, where, box, rng)
     return shade, where
 
 

@@ -5,13 +5,15 @@ default `abc-inverse fit --crop none`.
 The scene model lights a face from one direction at elevation 0 (in the horizontal plane) with shading
 albedo · (0.3 + 0.7 · max(0, n·l)), and frames it as its renders (a photo is framed so by ``--crop auto``, whose
 constants were calibrated on renders). Photos are mostly lit from above and more softly, and their face detector's
-box can sit higher or lower on a face than on a render. On photos the fitted elevations lean down (median −21°
-against the MediaPipe reference's −10°, docs/results/real_photos); this experiment measures, on renders whose pose
-is known, how much of such a bias each mismatch alone can cause.
+box can sit higher or lower on a face than on a render; a photo's face has a neck under it and a background around
+it that is rarely black. On photos the fitted elevations are biased (the first fits: median −21° against the
+MediaPipe reference's −10°; fit's default since 2026-12-06: +8.4° above it, docs/results/real_photos); this
+experiment measures, on renders whose pose is known, how much of such a bias each mismatch alone can cause.
 
 Each of the five known-angle scenes of experiments/known_angle_recovery.py (identities 1–5, camera centred) is
 rendered under each :class:`Condition` of ``CONDITIONS`` (light from above, softer light, the face framed higher or
-lower, eyes, brows and lips painted on, a hair ellipse and neck behind the face) and fitted by the CLI with its
+lower, eyes, brows and lips painted on, a hair ellipse and neck behind the face, a neck alone, a grey background
+instead of black, a neck on a grey background) and fitted by the CLI with its
 defaults, whose scene model has none of these. The renders go through the simulator's public stages: camera-space
 geometry (:meth:`Simulator.camera_space`), Lambertian shading (:func:`abc_inverse.render.raster.shade_batch`) with
 the light direction (sin a · cos e, sin e, cos a · cos e), and the pyrender rasteriser
@@ -52,7 +54,7 @@ from abc_inverse.model.scene import ANGLES  # noqa: E402
 from abc_inverse.render.pyrender_backend import render_meshes  # noqa: E402
 from abc_inverse.render.raster import shade_batch  # noqa: E402
 from abc_inverse.render.simulator import Simulator  # noqa: E402
-from encoders.augment import head_silhouette  # noqa: E402
+from encoders.augment import head_silhouette, neck_silhouette  # noqa: E402
 from encoders.statistics import load_statistic, simulator_for  # noqa: E402
 from experiments.known_angle_recovery import SCENES  # noqa: E402
 from samplers.diagnostics import summary  # noqa: E402
@@ -67,6 +69,8 @@ class Condition(NamedTuple):
     shift_px: int = 0  # the image moved down by this many rows (up when negative), the rows left black
     features: bool = False  # eyes, brows and lips in the albedo (abc_inverse.model.features), which fit's model lacks
     head: bool = False  # a hair ellipse and neck behind the face (encoders.augment.head_silhouette, seeded by scene)
+    neck: bool = False  # a neck alone under the face (encoders.augment.neck_silhouette, seeded by scene)
+    background: float = 0.0  # grey level of every pixel that neither face, hair nor neck covers (the model's: 0)
 
     def label(self) -> str:
         """The fields that differ from the defaults, e.g. 'light_elevation=30, ambient=0.6'."""
@@ -84,13 +88,16 @@ CONDITIONS = {
     "down_3px": Condition(shift_px=3),
     "features": Condition(features=True),
     "head": Condition(head=True),
+    "neck": Condition(neck=True),
+    "grey_background": Condition(background=0.4),
+    "neck_grey_background": Condition(neck=True, background=0.4),
 }
 
 
 def observed_render(simulator, scene, condition: Condition, seed: int) -> np.ndarray:
     """The scene (one) rendered by pyrender as ``condition`` says: the light at the scene's azimuth and the
-    condition's elevation, features painted, a head behind (drawn by ``numpy.random.default_rng(seed)``), then the
-    image moved: (H, W) float32 grey in [0, 1]."""
+    condition's elevation, features painted, a head or a neck behind (drawn by ``numpy.random.default_rng(seed)``) on
+    the condition's background level, then the image moved: (H, W) float32 grey in [0, 1]."""
     if condition.features:
         simulator = Simulator(simulator.model, replace(simulator.settings, features=True))
     verts, albedo, _ = simulator.camera_space(scene)
@@ -100,13 +107,16 @@ def observed_render(simulator, scene, condition: Condition, seed: int) -> np.nda
     colours = shade_batch(verts, albedo, light, simulator.model.triangles, one(condition.ambient),
                           one(condition.diffuse), np.zeros((1, 8), np.float32), np.ones((1, albedo.shape[-1]),
                                                                                       np.float32))
+    around = condition.head or condition.neck or condition.background != 0
     image, depth = render_meshes(verts, colours, simulator.model.triangles, simulator.settings.fov_deg,
-                                 simulator.settings.image_size, with_depth=condition.head)
+                                 simulator.settings.image_size, with_depth=around)
     image = image[0, ..., 0]
-    if condition.head:
+    if around:
         cover = depth[0] > 0
-        shade, where = head_silhouette(cover.astype(np.float32), np.random.default_rng(seed))
-        image = np.where(cover, image, np.where(where, shade, 0.0)).astype(np.float32)
+        draw = head_silhouette if condition.head else neck_silhouette if condition.neck else None
+        shade, where = (draw(cover.astype(np.float32), np.random.default_rng(seed)) if draw
+                        else (np.zeros_like(image), np.zeros(cover.shape, bool)))
+        image = np.where(cover, image, np.where(where, shade, condition.background)).astype(np.float32)
     moved, shift = np.zeros_like(image), condition.shift_px
     if shift >= 0:
         moved[shift:] = image[:len(image) - shift]

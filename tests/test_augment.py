@@ -86,5 +86,17 @@ def test_head_silhouette_puts_hair_above_the_face_and_nothing_without_one():
         assert shade[where].min() >= 0 and shade[where].max() <= 1 and not shade[~where].any()
     shade, where = head_silhouette(np.zeros((64, 64), np.float32), np.random.default_rng(0))
     assert not where.any()
+
+
+def test_neck_silhouette_is_a_column_under_the_face_only():
+    from encoders.augment import NECK_SHADE, neck_silhouette
+
+    cover = np.zeros((64, 64), np.float32)
+    cover[20:50, 22:42] = 1.0  # a face's box: the neck starts 0.7 box heights down, at row 41
+    shade, where = neck_silhouette(cover, np.random.default_rng(3))
+    assert not where[:41].any() and where[41:, 31:33].all() and where[-1, 31:33].all()  # under the chin, to the edge
+    assert not where[:, :23].any() and not where[:, 42:].any()  # at most 0.7 face widths wide
+    assert NECK_SHADE[0] <= shade[where].min() == shade[where].max() <= NECK_SHADE[1] and not shade[~where].any()
+    assert not neck_silhouette(np.zeros((64, 64), np.float32), np.random.default_rng(0))[1].any()
     with pytest.raises(ValueError, match="head: .* without augment"):
         TrainConfig(head=True)
