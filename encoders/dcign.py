@@ -272,9 +272,12 @@ class DCIGNStatistic:
         """slice(0, 3) (``GRAPHICS_CODES``): the summary's columns z1–z3 that code azimuth, elevation and light
         azimuth, where the network was taught them, i.e. a DC-IGN whose (last) training run was the paper's
         specific-transformation procedure (Kulkarni et al. 2015 §3.2: each angle's batches vary only its own latent,
-        the others clamped) and a statistic keeping every code (``codes`` slice(None)). None otherwise: random mode,
-        a distilled student (its record does not say what its teacher's codes are), a VITAE, a part of the code."""
-        taught = self.meta.train.get("config", {}).get("mode") == "specific"
+        the others clamped), or a student distilled to copy such a network's code (its record's ``teacher.mode``,
+        :mod:`encoders.distill`), and a statistic keeping every code (``codes`` slice(None)). None otherwise: random
+        mode, a student whose record does not say how its teacher's codes were taught (made before 2026-12-06), a
+        VITAE, a part of the code."""
+        train = self.meta.train
+        taught = train.get("teacher", {}).get("mode", train.get("config", {}).get("mode")) == "specific"
         return GRAPHICS_CODES if taught and isinstance(self.model, DCIGN) and self.codes == slice(None) else None
 
     def get_config(self) -> dict:

@@ -54,6 +54,9 @@ class Teacher:
                              f"faces")
         self.path = str(path)
         self.digest = weights_digest(model)
+        # how the codes the student copies were taught: the teacher's own procedure, or, for a teacher that is itself
+        # a student, the mode its record passes on ("specific": z1-z3 are the graphics codes)
+        self.mode = meta.train.get("teacher", {}).get("mode", meta.train.get("config", {}).get("mode"))
         self.model: DCIGN = model.to(device).requires_grad_(False)
         self.simulator = simulator_from_config(meta.simulator)
 

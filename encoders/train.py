@@ -360,7 +360,7 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
         centred = teacher.render_centred(scenes) if config.centred_pose else None
         targets = teacher.codes(teacher.render(scenes), centred)[0]  # fixed: encoded once, not at every checkpoint
         run.heldout_distill = (run.heldout, None if randomised is None else randomised.to(device), targets)
-        run.record["teacher"] = {"path": teacher.path, "weights_sha256": teacher.digest}
+        run.record["teacher"] = {"path": teacher.path, "weights_sha256": teacher.digest, "mode": teacher.mode}
     if resume is None and init is None:
         return run
     if resume is None:

@@ -11,7 +11,9 @@ Steps, each reused when its output exists (so an interrupted run resumes):
    against it;
 3. the fits (:func:`abc_inverse.photos.fit_photos`: one folder per photo under ``--fits``, resumable);
 4. per photo: reference and posterior-mean azimuth and elevation, |Δ|, the posterior sd, the best pixel MSE over
-   the whole image and inside the best render's face mask, R-hat; the medians; a fit grid (photo as the encoder
+   the whole image and inside the best render's face mask, R-hat; the medians; whether the fits follow the
+   reference across photos (Pearson r and slope per angle, :func:`agreement`) and how far a pose-blind constant
+   would be; a fit grid (photo as the encoder
    sees it | best render | posterior-mean render | best render composited over the photo) and the pixel error
    against iteration, warm-up included (Fig. 6a), median over chains per photo; and the reference's elevation
    against MediaPipe's own canonical model, whose difference from ours must be the same constant on renders and
@@ -208,6 +210,21 @@ def median_of(rows: list[dict], key: str) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def agreement(rows: list[dict], angle: str) -> dict:
+    """How the fits follow the reference across photos, for ``angle`` ('azimuth' or 'elevation'): Pearson r and the
+    least-squares slope of the fitted angle on the reference's (both near 1 when the fit reads the pose, near 0 when
+    it returns about the same pose whatever the photo), and the median |Δ| of a pose-blind guess, every photo given
+    the references' median (what the median-|Δ| target asks below that, a fit must read the pose to beat)."""
+    pairs = np.array([(r[f"reference_{angle}"], r[f"fit_{angle}"]) for r in rows if r["reference_found"]], float)
+    pairs = pairs[np.all(np.isfinite(pairs), axis=1)]
+    if len(pairs) < 3:
+        return {f"fit_vs_reference_{angle}": "fewer than 3 photos",
+                f"median_abs_delta_{angle}_of_a_constant": float("nan")}
+    slope = np.polyfit(pairs[:, 0], pairs[:, 1], 1)[0]
+    return {f"fit_vs_reference_{angle}": f"r {np.corrcoef(pairs.T)[0, 1]:.2f}, slope {slope:.2f}",
+            f"median_abs_delta_{angle}_of_a_constant": float(np.median(np.abs(pairs[:, 0] - np.median(pairs[:, 0]))))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=Path, default=ROOT / "data" / "real_photos")
@@ -250,6 +267,7 @@ def main() -> None:
         "with_reference": sum(r["reference_found"] for r in fitted),
         "median_abs_delta_azimuth": median_of(fitted, "abs_delta_azimuth"),
         "median_abs_delta_elevation": median_of(fitted, "abs_delta_elevation"),
+        **agreement(fitted, "azimuth"), **agreement(fitted, "elevation"),
         "median_best_pixel_mse": median_of(fitted, "best_pixel_mse"),
         "median_best_pixel_mse_in_face": median_of(fitted, "best_pixel_mse_in_face"),
         "median_r_hat_max": median_of(fitted, "r_hat_max"),

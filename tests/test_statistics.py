@@ -145,5 +145,8 @@ def test_graphics_codes_are_z1_to_z3_only_where_the_network_was_taught_them(tmp_
     for config, codes in [({"mode": "random"}, None), ({"mode": "specific"}, slice(0, 3)),
                           ({"mode": "random", "teacher": "t.pt"}, None)]:  # a student: its teacher's codes unknown
         assert DCIGNStatistic(shipped.model, CheckpointMeta(train={"config": config})).graphics_codes == codes
+    for taught, codes in (("specific", slice(0, 3)), ("random", None)):  # a student whose record says how
+        record = {"config": {"mode": "random", "teacher": "t.pt"}, "teacher": {"path": "t.pt", "mode": taught}}
+        assert DCIGNStatistic(shipped.model, CheckpointMeta(train=record)).graphics_codes == codes
     assert DCIGNStatistic(shipped.model, shipped.meta, codes=slice(0, 2)).graphics_codes is None
     assert not hasattr(PixelStatistic(16), "graphics_codes")
