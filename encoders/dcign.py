@@ -236,6 +236,13 @@ def load_checkpoint(path: Path | str | None = None) -> tuple[DCIGN, CheckpointMe
     return read_checkpoint(path if path is not None else DEFAULT_CHECKPOINT, CHECKPOINT_FORMATS)
 
 
+def code_procedure(train: dict) -> str | None:
+    """How a DC-IGN's codes were taught, from its checkpoint's training record ``train`` (``CheckpointMeta.train``):
+    the ``mode`` of its own run ('specific', 'random'), or, for a distilled student (:mod:`encoders.distill`), the
+    mode its record passes on from its teacher (``teacher.mode``); None where the record does not say."""
+    return train.get("teacher", {}).get("mode", train.get("config", {}).get("mode"))
+
+
 class DCIGNStatistic:
     """Summary statistic ν(x) = μ(x), the DC-IGN encoder mean (Kulkarni et al. 2015 §4.1).
 
@@ -276,8 +283,7 @@ class DCIGNStatistic:
         :mod:`encoders.distill`), and a statistic keeping every code (``codes`` slice(None)). None otherwise: random
         mode, a student whose record does not say how its teacher's codes were taught (made before 2026-12-06), a
         VITAE, a part of the code."""
-        train = self.meta.train
-        taught = train.get("teacher", {}).get("mode", train.get("config", {}).get("mode")) == "specific"
+        taught = code_procedure(self.meta.train) == "specific"
         return GRAPHICS_CODES if taught and isinstance(self.model, DCIGN) and self.codes == slice(None) else None
 
     def get_config(self) -> dict:

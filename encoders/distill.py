@@ -32,7 +32,7 @@ import torch
 from abc_inverse.model.scene import Scene
 from abc_inverse.render.simulator import simulator_from_config
 from encoders.batches import LATENT_OF
-from encoders.dcign import DCIGN, load_checkpoint, weights_digest
+from encoders.dcign import DCIGN, code_procedure, load_checkpoint, weights_digest
 
 CLEAN_SHARE = 0.25  # share of each batch the student sees without domain randomisation
 LOGVAR_WEIGHT = 0.1  # weight of the log-variance error against the mean's
@@ -54,9 +54,7 @@ class Teacher:
                              f"faces")
         self.path = str(path)
         self.digest = weights_digest(model)
-        # how the codes the student copies were taught: the teacher's own procedure, or, for a teacher that is itself
-        # a student, the mode its record passes on ("specific": z1-z3 are the graphics codes)
-        self.mode = meta.train.get("teacher", {}).get("mode", meta.train.get("config", {}).get("mode"))
+        self.mode = code_procedure(meta.train)  # how the codes the student copies were taught
         self.model: DCIGN = model.to(device).requires_grad_(False)
         self.simulator = simulator_from_config(meta.simulator)
 

@@ -214,7 +214,7 @@ def agreement(rows: list[dict], angle: str) -> dict:
     """How the fits follow the reference across photos, for ``angle`` ('azimuth' or 'elevation'): Pearson r and the
     least-squares slope of the fitted angle on the reference's (both near 1 when the fit reads the pose, near 0 when
     it returns about the same pose whatever the photo), and the median |Δ| of a pose-blind guess, every photo given
-    the references' median (what the median-|Δ| target asks below that, a fit must read the pose to beat)."""
+    the references' median: a fit must read the pose to do better than that."""
     pairs = np.array([(r[f"reference_{angle}"], r[f"fit_{angle}"]) for r in rows if r["reference_found"]], float)
     pairs = pairs[np.all(np.isfinite(pairs), axis=1)]
     if len(pairs) < 3:

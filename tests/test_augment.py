@@ -86,6 +86,8 @@ def test_head_silhouette_puts_hair_above_the_face_and_nothing_without_one():
         assert shade[where].min() >= 0 and shade[where].max() <= 1 and not shade[~where].any()
     shade, where = head_silhouette(np.zeros((64, 64), np.float32), np.random.default_rng(0))
     assert not where.any()
+    with pytest.raises(ValueError, match="head: .* without augment"):
+        TrainConfig(head=True)
 
 
 def test_neck_silhouette_is_a_column_under_the_face_only():
@@ -98,5 +100,3 @@ def test_neck_silhouette_is_a_column_under_the_face_only():
     assert not where[:, :23].any() and not where[:, 42:].any()  # at most 0.7 face widths wide
     assert NECK_SHADE[0] <= shade[where].min() == shade[where].max() <= NECK_SHADE[1] and not shade[~where].any()
     assert not neck_silhouette(np.zeros((64, 64), np.float32), np.random.default_rng(0))[1].any()
-    with pytest.raises(ValueError, match="head: .* without augment"):
-        TrainConfig(head=True)
