@@ -113,10 +113,12 @@ def observed_render(simulator, scene, condition: Condition, seed: int) -> np.nda
     image = image[0, ..., 0]
     if around:
         cover = depth[0] > 0
-        draw = head_silhouette if condition.head else neck_silhouette if condition.neck else None
-        shade, where = (draw(cover.astype(np.float32), np.random.default_rng(seed)) if draw
-                        else (np.zeros_like(image), np.zeros(cover.shape, bool)))
-        image = np.where(cover, image, np.where(where, shade, condition.background)).astype(np.float32)
+        behind = np.full_like(image, condition.background)
+        if condition.head or condition.neck:
+            draw = head_silhouette if condition.head else neck_silhouette
+            shade, where = draw(cover.astype(np.float32), np.random.default_rng(seed))
+            behind = np.where(where, shade, behind)
+        image = np.where(cover, image, behind).astype(np.float32)
     moved, shift = np.zeros_like(image), condition.shift_px
     if shift >= 0:
         moved[shift:] = image[:len(image) - shift]

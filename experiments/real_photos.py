@@ -50,7 +50,7 @@ import numpy as np  # noqa: E402
 from abc_inverse.fit import simulated_group  # noqa: E402
 from abc_inverse.io import save_png  # noqa: E402
 from abc_inverse.model.landmarks import head_pose  # noqa: E402
-from abc_inverse.model.scene import SCENE_VARIABLES, Scene  # noqa: E402
+from abc_inverse.model.scene import ANGLES, SCENE_VARIABLES, Scene  # noqa: E402
 from abc_inverse.photos import FitCommand, fit_photos, folder_names, photo_list  # noqa: E402
 from abc_inverse.render.simulator import Simulator, simulator_from_config  # noqa: E402
 from samplers.diagnostics import stat_with_warmup  # noqa: E402
@@ -151,7 +151,7 @@ def compare(result: dict, points: np.ndarray, fits: Path) -> tuple[dict, list]:
     row["reference_elevation_canonical"] = pose["canonical_elevation"] if pose else ""
     row["best_pixel_mse"] = result["best_pixel_mse"]
     row["best_pixel_mse_in_face"] = float(np.mean((images[0] - observed)[face] ** 2)) if face.any() else ""
-    row["r_hat_max"] = float(np.max([summary[n]["r_hat"] for n in ("azimuth", "elevation", "light_azimuth")]))
+    row["r_hat_max"] = float(np.max([summary[n]["r_hat"] for n in ANGLES]))
     return row, [observed, images[0], images[1], simulator.render_over(best, observed)[0]]
 
 

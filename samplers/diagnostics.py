@@ -74,6 +74,8 @@ def stuck_chains(draws: np.ndarray) -> np.ndarray:
     draws = np.asarray(draws, np.float64)
     spread = np.ptp(draws, axis=1) <= STUCK_SPREAD * max(float(np.max(np.abs(draws))), 1.0)
     return np.any(spread.reshape(len(draws), -1), axis=1)
+
+
 RHAT_MAX = 1.01  # split R-hat above this: the chains disagree (Vehtari et al. 2021; Stan's threshold)
 ESS_MIN = 400  # bulk or tail ESS below this: too few effective draws for the summaries (Vehtari et al. 2021)
 
