@@ -76,11 +76,13 @@ class Batch(NamedTuple):
     light batches when ``camera`` is asked for; in a distillation with ``centred_pose``, the teacher's renders of the
     scenes from the centred camera; else None). target : (N, 1, S, S) float32, what the decoder
     reconstructs when it is not x: the clean renders of a domain-randomised x (:mod:`encoders.augment`); in a
-    distillation, the teacher's renders of the same scenes (:mod:`encoders.distill`)."""
+    distillation, the teacher's renders of the same scenes (:mod:`encoders.distill`). angles : (N, 3) float32, the
+    scenes' azimuth, elevation and light azimuth in radians (a distillation with ``angle_pose``; else None)."""
 
     x: torch.Tensor
     active: torch.Tensor | None = None
     order: torch.Tensor | None = None
     x_camera: torch.Tensor | None = None
     target: torch.Tensor | None = None
+    angles: torch.Tensor | None = None
 

@@ -13,7 +13,12 @@ With ``centred_pose`` the targets of the pose codes z1–z3 are the teacher's co
 centred camera (:data:`CENTRED_CAMERA`): the student's pose codes then ignore where the camera is, which the
 teacher's do not fully (on renders a wrong camera height can stand in for elevation in its code,
 ``experiments/elevation_camera_ridge.py``), while z4… keep the teacher's code of the scene as rendered, camera
-included.
+included. With ``angle_pose`` the targets of z1–z3 are further still from the render: each is the teacher's
+straight line of that code on its own angle (:meth:`Teacher.fit_lines`: least squares over renders in which the
+angle is drawn from the prior and the other two are 0, as in the paper's Fig. 9a–c sweeps), evaluated at the
+scene's angle. The pose codes are then taught to read their angle and nothing else — face, camera, the other two
+angles — on the teacher's scale: the limit of §3.2.1's invariance targeting. On scenes where everything varies the
+teacher's z2 does not follow elevation (``docs/results/encoders``: r_joint −0.12); such a student's should.
 
 This is knowledge distillation (Hinton, Vinyals & Dean 2015) in its regression form: the student regresses the
 teacher's encoder outputs, mean and log-variance, by squared error (as FitNets regress a teacher's features, Romero
@@ -31,13 +36,16 @@ import torch
 
 from abc_inverse.model.scene import Scene
 from abc_inverse.render.simulator import simulator_from_config
-from encoders.batches import LATENT_OF
+from encoders.batches import LATENT_OF, VARIED_ANGLE
 from encoders.dcign import DCIGN, code_procedure, load_checkpoint, weights_digest
 
 CLEAN_SHARE = 0.25  # share of each batch the student sees without domain randomisation
 LOGVAR_WEIGHT = 0.1  # weight of the log-variance error against the mean's
 CENTRED_CAMERA = 0.5  # camera variables (x, y, distance) of the view whose pose codes are the centred targets
 POSE_CODES = sorted(LATENT_OF.values())  # z1-z3
+POSE_ANGLES = tuple(VARIED_ANGLE[kind] for kind in sorted(LATENT_OF, key=LATENT_OF.get))  # their Scene fields
+LINE_SCENES = 1000  # renders per angle that fit the teacher's lines (angle_pose)
+LINE_SEED = 2 * 10**6  # with the run's seed, seeds those renders apart from training and held-out draws
 
 
 class Teacher:
@@ -57,6 +65,32 @@ class Teacher:
         self.mode = code_procedure(meta.train)  # how the codes the student copies were taught
         self.model: DCIGN = model.to(device).requires_grad_(False)
         self.simulator = simulator_from_config(meta.simulator)
+        self.lines: torch.Tensor | None = None  # (3, 2) intercept, slope of z1-z3 on their angles (fit_lines)
+
+    def fit_lines(self, rng: np.random.Generator, n: int = LINE_SCENES) -> np.ndarray:
+        """Fit and keep the teacher's straight line of each pose code z1–z3 on its own angle: for each of azimuth,
+        elevation and light azimuth, n prior scenes with that angle as drawn and the other two 0, rendered
+        (:meth:`render`) and encoded; least squares of the code's mean on the angle (radians). Returns (3, 2)
+        float64 (intercept in code units, slope in code units per radian), rows z1, z2, z3 (``angle_pose``)."""
+        lines = np.empty((len(POSE_ANGLES), 2))
+        for k, angle in zip(POSE_CODES, POSE_ANGLES, strict=True):
+            scenes = self.simulator.prior.sample(rng, n)
+            scenes = scenes._replace(**{a: np.zeros(n) for a in POSE_ANGLES if a != angle})
+            with torch.no_grad():
+                z = self.model.encode(self.render(scenes).to(self.device))[0][:, k].double().cpu().numpy()
+            slope, intercept = np.polyfit(getattr(scenes, angle), z, 1)
+            lines[k] = intercept, slope
+        self.lines = torch.from_numpy(lines).float().to(self.device)
+        return lines
+
+    @property
+    def device(self) -> torch.device:
+        """The teacher network's torch device."""
+        return next(self.model.parameters()).device
+
+    def angles(self, scenes: Scene) -> torch.Tensor:
+        """(N, 3) float32 on the CPU: the scenes' azimuth, elevation and light azimuth in radians (z1–z3's angles)."""
+        return torch.from_numpy(np.stack([getattr(scenes, a) for a in POSE_ANGLES], 1)).float()
 
     def render(self, scenes: Scene) -> torch.Tensor:
         """The teacher's inputs: (N, 1, S, S) float32 clean renders of the N scenes, intensities in [0, 1], on the CPU,
@@ -67,16 +101,22 @@ class Teacher:
         """:meth:`render` of the scenes seen from the centred camera (every camera variable ``CENTRED_CAMERA``)."""
         return self.render(scenes._replace(camera=np.full_like(scenes.camera, CENTRED_CAMERA)))
 
-    def codes(self, x: torch.Tensor, x_centred: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def codes(self, x: torch.Tensor, x_centred: torch.Tensor | None = None, angles: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
         """Targets (mu, logvar), each (N, latent_dim) float32 on the teacher's device, of the teacher's inputs x
         (N, 1, S, S) float32 in [0, 1] (any device); with ``x_centred`` (N, 1, S, S), the same scenes from the centred
-        camera, the targets of the pose codes z1-z3 are those of x_centred. No gradient."""
-        device = next(self.model.parameters()).device
+        camera, the targets of the pose codes z1-z3 are those of x_centred; with ``angles`` (N, 3) float32 radians
+        (:meth:`angles`), the means of z1–z3 are the teacher's lines at those angles (log-variances the render's).
+        No gradient. Raises ValueError for angles before :meth:`fit_lines`."""
+        if angles is not None and self.lines is None:
+            raise ValueError("angles: the teacher's lines are not fitted; call fit_lines first")
         with torch.no_grad():
-            mu, logvar = self.model.encode(x.to(device))
+            mu, logvar = self.model.encode(x.to(self.device))
             if x_centred is not None:
-                mu_c, logvar_c = self.model.encode(x_centred.to(device))
+                mu_c, logvar_c = self.model.encode(x_centred.to(self.device))
                 mu[:, POSE_CODES], logvar[:, POSE_CODES] = mu_c[:, POSE_CODES], logvar_c[:, POSE_CODES]
+            if angles is not None:
+                mu[:, POSE_CODES] = self.lines[:, 0] + self.lines[:, 1] * angles.to(self.device)
             return mu, logvar
 
 

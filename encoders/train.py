@@ -57,7 +57,7 @@ from encoders.dcign import (
     save_checkpoint,
     weights_digest,
 )
-from encoders.distill import Teacher, clean_count, code_variance, distillation_loss, heldout_error
+from encoders.distill import LINE_SEED, Teacher, clean_count, code_variance, distillation_loss, heldout_error
 from encoders.dsprites import sample as sample_sprites
 from encoders.losses import forward_pass, objective
 from encoders.vitae import CHECKPOINT_FORMATS as VITAE_FORMATS
@@ -132,6 +132,9 @@ class TrainConfig:
                           group=BEYOND)
     centred_pose: bool = option(False, "teacher: the targets of z1-z3 are the teacher's codes of each scene seen from "
                                 "the centred camera, so that the pose codes ignore the camera", group=BEYOND)
+    angle_pose: bool = option(False, "teacher: the targets of z1-z3 are the teacher's straight line of each code on "
+                              "its own angle (fitted on renders with that angle drawn, the other two 0), at each "
+                              "scene's angle, so that the pose codes read their angle alone", group=BEYOND)
 
     model: str = option("dcign", "network: dcign; vae and beta-vae (the DC-IGN network on random batches, KL weight 1 "
                         "or --kl-weight > 1); u-vitae, c-vitae (encoders/vitae.py: latent_dim is z_A's size)",
@@ -158,6 +161,9 @@ class TrainConfig:
                              "augment")
         if self.centred_pose and not self.teacher:
             raise ValueError("centred_pose: needs a teacher (distillation), got centred_pose=True and no teacher")
+        if self.angle_pose and (not self.teacher or self.centred_pose):
+            raise ValueError(f"angle_pose: needs a teacher and replaces centred_pose, got teacher {self.teacher!r}, "
+                             f"centred_pose {self.centred_pose}")
         if self.data == "dsprites" and (self.image_size != 64 or self.mode != "random" or self.augment):
             raise ValueError(f"data: dsprites are 64-pixel images on random batches without augmentation, got "
                              f"image_size {self.image_size}, mode {self.mode!r}, augment {self.augment}")
@@ -204,7 +210,8 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
     encoder's inputs are domain-randomised (:func:`encoders.augment.augment`; in specific mode one draw per batch)
     and the clean renders are the target. With a ``teacher`` (distillation, random mode): the first
     :func:`encoders.distill.clean_count` inputs are left clean and the target is the teacher's render of each scene
-    (with ``config.centred_pose``, ``x_camera`` holds its render from the centred camera).
+    (with ``config.centred_pose``, ``x_camera`` holds its render from the centred camera; with ``config.angle_pose``,
+    ``angles`` holds the scenes' angles).
     With ``config.data == 'dsprites'``: independent dSprites (random mode).
     """
     if config.data == "dsprites":
@@ -227,7 +234,8 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
             k = clean_count(len(x))
             x[:k] = target[:k]
         centred = teacher.render_centred(scenes) if config.centred_pose else None
-        return Batch(x, x_camera=centred, target=teacher.render(scenes))
+        angles = teacher.angles(scenes) if config.angle_pose else None
+        return Batch(x, x_camera=centred, target=teacher.render(scenes), angles=angles)
     kind = draw_batch_type(rng, config.shape_bias)
     spread = 1.0 if step is None else curriculum_spread(config, step)
     scenes = transformation_scenes(simulator.prior, rng, kind, config.batch_size, spread, config.intrinsic_camera)
@@ -251,7 +259,7 @@ def train_step(model: DCIGN, opt: torch.optim.Optimizer, batch: Batch, gen: torc
     :func:`encoders.distill.distillation_loss` instead, and returns (that loss, the means' squared error per latent,
     0)."""
     if teacher is not None:
-        loss, mse = distillation_loss(model, batch.x, *teacher.codes(batch.target, batch.x_camera))
+        loss, mse = distillation_loss(model, batch.x, *teacher.codes(batch.target, batch.x_camera, batch.angles))
         reported = loss.item(), mse.item(), 0.0
     else:
         f = forward_pass(model, batch, gen, config.clamp)
@@ -358,9 +366,12 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
                                               framing=config.framing, head=config.head))[:, None] \
             if config.augment else None
         centred = teacher.render_centred(scenes) if config.centred_pose else None
-        targets = teacher.codes(teacher.render(scenes), centred)[0]  # fixed: encoded once, not at every checkpoint
+        lines = teacher.fit_lines(np.random.default_rng((LINE_SEED, config.seed))) if config.angle_pose else None
+        angles = teacher.angles(scenes) if config.angle_pose else None
+        targets = teacher.codes(teacher.render(scenes), centred, angles)[0]  # fixed: encoded once
         run.heldout_distill = (run.heldout, None if randomised is None else randomised.to(device), targets)
-        run.record["teacher"] = {"path": teacher.path, "weights_sha256": teacher.digest, "mode": teacher.mode}
+        run.record["teacher"] = {"path": teacher.path, "weights_sha256": teacher.digest, "mode": teacher.mode,
+                                 **({} if lines is None else {"pose_lines": lines.round(6).tolist()})}
     if resume is None and init is None:
         return run
     if resume is None:

@@ -11,7 +11,7 @@ import torch
 from abc_inverse.model.morphable import load_model
 from abc_inverse.render.simulator import RenderSettings, Simulator
 from encoders.dcign import DEFAULT_CHECKPOINT, load_checkpoint
-from encoders.distill import LOGVAR_WEIGHT, Teacher, clean_count, distillation_loss
+from encoders.distill import LOGVAR_WEIGHT, POSE_ANGLES, Teacher, clean_count, distillation_loss
 from encoders.train import TrainConfig, draw_batch, make_optimizer, resume_config, train, train_step
 
 TINY = dict(batch_size=8, image_size=16, latent_dim=6, channels=(4, 8), n_shape=3, n_albedo=2, seed=3)
@@ -29,6 +29,14 @@ def _student(teacher, **changes):
                           "checkpoint_every": 1000, **changes})
 
 
+def _batch(teacher, **changes):
+    """(a fresh Teacher, the first batch of a student with ``changes``, the batch's 8 scenes)."""
+    simulator = Simulator(load_model(3, 2), RenderSettings(image_size=16, supersample=2, features=True))
+    taught = Teacher(teacher)
+    batch = draw_batch(simulator, np.random.default_rng(5), _student(teacher, **changes), 1, taught)
+    return taught, batch, simulator.prior.sample(np.random.default_rng(5), 8)  # the same draw as the batch's
+
+
 def test_a_batch_pairs_randomised_renders_with_the_teachers_renders_of_the_same_scenes(teacher):
     config = _student(teacher)
     simulator = Simulator(load_model(3, 2), RenderSettings(image_size=16, supersample=2, features=True))
@@ -44,11 +52,7 @@ def test_a_batch_pairs_randomised_renders_with_the_teachers_renders_of_the_same_
 
 
 def test_centred_pose_targets_come_from_the_centred_camera_for_z1_to_z3_only(teacher):
-    config = _student(teacher, centred_pose=True)
-    simulator = Simulator(load_model(3, 2), RenderSettings(image_size=16, supersample=2, features=True))
-    taught = Teacher(teacher)
-    batch = draw_batch(simulator, np.random.default_rng(5), config, 1, taught)
-    scenes = simulator.prior.sample(np.random.default_rng(5), 8)
+    taught, batch, scenes = _batch(teacher, centred_pose=True)
     centred = scenes._replace(camera=np.full((8, 3), 0.5))
     np.testing.assert_array_equal(batch.x_camera[:, 0].numpy(), taught.simulator(centred))
     mu, logvar = taught.codes(batch.target, batch.x_camera)
@@ -58,6 +62,44 @@ def test_centred_pose_targets_come_from_the_centred_camera_for_z1_to_z3_only(tea
     assert not torch.equal(mu[:, :3], mu_own[:, :3])  # the camera moved the teacher's pose codes
     with pytest.raises(ValueError, match="centred_pose: needs a teacher"):
         TrainConfig(**TINY, centred_pose=True)
+
+
+def test_the_teachers_lines_are_fitted_with_the_other_angles_at_zero(teacher, monkeypatch):
+    taught = Teacher(teacher)
+    intercept, slope = np.array([0.3, -1.0, 2.0]), np.array([2.5, 4.0, -1.5])
+
+    def render(scenes):  # an image that carries the three angles in its first pixels
+        x = torch.zeros(len(scenes.azimuth), 1, 16, 16)
+        x[:, 0, 0, :3] = torch.from_numpy(np.stack([getattr(scenes, a) for a in POSE_ANGLES], 1)).float()
+        return x
+
+    def encode(x):  # z_k = a_k + b_k · angle_k + 0.7 · (the sum of the angles): the other angles must be held at 0
+        angles = x[:, 0, 0, :3].double()
+        mu = torch.zeros(len(x), 6, dtype=torch.float64)
+        mu[:, :3] = torch.from_numpy(intercept) + torch.from_numpy(slope) * angles + 0.7 * angles.sum(1, keepdim=True)
+        return mu.float(), torch.zeros(len(x), 6)
+
+    monkeypatch.setattr(taught, "render", render)
+    monkeypatch.setattr(taught.model, "encode", encode)
+    lines = taught.fit_lines(np.random.default_rng(0), n=50)
+    np.testing.assert_allclose(lines, np.stack([intercept, slope + 0.7], 1), atol=1e-5)
+
+
+def test_angle_pose_targets_are_the_teachers_lines_for_z1_to_z3_only(teacher):
+    taught, batch, scenes = _batch(teacher, angle_pose=True)
+    expected = np.stack([scenes.azimuth, scenes.elevation, scenes.light_azimuth], 1)
+    np.testing.assert_allclose(batch.angles.numpy(), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="angles: the teacher's lines are not fitted"):
+        taught.codes(batch.target, angles=batch.angles)
+    lines = taught.fit_lines(np.random.default_rng(1), n=20)
+    mu, logvar = taught.codes(batch.target, angles=batch.angles)
+    mu_own, logvar_own = taught.codes(batch.target)
+    np.testing.assert_allclose(mu[:, :3].numpy(), lines[:, 0] + lines[:, 1] * expected, rtol=1e-5, atol=1e-5)
+    assert torch.equal(mu[:, 3:], mu_own[:, 3:]) and torch.equal(logvar, logvar_own)
+    with pytest.raises(ValueError, match="angle_pose: needs a teacher"):
+        TrainConfig(**TINY, angle_pose=True)
+    with pytest.raises(ValueError, match="angle_pose: .* replaces centred_pose"):
+        _student(teacher, angle_pose=True, centred_pose=True)
 
 
 def test_distillation_loss_known_answer():
