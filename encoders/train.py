@@ -135,6 +135,8 @@ class TrainConfig:
     angle_pose: bool = option(False, "teacher: the targets of z1-z3 are the teacher's straight line of each code on "
                               "its own angle (fitted on renders with that angle drawn, the other two 0), at each "
                               "scene's angle, so that the pose codes read their angle alone", group=BEYOND)
+    lr_final: float = option(1.0, "learning rate at the last step as a share of --lr, reached linearly from the "
+                             "first step (1 = constant, the paper's)", gt=0, le=1, group=BEYOND)
 
     model: str = option("dcign", "network: dcign; vae and beta-vae (the DC-IGN network on random batches, KL weight 1 "
                         "or --kl-weight > 1); u-vitae, c-vitae (encoders/vitae.py: latent_dim is z_A's size)",
@@ -269,6 +271,14 @@ def train_step(model: DCIGN, opt: torch.optim.Optimizer, batch: Batch, gen: torc
     loss.backward()
     opt.step()
     return reported
+
+
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The learning rate of step 1 … config.steps: ``lr`` at step 1, falling linearly to ``lr_final`` · ``lr`` at the
+    last step (constant with lr_final = 1, as in the paper). A resumed run that asks for more steps stretches the
+    rest of the schedule."""
+    done = (step - 1) / max(config.steps - 1, 1)
+    return config.lr * (1 - (1 - config.lr_final) * done)
 
 
 def make_optimizer(model: DCIGN, config: TrainConfig) -> torch.optim.RMSprop:
@@ -446,6 +456,8 @@ def train(config: TrainConfig, out: Path, command: str = "", progress: bool = Tr
     for step in bar:
         batch = draw_batch(run.simulator, run.rng, config, step, run.teacher)
         batch = Batch(*(None if t is None else t.to(device) for t in batch))
+        for group in run.opt.param_groups:
+            group["lr"] = learning_rate(config, step)
         loss, rec, kl = train_step(run.model, run.opt, batch, run.gen, config, run.teacher)
         run.history.append(-loss)
         if step % 20 == 0 and run.teacher is not None:

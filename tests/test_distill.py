@@ -12,7 +12,7 @@ from abc_inverse.model.morphable import load_model
 from abc_inverse.render.simulator import RenderSettings, Simulator
 from encoders.dcign import DEFAULT_CHECKPOINT, load_checkpoint
 from encoders.distill import LOGVAR_WEIGHT, POSE_ANGLES, Teacher, clean_count, distillation_loss
-from encoders.train import TrainConfig, draw_batch, make_optimizer, resume_config, train, train_step
+from encoders.train import TrainConfig, draw_batch, learning_rate, make_optimizer, resume_config, train, train_step
 
 TINY = dict(batch_size=8, image_size=16, latent_dim=6, channels=(4, 8), n_shape=3, n_albedo=2, seed=3)
 
@@ -146,6 +146,15 @@ def test_a_distillation_resumes_exactly(teacher, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert record["heldout_distillation"] == train(_student(teacher, steps=4), tmp_path / "again.pt",
                                                    progress=False)["heldout_distillation"]
+
+
+def test_the_learning_rate_falls_linearly_to_its_final_share(teacher, tmp_path):
+    config = _student(teacher, steps=11, lr=1e-3, lr_final=0.1)
+    assert [learning_rate(config, s) for s in (1, 6, 11)] == pytest.approx([1e-3, 5.5e-4, 1e-4])
+    assert learning_rate(replace(config, lr_final=1.0), 7) == 1e-3
+    train(replace(config, steps=3), tmp_path / "s.pt", progress=False)
+    optimizer = load_checkpoint(tmp_path / "s.pt")[2]["optimizer"]
+    assert optimizer["param_groups"][0]["lr"] == pytest.approx(1e-4)  # the last step's
 
 
 def test_a_distillation_resumed_with_another_teacher_is_refused(teacher, tmp_path):
