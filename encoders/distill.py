@@ -14,10 +14,11 @@ centred camera (:data:`CENTRED_CAMERA`): the student's pose codes then ignore wh
 teacher's do not fully (on renders a wrong camera height can stand in for elevation in its code,
 ``experiments/elevation_camera_ridge.py``), while z4… keep the teacher's code of the scene as rendered, camera
 included. With ``angle_pose`` the targets of z1–z3 are further still from the render: each is the teacher's
-straight line of that code on its own angle (:meth:`Teacher.fit_lines`: least squares over renders in which the
-angle is drawn from the prior and the other two are 0, as in the paper's Fig. 9a–c sweeps), evaluated at the
-scene's angle. The pose codes are then taught to read their angle and nothing else — face, camera, the other two
-angles — on the teacher's scale: the limit of §3.2.1's invariance targeting. On scenes where everything varies the
+straight line of that code on its own angle (:meth:`Teacher.fit_curves`: least squares over renders in which the
+angle is drawn from the prior and the other two are 0, as in the paper's Fig. 9a–c sweeps), or with ``angle_bins``
+its mean code in bins of the angle (its bends kept), evaluated at the scene's angle. The pose codes are then taught
+to read their angle and nothing else — face, camera, the other two angles — on the teacher's scale: the limit of
+§3.2.1's invariance targeting. On scenes where everything varies the
 teacher's z2 does not follow elevation (``docs/results/encoders``: r_joint −0.12); such a student's should.
 
 This is knowledge distillation (Hinton, Vinyals & Dean 2015) in its regression form: the student regresses the
@@ -34,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from abc_inverse.model.scene import Scene
+from abc_inverse.model.scene import ANGLE_LIMITS, Scene
 from abc_inverse.render.simulator import simulator_from_config
 from encoders.batches import LATENT_OF, VARIED_ANGLE
 from encoders.dcign import DCIGN, code_procedure, load_checkpoint, weights_digest
@@ -44,7 +45,7 @@ LOGVAR_WEIGHT = 0.1  # weight of the log-variance error against the mean's
 CENTRED_CAMERA = 0.5  # camera variables (x, y, distance) of the view whose pose codes are the centred targets
 POSE_CODES = sorted(LATENT_OF.values())  # z1-z3
 POSE_ANGLES = tuple(VARIED_ANGLE[kind] for kind in sorted(LATENT_OF, key=LATENT_OF.get))  # their Scene fields
-LINE_SCENES = 1000  # renders per angle that fit the teacher's lines (angle_pose)
+LINE_SCENES = 1000  # renders per angle that fit the teacher's curves (angle_pose)
 LINE_SEED = 2 * 10**6  # with the run's seed, seeds those renders apart from training and held-out draws
 
 
@@ -65,23 +66,40 @@ class Teacher:
         self.mode = code_procedure(meta.train)  # how the codes the student copies were taught
         self.model: DCIGN = model.to(device).requires_grad_(False)
         self.simulator = simulator_from_config(meta.simulator)
-        self.lines: torch.Tensor | None = None  # (3, 2) intercept, slope of z1-z3 on their angles (fit_lines)
+        self.curves: tuple[np.ndarray, np.ndarray] | None = None  # knots, values (3, K) of z1-z3 (fit_curves)
 
-    def fit_lines(self, rng: np.random.Generator, n: int = LINE_SCENES) -> np.ndarray:
-        """Fit and keep the teacher's straight line of each pose code z1–z3 on its own angle: for each of azimuth,
-        elevation and light azimuth, n prior scenes with that angle as drawn and the other two 0, rendered
-        (:meth:`render`) and encoded; least squares of the code's mean on the angle (radians). Returns (3, 2)
-        float64 (intercept in code units, slope in code units per radian), rows z1, z2, z3 (``angle_pose``)."""
-        lines = np.empty((len(POSE_ANGLES), 2))
+    def fit_curves(self, rng: np.random.Generator, n: int = LINE_SCENES, bins: int = 0
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Fit and keep the teacher's code of each pose code z1–z3 as a function of its own angle alone: for each of
+        azimuth, elevation and light azimuth, n prior scenes with that angle as drawn and the other two 0, rendered
+        (:meth:`render`) and encoded. bins = 0: the least-squares straight line of the code's mean on the angle;
+        bins = K > 0: the mean code in K equal bins of the angle's prior range, joined by straight segments through
+        the bins' centres (flat beyond the outer centres) — the teacher's conditional mean, its bends kept.
+        Returns (knots, values), each (3, K') float64 (radians; code units), K' = 2 for the line (the prior's
+        limits), rows z1, z2, z3 (``angle_pose``). Raises ValueError for bins < 0 or a bin that no render fell in."""
+        if bins < 0:
+            raise ValueError(f"bins: expected an integer ≥ 0, got {bins}")
+        knots, values = [], []
         for k, angle in zip(POSE_CODES, POSE_ANGLES, strict=True):
             scenes = self.simulator.prior.sample(rng, n)
             scenes = scenes._replace(**{a: np.zeros(n) for a in POSE_ANGLES if a != angle})
             with torch.no_grad():
                 z = self.model.encode(self.render(scenes).to(self.device))[0][:, k].double().cpu().numpy()
-            slope, intercept = np.polyfit(getattr(scenes, angle), z, 1)
-            lines[k] = intercept, slope
-        self.lines = torch.from_numpy(lines).float().to(self.device)
-        return lines
+            theta, limit = getattr(scenes, angle), ANGLE_LIMITS[angle]
+            if bins == 0:
+                slope, intercept = np.polyfit(theta, z, 1)
+                knots.append(np.array([-limit, limit]))
+                values.append(intercept + slope * knots[-1])
+                continue
+            edges = np.linspace(-limit, limit, bins + 1)
+            which = np.clip(np.digitize(theta, edges) - 1, 0, bins - 1)
+            counts = np.bincount(which, minlength=bins)
+            if not counts.all():
+                raise ValueError(f"bins: {bins} bins of {angle} leave some empty with n={n} renders; use fewer bins")
+            knots.append((edges[:-1] + edges[1:]) / 2)
+            values.append(np.bincount(which, weights=z, minlength=bins) / counts)
+        self.curves = np.stack(knots), np.stack(values)
+        return self.curves
 
     @property
     def device(self) -> torch.device:
@@ -106,17 +124,19 @@ class Teacher:
         """Targets (mu, logvar), each (N, latent_dim) float32 on the teacher's device, of the teacher's inputs x
         (N, 1, S, S) float32 in [0, 1] (any device); with ``x_centred`` (N, 1, S, S), the same scenes from the centred
         camera, the targets of the pose codes z1-z3 are those of x_centred; with ``angles`` (N, 3) float32 radians
-        (:meth:`angles`), the means of z1–z3 are the teacher's lines at those angles (log-variances the render's).
-        No gradient. Raises ValueError for angles before :meth:`fit_lines`."""
-        if angles is not None and self.lines is None:
-            raise ValueError("angles: the teacher's lines are not fitted; call fit_lines first")
+        (:meth:`angles`), the means of z1–z3 are the teacher's curves (:meth:`fit_curves`) at those angles
+        (log-variances the render's). No gradient. Raises ValueError for angles before :meth:`fit_curves`."""
+        if angles is not None and self.curves is None:
+            raise ValueError("angles: the teacher's curves are not fitted; call fit_curves first")
         with torch.no_grad():
             mu, logvar = self.model.encode(x.to(self.device))
             if x_centred is not None:
                 mu_c, logvar_c = self.model.encode(x_centred.to(self.device))
                 mu[:, POSE_CODES], logvar[:, POSE_CODES] = mu_c[:, POSE_CODES], logvar_c[:, POSE_CODES]
             if angles is not None:
-                mu[:, POSE_CODES] = self.lines[:, 0] + self.lines[:, 1] * angles.to(self.device)
+                theta = angles.double().cpu().numpy()
+                pose = [np.interp(theta[:, k], *(table[k] for table in self.curves)) for k in POSE_CODES]
+                mu[:, POSE_CODES] = torch.from_numpy(np.stack(pose, 1)).float().to(self.device)
             return mu, logvar
 
 

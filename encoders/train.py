@@ -135,6 +135,9 @@ class TrainConfig:
     angle_pose: bool = option(False, "teacher: the targets of z1-z3 are the teacher's straight line of each code on "
                               "its own angle (fitted on renders with that angle drawn, the other two 0), at each "
                               "scene's angle, so that the pose codes read their angle alone", group=BEYOND)
+    angle_bins: int = option(0, "angle_pose: 0 = the teacher's straight line of each pose code on its angle; K > 0 = "
+                             "its mean code in K equal bins of the angle, joined by straight segments", ge=0, le=50,
+                             group=BEYOND)
     lr_final: float = option(1.0, "learning rate at the last step as a share of --lr, reached linearly from the "
                              "first step (1 = constant, the paper's)", gt=0, le=1, group=BEYOND)
 
@@ -166,6 +169,8 @@ class TrainConfig:
         if self.angle_pose and (not self.teacher or self.centred_pose):
             raise ValueError(f"angle_pose: needs a teacher and replaces centred_pose, got teacher {self.teacher!r}, "
                              f"centred_pose {self.centred_pose}")
+        if self.angle_bins and not self.angle_pose:
+            raise ValueError(f"angle_bins: shapes angle_pose's targets, got angle_bins={self.angle_bins} without it")
         if self.data == "dsprites" and (self.image_size != 64 or self.mode != "random" or self.augment):
             raise ValueError(f"data: dsprites are 64-pixel images on random batches without augmentation, got "
                              f"image_size {self.image_size}, mode {self.mode!r}, augment {self.augment}")
@@ -376,12 +381,14 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
                                               framing=config.framing, head=config.head))[:, None] \
             if config.augment else None
         centred = teacher.render_centred(scenes) if config.centred_pose else None
-        lines = teacher.fit_lines(np.random.default_rng((LINE_SEED, config.seed))) if config.angle_pose else None
+        curves = teacher.fit_curves(np.random.default_rng((LINE_SEED, config.seed)), bins=config.angle_bins) \
+            if config.angle_pose else None
         angles = teacher.angles(scenes) if config.angle_pose else None
         targets = teacher.codes(teacher.render(scenes), centred, angles)[0]  # fixed: encoded once
         run.heldout_distill = (run.heldout, None if randomised is None else randomised.to(device), targets)
         run.record["teacher"] = {"path": teacher.path, "weights_sha256": teacher.digest, "mode": teacher.mode,
-                                 **({} if lines is None else {"pose_lines": lines.round(6).tolist()})}
+                                 **({} if curves is None else {"pose_curves": {
+                                     "knots": curves[0].round(6).tolist(), "values": curves[1].round(6).tolist()}})}
     if resume is None and init is None:
         return run
     if resume is None:

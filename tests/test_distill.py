@@ -64,42 +64,62 @@ def test_centred_pose_targets_come_from_the_centred_camera_for_z1_to_z3_only(tea
         TrainConfig(**TINY, centred_pose=True)
 
 
-def test_the_teachers_lines_are_fitted_with_the_other_angles_at_zero(teacher, monkeypatch):
-    taught = Teacher(teacher)
-    intercept, slope = np.array([0.3, -1.0, 2.0]), np.array([2.5, 4.0, -1.5])
-
+def _angle_coded(taught, monkeypatch, code):
+    """Make ``taught`` a teacher whose z1–z3 are code(angles) (N, 3) → (N, 3) of the scene's three angles."""
     def render(scenes):  # an image that carries the three angles in its first pixels
         x = torch.zeros(len(scenes.azimuth), 1, 16, 16)
         x[:, 0, 0, :3] = torch.from_numpy(np.stack([getattr(scenes, a) for a in POSE_ANGLES], 1)).float()
         return x
 
-    def encode(x):  # z_k = a_k + b_k · angle_k + 0.7 · (the sum of the angles): the other angles must be held at 0
-        angles = x[:, 0, 0, :3].double()
+    def encode(x):
         mu = torch.zeros(len(x), 6, dtype=torch.float64)
-        mu[:, :3] = torch.from_numpy(intercept) + torch.from_numpy(slope) * angles + 0.7 * angles.sum(1, keepdim=True)
+        mu[:, :3] = code(x[:, 0, 0, :3].double())
         return mu.float(), torch.zeros(len(x), 6)
 
     monkeypatch.setattr(taught, "render", render)
     monkeypatch.setattr(taught.model, "encode", encode)
-    lines = taught.fit_lines(np.random.default_rng(0), n=50)
-    np.testing.assert_allclose(lines, np.stack([intercept, slope + 0.7], 1), atol=1e-5)
+
+
+def test_the_teachers_lines_are_fitted_with_the_other_angles_at_zero(teacher, monkeypatch):
+    taught = Teacher(teacher)
+    intercept, slope = torch.tensor([0.3, -1.0, 2.0]), torch.tensor([2.5, 4.0, -1.5])
+    # z_k = a_k + b_k · angle_k + 0.7 · (the sum of the angles): the other angles must be held at 0
+    _angle_coded(taught, monkeypatch, lambda a: intercept + slope * a + 0.7 * a.sum(1, keepdim=True))
+    knots, values = taught.fit_curves(np.random.default_rng(0), n=50)
+    np.testing.assert_allclose(values, intercept.numpy()[:, None] + (slope.numpy() + 0.7)[:, None] * knots, atol=1e-5)
+    np.testing.assert_allclose(knots[:, 1], [1.5, np.pi / 2, np.pi / 2])  # the prior's limits
+
+
+def test_the_teachers_binned_curves_keep_its_bends(teacher, monkeypatch):
+    taught = Teacher(teacher)
+    _angle_coded(taught, monkeypatch, lambda a: a**2)  # a U-shaped code: its straight line is flat
+    knots, values = taught.fit_curves(np.random.default_rng(0), n=400, bins=6)
+    assert knots.shape == values.shape == (3, 6)
+    # each bin's mean of angle² is its centre² plus the bin's variance, (width)² / 12, up to the draw's error
+    width = 2 * np.array([1.5, np.pi / 2, np.pi / 2])[:, None] / 6
+    np.testing.assert_allclose(values, knots**2 + width**2 / 12, atol=0.08)
+    with pytest.raises(ValueError, match="bins: 50 bins of azimuth leave some empty"):
+        taught.fit_curves(np.random.default_rng(0), n=20, bins=50)
 
 
 def test_angle_pose_targets_are_the_teachers_lines_for_z1_to_z3_only(teacher):
     taught, batch, scenes = _batch(teacher, angle_pose=True)
     expected = np.stack([scenes.azimuth, scenes.elevation, scenes.light_azimuth], 1)
     np.testing.assert_allclose(batch.angles.numpy(), expected, rtol=1e-6)
-    with pytest.raises(ValueError, match="angles: the teacher's lines are not fitted"):
+    with pytest.raises(ValueError, match="angles: the teacher's curves are not fitted"):
         taught.codes(batch.target, angles=batch.angles)
-    lines = taught.fit_lines(np.random.default_rng(1), n=20)
+    knots, values = taught.fit_curves(np.random.default_rng(1), n=20)
     mu, logvar = taught.codes(batch.target, angles=batch.angles)
     mu_own, logvar_own = taught.codes(batch.target)
-    np.testing.assert_allclose(mu[:, :3].numpy(), lines[:, 0] + lines[:, 1] * expected, rtol=1e-5, atol=1e-5)
+    slope = (values[:, 1] - values[:, 0]) / (knots[:, 1] - knots[:, 0])
+    np.testing.assert_allclose(mu[:, :3].numpy(), values[:, 0] + slope * (expected - knots[:, 0]), atol=1e-5)
     assert torch.equal(mu[:, 3:], mu_own[:, 3:]) and torch.equal(logvar, logvar_own)
     with pytest.raises(ValueError, match="angle_pose: needs a teacher"):
         TrainConfig(**TINY, angle_pose=True)
     with pytest.raises(ValueError, match="angle_pose: .* replaces centred_pose"):
         _student(teacher, angle_pose=True, centred_pose=True)
+    with pytest.raises(ValueError, match="angle_bins: shapes angle_pose's targets"):
+        _student(teacher, angle_bins=8)
 
 
 def test_distillation_loss_known_answer():
