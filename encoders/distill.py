@@ -45,8 +45,8 @@ LOGVAR_WEIGHT = 0.1  # weight of the log-variance error against the mean's
 CENTRED_CAMERA = 0.5  # camera variables (x, y, distance) of the view whose pose codes are the centred targets
 POSE_CODES = sorted(LATENT_OF.values())  # z1-z3
 POSE_ANGLES = tuple(VARIED_ANGLE[kind] for kind in sorted(LATENT_OF, key=LATENT_OF.get))  # their Scene fields
-LINE_SCENES = 1000  # renders per angle that fit the teacher's curves (angle_pose)
-LINE_SEED = 2 * 10**6  # with the run's seed, seeds those renders apart from training and held-out draws
+CURVE_SCENES = 1000  # renders per angle that fit the teacher's curves (angle_pose)
+CURVE_SEED = 2 * 10**6  # with the run's seed, seeds those renders apart from training and held-out draws
 
 
 class Teacher:
@@ -68,7 +68,7 @@ class Teacher:
         self.simulator = simulator_from_config(meta.simulator)
         self.curves: tuple[np.ndarray, np.ndarray] | None = None  # knots, values (3, K) of z1-z3 (fit_curves)
 
-    def fit_curves(self, rng: np.random.Generator, n: int = LINE_SCENES, bins: int = 0
+    def fit_curves(self, rng: np.random.Generator, n: int = CURVE_SCENES, bins: int = 0
                    ) -> tuple[np.ndarray, np.ndarray]:
         """Fit and keep the teacher's code of each pose code z1–z3 as a function of its own angle alone: for each of
         azimuth, elevation and light azimuth, n prior scenes with that angle as drawn and the other two 0, rendered

@@ -57,7 +57,7 @@ from encoders.dcign import (
     save_checkpoint,
     weights_digest,
 )
-from encoders.distill import LINE_SEED, Teacher, clean_count, code_variance, distillation_loss, heldout_error
+from encoders.distill import CURVE_SEED, Teacher, clean_count, code_variance, distillation_loss, heldout_error
 from encoders.dsprites import sample as sample_sprites
 from encoders.losses import forward_pass, objective
 from encoders.vitae import CHECKPOINT_FORMATS as VITAE_FORMATS
@@ -132,9 +132,10 @@ class TrainConfig:
                           group=BEYOND)
     centred_pose: bool = option(False, "teacher: the targets of z1-z3 are the teacher's codes of each scene seen from "
                                 "the centred camera, so that the pose codes ignore the camera", group=BEYOND)
-    angle_pose: bool = option(False, "teacher: the targets of z1-z3 are the teacher's straight line of each code on "
-                              "its own angle (fitted on renders with that angle drawn, the other two 0), at each "
-                              "scene's angle, so that the pose codes read their angle alone", group=BEYOND)
+    angle_pose: bool = option(False, "teacher: the targets of z1-z3 are the teacher's code of each as a function of "
+                              "its own angle alone (see --angle-bins; fitted on renders with that angle drawn, the "
+                              "other two 0), at each scene's angle, so that the pose codes read their angle alone",
+                              group=BEYOND)
     angle_bins: int = option(0, "angle_pose: 0 = the teacher's straight line of each pose code on its angle; K > 0 = "
                              "its mean code in K equal bins of the angle, joined by straight segments", ge=0, le=50,
                              group=BEYOND)
@@ -381,7 +382,7 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
                                               framing=config.framing, head=config.head))[:, None] \
             if config.augment else None
         centred = teacher.render_centred(scenes) if config.centred_pose else None
-        curves = teacher.fit_curves(np.random.default_rng((LINE_SEED, config.seed)), bins=config.angle_bins) \
+        curves = teacher.fit_curves(np.random.default_rng((CURVE_SEED, config.seed)), bins=config.angle_bins) \
             if config.angle_pose else None
         angles = teacher.angles(scenes) if config.angle_pose else None
         targets = teacher.codes(teacher.render(scenes), centred, angles)[0]  # fixed: encoded once
