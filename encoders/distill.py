@@ -18,8 +18,8 @@ straight line of that code on its own angle (:meth:`Teacher.fit_curves`: least s
 angle is drawn from the prior and the other two are 0, as in the paper's Fig. 9a–c sweeps), or with ``angle_bins``
 its mean code in bins of the angle (its bends kept), evaluated at the scene's angle. The pose codes are then taught
 to read their angle and nothing else — face, camera, the other two angles — on the teacher's scale: the limit of
-§3.2.1's invariance targeting. On scenes where everything varies the
-teacher's z2 does not follow elevation (``docs/results/encoders``: r_joint −0.12); such a student's should.
+§3.2.1's invariance targeting. On scenes where everything varies the teacher's z2 does not follow elevation
+(``docs/results/encoders``: r_joint −0.12); such a student's should.
 
 This is knowledge distillation (Hinton, Vinyals & Dean 2015) in its regression form: the student regresses the
 teacher's encoder outputs, mean and log-variance, by squared error (as FitNets regress a teacher's features, Romero
@@ -70,7 +70,7 @@ class Teacher:
 
     def fit_curves(self, rng: np.random.Generator, n: int = CURVE_SCENES, bins: int = 0
                    ) -> tuple[np.ndarray, np.ndarray]:
-        """Fit and keep the teacher's code of each pose code z1–z3 as a function of its own angle alone: for each of
+        """Fit and keep each of the teacher's pose codes z1–z3 as a function of its own angle alone: for each of
         azimuth, elevation and light azimuth, n prior scenes with that angle as drawn and the other two 0, rendered
         (:meth:`render`) and encoded. bins = 0: the least-squares straight line of the code's mean on the angle;
         bins = K > 0: the mean code in K equal bins of the angle's prior range, joined by straight segments through
