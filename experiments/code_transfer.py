@@ -1,4 +1,5 @@
-"""Does a statistic transfer to photographs? The correlation of DC-IGN codes z1 and z2 with an independent pose.
+"""Does a statistic transfer to photographs? The correlation of DC-IGN codes z1 and z2 with an independent pose,
+and the pose the codes alone read, on the whole crop and on the face's region only.
 
 For every photo of a real-photo evaluation (``experiments/real_photos.py``) with a MediaPipe reference pose, each
 network encodes the photo as the fit saw it (``observed.png``: the 64-pixel grey crop) and this script reports
@@ -6,6 +7,15 @@ r(z1, reference azimuth) and r(z2, reference elevation) across the photos — th
 disentangled code (Kulkarni et al. 2015 §4.3), taken on photos instead of renders — and, beside them, r(z1,
 reference elevation) and r(z2, reference azimuth), which a disentangled code keeps near 0. On renders the shipped
 network's r are 0.941 / 0.972 (``docs/results/encoders``).
+
+It also reads each photo's pose off the codes alone, without a fit: the least-squares linear map from (z1, z2, z3)
+to (azimuth, elevation) on ``CALIBRATION_SCENES`` renders of the network's own simulator (prior faces, cameras and
+light; azimuth and elevation uniform within ``CALIBRATION_RANGE_DEG``, which holds every reference of the evaluation
+set), applied to the photos' codes; reported as the median signed and absolute difference from the reference. Two
+views of each crop: ``whole`` (as the fit saw it) and ``face`` (every pixel outside the region that at least half of
+the renders of turned faces cover, :meth:`abc_inverse.render.simulator.Simulator.face_region`, set to the renders'
+black): how much of the reading comes from what surrounds the face — hair, neck, clothes, the scene — which our
+renders do not have.
 
 Usage: python experiments/code_transfer.py --evaluation docs/results/real_photos/baseline
 --fits out/real_photos/baseline shipped runs/distill/B.pt ... [--out FILE.csv]
@@ -21,7 +31,12 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 import numpy as np  # noqa: E402
 
 from abc_inverse.io import read_image, to_grey, write_csv  # noqa: E402
+from abc_inverse.render.simulator import simulator_from_config  # noqa: E402
 from encoders.dcign import DCIGNStatistic  # noqa: E402
+
+CALIBRATION_SCENES, CALIBRATION_SEED = 400, 5
+CALIBRATION_RANGE_DEG = (35.0, 30.0)  # |azimuth|, |elevation| of the calibration renders
+FACE_COVERAGE = 0.5  # the 'face' view keeps the pixels that this share of turned renders cover
 
 
 def photos_with_reference(evaluation: Path, fits: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -35,6 +50,27 @@ def photos_with_reference(evaluation: Path, fits: Path) -> tuple[list[str], np.n
     return names, crops, reference
 
 
+def pose_reader(statistic: DCIGNStatistic):
+    """(read, face): read maps images (N, S, S) float32 to the (N, 2) azimuth and elevation in degrees that the
+    codes z1–z3 say, by the linear map fitted on renders of the network's simulator (module docstring); face is the
+    simulator's face region (S, S) bool at ``FACE_COVERAGE``."""
+    simulator = simulator_from_config(statistic.meta.simulator)
+    rng = np.random.default_rng(CALIBRATION_SEED)
+    scenes = simulator.prior.sample(rng, CALIBRATION_SCENES)
+    limits = np.radians(CALIBRATION_RANGE_DEG)
+    scenes = scenes._replace(azimuth=rng.uniform(-limits[0], limits[0], CALIBRATION_SCENES),
+                             elevation=rng.uniform(-limits[1], limits[1], CALIBRATION_SCENES))
+    design = np.c_[statistic(simulator(scenes))[:, :3], np.ones(CALIBRATION_SCENES)]
+    truth = np.degrees(np.c_[scenes.azimuth, scenes.elevation])
+    coefficients = np.linalg.lstsq(design, truth, rcond=None)[0]
+
+    def read(images: np.ndarray) -> np.ndarray:
+        z = statistic(images)
+        return np.c_[z[:, :3], np.ones(len(z))] @ coefficients
+
+    return read, simulator.face_region(FACE_COVERAGE)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("networks", nargs="+", help="DC-IGN checkpoints, or 'shipped'")
@@ -45,11 +81,18 @@ def main() -> None:
     names, crops, reference = photos_with_reference(args.evaluation, args.fits)
     rows = []
     for network in args.networks:
-        z = DCIGNStatistic.from_checkpoint(None if network == "shipped" else network)(crops)
-        r = [round(float(np.corrcoef(z[:, code], reference[:, angle])[0, 1]), 3)
-             for code, angle in ((0, 0), (1, 1), (0, 1), (1, 0))]
-        rows.append([network, len(names), *r])
-    header = ["network", "photos", "r_z1_azimuth", "r_z2_elevation", "r_z1_elevation", "r_z2_azimuth"]
+        statistic = DCIGNStatistic.from_checkpoint(None if network == "shipped" else network)
+        read, face = pose_reader(statistic)
+        for view, images in (("whole", crops), ("face", crops * face)):
+            z = statistic(images)
+            r = [round(float(np.corrcoef(z[:, code], reference[:, angle])[0, 1]), 3)
+                 for code, angle in ((0, 0), (1, 1), (0, 1), (1, 0))]
+            delta = read(images) - reference
+            rows.append([network, view, len(names), *r,
+                         *(round(float(f(d)), 1) for d in delta.T for f in (np.median, lambda d: np.median(abs(d))))])
+    header = ["network", "view", "photos", "r_z1_azimuth", "r_z2_elevation", "r_z1_elevation", "r_z2_azimuth",
+              "azimuth_signed_median_deg", "azimuth_median_abs_deg", "elevation_signed_median_deg",
+              "elevation_median_abs_deg"]
     print(" | ".join(header))
     for row in rows:
         print(" | ".join(map(str, row)))
