@@ -33,8 +33,9 @@ import torch
 from tqdm import tqdm
 
 from abc_inverse.io import write_text
+from abc_inverse.model.expression import with_jaw
 from abc_inverse.model.morphable import load_model
-from abc_inverse.model.scene import LIGHTINGS
+from abc_inverse.model.scene import LIGHTINGS, Scene
 from abc_inverse.options import check_options, option
 from abc_inverse.render.simulator import RenderSettings, Simulator, simulator_from_config
 from encoders.augment import augment
@@ -64,6 +65,7 @@ from encoders.vitae import CHECKPOINT_FORMATS as VITAE_FORMATS
 from encoders.vitae import VITAE, VITAEConfig
 
 CURRICULUM_START = 0.1  # fraction of each angle's prior range varied at step 0 of the curriculum
+JAW_SHARE = 0.5  # with jaw: share of a distillation batch's inputs whose jaw drops
 # Settings a resumed run may change: they do not alter the sequence of updates.
 RESUMABLE_CHANGES = ("steps", "checkpoint_every")
 CPU = torch.device("cpu")
@@ -139,6 +141,9 @@ class TrainConfig:
     angle_bins: int = option(0, "angle_pose: 0 = the teacher's straight line of each pose code on its angle; K > 0 = "
                              "its mean code in K equal bins of the angle, joined by straight segments", ge=0, le=50,
                              group=BEYOND)
+    jaw: float = option(0.0, "teacher: half of the student's inputs drop the face's jaw by U(0, jaw) degrees "
+                        "(abc_inverse/model/expression.py) while the targets stay the closed face's, so that the "
+                        "codes ignore an open mouth; 0 = off", ge=0, le=30, group=BEYOND)
     lr_final: float = option(1.0, "learning rate at the last step as a share of --lr, reached linearly from the "
                              "first step (1 = constant, the paper's)", gt=0, le=1, group=BEYOND)
 
@@ -170,6 +175,8 @@ class TrainConfig:
         if self.angle_pose and (not self.teacher or self.centred_pose):
             raise ValueError(f"angle_pose: needs a teacher and replaces centred_pose, got teacher {self.teacher!r}, "
                              f"centred_pose {self.centred_pose}")
+        if self.jaw and not self.teacher:
+            raise ValueError(f"jaw: the closed face's targets come from a teacher, got jaw={self.jaw} and no teacher")
         if self.angle_bins and not self.angle_pose:
             raise ValueError(f"angle_bins: shapes angle_pose's targets, got angle_bins={self.angle_bins} without it")
         if self.data == "dsprites" and (self.image_size != 64 or self.mode != "random" or self.augment):
@@ -207,8 +214,17 @@ def _sprites(rng: np.random.Generator, n: int) -> torch.Tensor:
     return torch.from_numpy(sample_sprites(rng, n)[0].astype(np.float32))[:, None]
 
 
+def open_jaws(scenes: Scene, rng: np.random.Generator) -> Scene:
+    """The scenes with one more shape coefficient, that of :func:`abc_inverse.model.expression.with_jaw`'s jaw: U(0, 1)
+    (the jaw dropped by up to the run's ``jaw`` degrees) in a :data:`JAW_SHARE` of them at random, 0 (closed) in the
+    rest."""
+    n = len(scenes.azimuth)
+    opening = np.where(rng.uniform(size=n) < JAW_SHARE, rng.uniform(size=n), 0.0)
+    return scenes._replace(shape=np.concatenate([scenes.shape, opening[:, None]], 1))
+
+
 def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConfig, step: int | None = None,
-               teacher: Teacher | None = None) -> Batch:
+               teacher: Teacher | None = None, jaw_simulator: Simulator | None = None) -> Batch:
     """One training minibatch (:class:`encoders.batches.Batch`).
 
     Random mode: independent prior scenes. Specific mode: one batch type (shape bias), its scenes
@@ -219,23 +235,26 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
     and the clean renders are the target. With a ``teacher`` (distillation, random mode): the first
     :func:`encoders.distill.clean_count` inputs are left clean and the target is the teacher's render of each scene
     (with ``config.centred_pose``, ``x_camera`` holds its render from the centred camera; with ``config.angle_pose``,
-    ``angles`` holds the scenes' angles).
+    ``angles`` holds the scenes' angles); with ``config.jaw``, the inputs (clean share included) are rendered by
+    ``jaw_simulator`` (the simulator's model :func:`abc_inverse.model.expression.with_jaw`) with jaws opened by
+    :func:`open_jaws`, the teacher's renders with the jaw closed.
     With ``config.data == 'dsprites'``: independent dSprites (random mode).
     """
     if config.data == "dsprites":
         return Batch(_sprites(rng, config.batch_size))
 
-    def images(scenes) -> tuple[torch.Tensor, torch.Tensor | None]:  # (encoder input, clean target or None)
+    def images(scenes, source: Simulator = simulator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(encoder input, clean render or None without augment) of the scenes, rendered by ``source``."""
         if not config.augment:
-            return torch.from_numpy(simulator(scenes))[:, None], None
-        clean, coverage = simulator.render_with_coverage(scenes)
+            return torch.from_numpy(source(scenes))[:, None], None
+        clean, coverage = source.render_with_coverage(scenes)
         shared = config.mode == "specific"  # within a transformation batch only its factor varies
         x = augment(clean, coverage, rng, shared, config.framing, config.head)
         return torch.from_numpy(x)[:, None], torch.from_numpy(clean)[:, None]
 
     if config.mode != "specific":
         scenes = simulator.prior.sample(rng, config.batch_size)
-        x, target = images(scenes)
+        x, target = images(scenes) if jaw_simulator is None else images(open_jaws(scenes, rng), jaw_simulator)
         if teacher is None:
             return Batch(x, target=target)
         if target is not None:
@@ -327,6 +346,7 @@ class Run:
     heldout: torch.Tensor
     record: dict
     teacher: Teacher | None = None
+    jaw_simulator: Simulator | None = None  # with config.jaw: renders the student's inputs (draw_batch)
     # a distillation's held-out set: (clean inputs, randomised inputs or None without augment, the teacher's means)
     heldout_distill: tuple | None = None
     history: list = field(default_factory=list)
@@ -376,7 +396,7 @@ def start_run(config: TrainConfig, command: str, resume: Path | None, init: Path
     run = Run(config, simulator, model, make_optimizer(model, config), np.random.default_rng(config.seed),
               torch.Generator().manual_seed(config.seed), heldout.to(device),
               {"command": command, "config": asdict(config), "simulator": rendered_by, "device": str(device)},
-              teacher)
+              teacher, Simulator(with_jaw(simulator.model, config.jaw), simulator.settings) if config.jaw else None)
     if teacher is not None:
         randomised = torch.from_numpy(augment(heldout[:, 0].numpy(), coverage[:, 0].numpy(), heldout_rng,
                                               framing=config.framing, head=config.head))[:, None] \
@@ -462,7 +482,7 @@ def train(config: TrainConfig, out: Path, command: str = "", progress: bool = Tr
     bar = tqdm(range(run.done + 1, config.steps + 1), desc="train DC-IGN", disable=not progress, mininterval=1.0,
                initial=run.done, total=config.steps)
     for step in bar:
-        batch = draw_batch(run.simulator, run.rng, config, step, run.teacher)
+        batch = draw_batch(run.simulator, run.rng, config, step, run.teacher, run.jaw_simulator)
         batch = Batch(*(None if t is None else t.to(device) for t in batch))
         for group in run.opt.param_groups:
             group["lr"] = learning_rate(config, step)

@@ -196,3 +196,23 @@ def test_impossible_distillations_are_refused(teacher, tmp_path):
         train(_student(teacher), tmp_path / "s.pt", progress=False, init=teacher)
     with pytest.raises(FileNotFoundError, match="no such file"):
         train(replace(_student(teacher), teacher=str(tmp_path / "missing.pt")), tmp_path / "s.pt", progress=False)
+
+
+def test_jaw_inputs_open_the_jaw_and_the_targets_keep_it_closed(teacher):
+    from abc_inverse.model.expression import with_jaw
+    from encoders.train import open_jaws
+
+    simulator = Simulator(load_model(3, 2), RenderSettings(image_size=16, supersample=2, features=True))
+    jawed = Simulator(with_jaw(simulator.model, 15.0), simulator.settings)
+    batch = draw_batch(simulator, np.random.default_rng(5), _student(teacher, jaw=15.0), 1, Teacher(teacher), jawed)
+    rng = np.random.default_rng(5)
+    scenes = simulator.prior.sample(rng, 8)  # the batch's draws, in order
+    opened = open_jaws(scenes, rng)
+    opening = opened.shape[:, -1]
+    assert (opening > 0).any() and (opening == 0).any()
+    k = clean_count(8)
+    np.testing.assert_array_equal(batch.x[:k, 0].numpy(), jawed(opened)[:k])  # the clean share, jaw open
+    assert opening[:k].all() and not np.allclose(batch.x[:k, 0].numpy(), simulator(scenes)[:k], atol=1e-3)
+    np.testing.assert_array_equal(batch.target[:, 0].numpy(), Teacher(teacher).simulator(scenes))  # closed
+    with pytest.raises(ValueError, match="jaw: the closed face's targets come from a teacher"):
+        TrainConfig(**TINY, jaw=10.0)
