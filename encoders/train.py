@@ -242,6 +242,9 @@ def draw_batch(simulator: Simulator, rng: np.random.Generator, config: TrainConf
     """
     if config.data == "dsprites":
         return Batch(_sprites(rng, config.batch_size))
+    if bool(config.jaw) != (jaw_simulator is not None):
+        raise ValueError(f"jaw_simulator: expected one exactly when config.jaw > 0, got jaw={config.jaw} and "
+                         f"{'a' if jaw_simulator is not None else 'no'} jaw simulator")
 
     def images(scenes, source: Simulator = simulator) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(encoder input, clean render or None without augment) of the scenes, rendered by ``source``."""

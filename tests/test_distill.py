@@ -216,3 +216,5 @@ def test_jaw_inputs_open_the_jaw_and_the_targets_keep_it_closed(teacher):
     np.testing.assert_array_equal(batch.target[:, 0].numpy(), Teacher(teacher).simulator(scenes))  # closed
     with pytest.raises(ValueError, match="jaw: the closed face's targets come from a teacher"):
         TrainConfig(**TINY, jaw=10.0)
+    with pytest.raises(ValueError, match="jaw_simulator: expected one exactly when config.jaw > 0"):
+        draw_batch(simulator, np.random.default_rng(5), _student(teacher, jaw=15.0), 1, Teacher(teacher))

@@ -1,11 +1,11 @@
 """A jaw that drops: the one expression a photo shows most often (an open mouth, a laugh) and our face model lacks.
 
-Our morphable model has identity only; in a photo with an open mouth the chin sits lower under the nose than in any
-of our renders, and a face tilted up lengthens the nose-to-chin span in the same way (points nearer the viewer rise
-more), so a statistic that reads elevation from the face reads the open mouth as an upward tilt (measured in
-``docs/results/real_photos``). :func:`with_jaw` gives the model one more shape component, the displacement of
-the vertices below the mouth when the jaw turns down about a hinge near the ears, so that training can show the
-statistic open mouths whose pose is known (``abc-inverse train --jaw``).
+Our morphable model has identity only; in a photo with an open mouth the chin sits lower under the nose than in
+our closed-mouth renders, and a face tilted up lengthens the nose-to-chin span in the same way (points nearer the
+viewer rise more), so a statistic that reads elevation from the face reads the open mouth as an upward tilt
+(measured in ``docs/results/real_photos``). :func:`with_jaw` gives the model one more shape component, the
+displacement of the vertices below the mouth when the jaw turns down about a hinge near the ears, so that training
+can show the statistic open mouths whose pose is known (``abc-inverse train --jaw``).
 
 **Synthetic**: a rigid turn of the lower face chosen by hand (hinge, mouth line, ramp), not a learned expression
 model; the lips stay joined (the skin between them stretches) and no teeth are painted. The mouth line is the mean
