@@ -54,6 +54,16 @@ def write_csv(path: Path, header: list[str], rows) -> None:
         writer.writerows([f"{v:.6g}" if isinstance(v, float) else v for v in row] for row in rows)
 
 
+def report_table(header: list[str], rows, out: Path | None = None) -> None:
+    """Print a table to stdout, one ``" | "``-joined line per row under the header, and with ``out`` also write it
+    as a CSV (:func:`write_csv`)."""
+    print(" | ".join(header))
+    for row in rows:
+        print(" | ".join(map(str, row)))
+    if out is not None:
+        write_csv(out, header, rows)
+
+
 def read_image(path: Path | str) -> np.ndarray:
     """Read a PNG/JPEG (or any format Pillow reads) as float32 intensities in [0, 1].
 

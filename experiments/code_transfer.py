@@ -30,7 +30,7 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 import numpy as np  # noqa: E402
 
-from abc_inverse.io import read_image, to_grey, write_csv  # noqa: E402
+from abc_inverse.io import read_image, report_table, to_grey  # noqa: E402
 from abc_inverse.render.simulator import simulator_from_config  # noqa: E402
 from encoders.dcign import DCIGNStatistic  # noqa: E402
 
@@ -93,11 +93,7 @@ def main() -> None:
     header = ["network", "view", "photos", "r_z1_azimuth", "r_z2_elevation", "r_z1_elevation", "r_z2_azimuth",
               "azimuth_signed_median_deg", "azimuth_median_abs_deg", "elevation_signed_median_deg",
               "elevation_median_abs_deg"]
-    print(" | ".join(header))
-    for row in rows:
-        print(" | ".join(map(str, row)))
-    if args.out is not None:
-        write_csv(args.out, header, rows)
+    report_table(header, rows, args.out)
 
 
 if __name__ == "__main__":

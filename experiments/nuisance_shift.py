@@ -9,7 +9,7 @@ clean renders, so that it reads in degrees of the pose the code would report. Nu
 - ``jaw D°``: the jaw dropped by D degrees (:func:`abc_inverse.model.expression.with_jaw`, coefficient 1): an open
   mouth's lengthened lower face;
 - ``light from above / below``: the directional light raised or lowered by 30° (the ``rich`` lighting's light
-  elevation, its other variables at their neutral values, :data:`abc_inverse.model.scene.NEUTRAL_LIGHTING`);
+  elevation, its other variables at their neutral values, :meth:`abc_inverse.model.scene.ScenePrior.neutral_lighting`);
 - ``2 px lower``: the image moved down by 2 pixels (a face detector's framing error).
 
 A network whose pose codes ignore a nuisance shows ≈ 0°. The paper (Kulkarni et al. 2015 §4.3) measures
@@ -27,9 +27,9 @@ os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 import numpy as np  # noqa: E402
 from scipy.ndimage import shift as shift_image  # noqa: E402
 
-from abc_inverse.io import write_csv  # noqa: E402
+from abc_inverse.io import report_table  # noqa: E402
 from abc_inverse.model.expression import with_jaw  # noqa: E402
-from abc_inverse.model.scene import NEUTRAL_LIGHTING, lighting_variables  # noqa: E402
+from abc_inverse.model.scene import lighting_variables  # noqa: E402
 from abc_inverse.render.simulator import Simulator, simulator_from_config  # noqa: E402
 from encoders.dcign import DCIGNStatistic  # noqa: E402
 
@@ -51,13 +51,11 @@ def nuisances(simulator: Simulator, rng: np.random.Generator) -> tuple[np.ndarra
     opened = scenes._replace(shape=np.concatenate([scenes.shape, np.ones((SCENES, 1))], 1))
     out = {f"jaw {d:g}°": Simulator(with_jaw(simulator.model, d), simulator.settings)(opened) for d in JAW_DEG}
     rich = simulator_from_config({**simulator.get_config(), "lighting": "rich"})
-    columns = rich.prior.sample(rng, 1).lighting.shape[1]
+    neutral = rich.prior.neutral_lighting(SCENES)
+    (elevation,) = [cols for name, cols, _ in lighting_variables(neutral.shape[1]) if name == "light_elevation"]
     for name, sign in (("light from above", 1), ("light from below", -1)):
-        lighting = np.zeros((SCENES, columns))
-        for variable, cols, _ in lighting_variables(columns):
-            lighting[:, cols] = NEUTRAL_LIGHTING[variable]
-            if variable == "light_elevation":
-                lighting[:, cols] = sign * np.radians(LIGHT_ELEVATION_DEG)
+        lighting = neutral.copy()
+        lighting[:, elevation] = sign * np.radians(LIGHT_ELEVATION_DEG)
         out[name] = rich(scenes._replace(lighting=lighting))
     out[f"{SHIFT_PX:g} px lower"] = np.stack([shift_image(x, (SHIFT_PX, 0), order=1) for x in clean])
     return clean, np.c_[scenes.azimuth, scenes.elevation], out
@@ -79,11 +77,7 @@ def main() -> None:
                   for name, x in renders.items()}
         header = ["network"] + [f"{name}: {angle}" for name in shifts for angle in ("azimuth", "elevation")]
         rows.append([network, *(round(float(v), 1) for s in shifts.values() for v in s)])
-    print(" | ".join(header))
-    for row in rows:
-        print(" | ".join(map(str, row)))
-    if args.out is not None:
-        write_csv(args.out, header, rows)
+    report_table(header, rows, args.out)
 
 
 if __name__ == "__main__":
