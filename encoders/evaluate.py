@@ -5,7 +5,10 @@ Held-out faces are drawn from the scene prior with their own seed (``HELDOUT_SEE
 
 - :func:`equivariance` (Fig. 9a-c): each face is rendered with one of azimuth, elevation or light azimuth swept
   and the other two frontal (0); Pearson r of z1, z2, z3 against the swept variable. Also r on scenes with every
-  variable drawn from the prior at once (``joint``), the harder case the ABC sampler meets.
+  variable drawn from the prior at once (``joint``), the harder case the ABC sampler meets. With it, a 95 %
+  bootstrap interval of the sweep's |r| over the held-out faces (:func:`r_interval`), and the codes themselves
+  (``sweep_codes.npz``), so that two networks evaluated on the same faces can be compared pairwise
+  (``experiments/encoder_r_comparison.py``).
 - :func:`invariance` (Fig. 9d-f): per face, the cosine distance of z_identity = z4…zn between the frontal
   image and each transformed one, averaged over faces, as a function of the swept variable.
 - :func:`decoder_sweeps` (Fig. 8, 10): a held-out face encoded, one of z1, z2, z3 swept over the range the
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.stats import bootstrap
 
 from abc_inverse.io import write_csv, write_text
 from abc_inverse.model.scene import Scene
@@ -33,6 +37,7 @@ HELDOUT_SEED = 10**6 + 7
 SWEEPS = {"azimuth": np.linspace(-1.5, 1.5, 31), "elevation": np.radians(np.linspace(-60, 60, 25)),
           "light_azimuth": np.radians(np.linspace(-90, 90, 31))}
 LATENT = {"azimuth": 0, "elevation": 1, "light_azimuth": 2}  # z1, z2, z3 (§3.2)
+R_RESAMPLES, R_LEVEL = 2000, 0.95  # bootstrap of the sweep's |r| over held-out faces
 
 
 def encode(model: DCIGN, images: np.ndarray) -> np.ndarray:
@@ -69,8 +74,9 @@ def equivariance(codes: dict, model: DCIGN, simulator: Simulator, joint_scenes: 
                  seed: int = HELDOUT_SEED) -> dict:
     """Pearson r of z1, z2, z3 against their variables.
 
-    codes : output of :func:`sweep_codes`. Returns {variable: {'latent': 'z1', 'r': float, 'r_joint': float,
-    'truth_deg': (faces·V,), 'z': (faces·V,)}}; ``r_joint`` is over ``joint_scenes`` prior scenes.
+    codes : output of :func:`sweep_codes`. Returns {variable: {'latent': 'z1', 'r': float, 'abs_r_interval': (low,
+    high) of |r| over faces (:func:`r_interval`), 'r_joint': float, 'truth_deg': (faces·V,), 'z': (faces·V,)}};
+    ``r_joint`` is over ``joint_scenes`` prior scenes.
     """
     joint = simulator.prior.sample(np.random.default_rng(seed + 1), joint_scenes)
     joint_z = encode(model, simulator(joint))
@@ -80,8 +86,42 @@ def equivariance(codes: dict, model: DCIGN, simulator: Simulator, joint_scenes: 
         truth = np.degrees(np.tile(SWEEPS[name], z.shape[0]))
         zk = z[:, :, k].ravel()
         out[name] = {"latent": f"z{k + 1}", "r": _pearson(truth, zk),
+                     "abs_r_interval": r_interval(SWEEPS[name], z[:, :, k]),
                      "r_joint": _pearson(getattr(joint, name), joint_z[:, k]), "truth_deg": truth, "z": zk}
     return out
+
+
+def sweep_abs_r(values: np.ndarray, z: np.ndarray) -> float:
+    """|Pearson r| of one pose latent's codes z (F, V) against the swept ``values`` (V,) repeated for every face
+    (the pooled sweep r of :func:`equivariance`, unsigned)."""
+    z = np.asarray(z, dtype=float)
+    return abs(_pearson(np.tile(np.asarray(values, dtype=float), len(z)), z.ravel()))
+
+
+def r_interval(values: np.ndarray, z: np.ndarray, z_reference: np.ndarray | None = None,
+               seed: int = HELDOUT_SEED) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval (low, high) over faces of a sweep's |Pearson r|, or with ``z_reference``
+    of |r(z)| − |r(z_reference)|, the faces resampled together (paired: two networks on the same held-out faces).
+
+    values : (V,) the swept variable (any unit; r does not depend on it). z, z_reference : (F, V) float, one pose
+    latent of F ≥ 2 faces at each value (:func:`sweep_codes`' ``[:, :, k]``). The faces are the resampled unit,
+    since a face's V codes are not independent draws; :data:`R_RESAMPLES` resamples (:func:`scipy.stats.bootstrap`,
+    seeded by ``seed``). It measures how |r| would move on other faces from the prior, not between training runs.
+    Raises ValueError naming the argument for mismatched shapes or fewer than 2 faces."""
+    z = np.asarray(z, dtype=float)
+    if z.ndim != 2 or z.shape[1] != len(values) or z.shape[0] < 2:
+        raise ValueError(f"z: expected (faces ≥ 2, {len(values)}) codes, got shape {z.shape}")
+    if z_reference is not None and np.shape(z_reference) != z.shape:
+        raise ValueError(f"z_reference: expected the shape of z {z.shape}, got {np.shape(z_reference)}")
+
+    def statistic(faces: np.ndarray) -> float:
+        faces = faces.astype(int)
+        return sweep_abs_r(values, z[faces]) - (0.0 if z_reference is None else
+                                                 sweep_abs_r(values, np.asarray(z_reference)[faces]))
+
+    res = bootstrap((np.arange(len(z)),), statistic, n_resamples=R_RESAMPLES, confidence_level=R_LEVEL,
+                    method="percentile", vectorized=False, random_state=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def invariance(codes: dict) -> dict:
@@ -168,16 +208,19 @@ def evaluate_encoder(checkpoint: Path, out: Path, faces: int = 100, command: str
     equivariance_plot(eq, out / "equivariance.png", title=label)
     invariance_plot({label: inv}, out / "invariance.png")
     decoder_sweep_plot(sweeps, out / "decoder_sweeps.png")
-    write_csv(out / "equivariance.csv", ["variable", "latent", "r_sweep", "r_joint"],
-              [(n, e["latent"], e["r"], e["r_joint"]) for n, e in eq.items()])
+    write_csv(out / "equivariance.csv", ["variable", "latent", "r_sweep", "abs_r_sweep_low", "abs_r_sweep_high",
+                                         "r_joint"],
+              [(n, e["latent"], e["r"], *e["abs_r_interval"], e["r_joint"]) for n, e in eq.items()])
+    np.savez_compressed(out / "sweep_codes.npz", faces=faces, seed=HELDOUT_SEED,
+                        **{f"{n}_values": SWEEPS[n] for n in eq}, **{n: codes[n][:, :, LATENT[n]] for n in eq})
     write_csv(out / "invariance.csv", ["variable", "value_deg", "mean_cosine_distance", "sem"],
               [(n, float(v), float(m), float(s)) for n, c in inv.items()
                for v, m, s in zip(c["values_deg"], c["mean"], c["sem"], strict=True)])
     provenance = ("command", "resumed", "init", "steps_done", "wall_time_s", "config")
     metrics = {"checkpoint": str(checkpoint), "weights_sha256": weights_digest(model), "command": command,
                "faces": faces, "heldout": held, "train": {k: meta.train.get(k) for k in provenance},
-               "equivariance": {n: {"latent": e["latent"], "r": e["r"], "r_joint": e["r_joint"]}
-                                for n, e in eq.items()},
+               "equivariance": {n: {"latent": e["latent"], "r": e["r"], "abs_r_interval": list(e["abs_r_interval"]),
+                                    "r_joint": e["r_joint"]} for n, e in eq.items()},
                "invariance_mean": {n: float(np.mean(c["mean"])) for n, c in inv.items()},
                "invariance": {n: {k: v.tolist() for k, v in c.items()} for n, c in inv.items()}}
     write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
@@ -185,12 +228,13 @@ def evaluate_encoder(checkpoint: Path, out: Path, faces: int = 100, command: str
              f"Held-out ({held['n']} prior scenes): ELBO {held['elbo']:.1f} nats/image (reconstruction "
              f"{held['reconstruction']:.1f}, KL {held['kl']:.1f}); pixel MSE of decode(μ) {held['pixel_mse']:.5f}.",
              "", f"Equivariance on {faces} held-out faces (one angle swept, the others frontal; joint: every "
-             "variable from the prior):", "", "| variable | latent | r (sweep) | r (joint) | mean invariance "
-             "distance |", "|---|---|---|---|---|"]
-    lines += [f"| {n} | {e['latent']} | {e['r']:.3f} | {e['r_joint']:.3f} | {metrics['invariance_mean'][n]:.4f} |"
-              for n, e in eq.items()]
+             "variable from the prior; the interval: 95 % bootstrap of the sweep's |r| over the faces):", "",
+             "| variable | latent | r (sweep) | \\|r\\| interval | r (joint) | mean invariance distance |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {n} | {e['latent']} | {e['r']:.3f} | {e['abs_r_interval'][0]:.3f}–{e['abs_r_interval'][1]:.3f} | "
+              f"{e['r_joint']:.3f} | {metrics['invariance_mean'][n]:.4f} |" for n, e in eq.items()]
     lines += ["", "Figures: equivariance.png (Fig. 9a-c), invariance.png (Fig. 9d-f), decoder_sweeps.png "
-              "(Fig. 8, 10)."]
+              "(Fig. 8, 10). Codes of z1-z3 on the sweeps: sweep_codes.npz."]
     if command:
         lines += ["", f"Reproduce: `{command}`"]
     write_text(out / "report.md", "\n".join(lines) + "\n")

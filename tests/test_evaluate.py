@@ -7,7 +7,7 @@ import pytest
 
 from abc_inverse.cli import main
 from abc_inverse.render.simulator import RenderSettings, Simulator
-from encoders.evaluate import SWEEPS, invariance, sweep_scenes
+from encoders.evaluate import SWEEPS, invariance, r_interval, sweep_abs_r, sweep_scenes
 
 
 def test_invariance_is_zero_for_constant_identity_and_known_for_a_rotation():
@@ -52,6 +52,14 @@ def test_evaluate_encoder_cli(tmp_path, capsys):
     assert metrics["heldout"]["elbo"] < 0 and metrics["train"]["steps_done"] == 2
     for name in ("equivariance.png", "invariance.png", "decoder_sweeps.png", "report.md", "invariance.csv"):
         assert (out / name).stat().st_size > 0
+    for e in metrics["equivariance"].values():
+        low, high = e["abs_r_interval"]
+        assert low <= abs(e["r"]) + 1e-12 and abs(e["r"]) <= high + 1e-12
+    with np.load(out / "sweep_codes.npz") as codes:  # what experiments/encoder_r_comparison.py pairs networks by
+        assert int(codes["faces"]) == 3
+        for name, values in SWEEPS.items():
+            assert codes[name].shape == (3, len(values)) and np.allclose(codes[f"{name}_values"], values)
+            assert np.isclose(sweep_abs_r(values, codes[name]), abs(metrics["equivariance"][name]["r"]))
     rows = (out / "invariance.csv").read_text().splitlines()
     assert len(rows) == 1 + sum(len(v) for v in SWEEPS.values())
     with pytest.raises(SystemExit):
@@ -63,3 +71,38 @@ def test_evaluate_encoder_cli(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["evaluate-encoder", str(three), "--out", str(out)])
     assert "has 3 latents" in capsys.readouterr().err
+
+
+def test_r_interval_known_answers_and_pairing():
+    """A code linear in the angle has |r| = 1 on every resample; a network against itself differs by exactly 0.
+    Codes z = v + u_face + e have the pooled r c = sd(v) / sqrt(var(v) + var(u) + var(e)); the interval over 300
+    faces holds it, and is about half as wide over 1200 (bootstrap width ∝ 1/sqrt(faces)). Two networks on the same
+    faces, the second's slope 2 % steeper, are told apart only when paired: each one's interval overlaps the other's,
+    the paired difference's lies above 0."""
+    values = np.linspace(-1.0, 1.0, 11)
+    exact = np.tile(3.0 * values - 1.0, (5, 1))
+    assert r_interval(values, exact) == pytest.approx((1.0, 1.0))
+    assert r_interval(values, exact, exact) == (0.0, 0.0)
+    rng = np.random.default_rng(0)
+    sd_u, sd_e = 0.3, 0.2
+    truth = np.sqrt(np.var(values) / (np.var(values) + sd_u ** 2 + sd_e ** 2))
+    widths = []
+    for faces in (300, 1200):
+        u = rng.normal(0, sd_u, (faces, 1))
+        z = values + u + rng.normal(0, sd_e, (faces, len(values)))
+        low, high = r_interval(values, z)
+        assert low < truth < high
+        widths.append(high - low)
+    assert widths[1] == pytest.approx(widths[0] / 2, rel=0.3)
+    faces = 300
+    u = rng.normal(0, sd_u, (faces, 1))
+    e = rng.normal(0, sd_e, (faces, len(values)))
+    z, steeper = values + u + e, 1.02 * values + u + e
+    a, b = r_interval(values, z), r_interval(values, steeper)
+    assert b[0] < a[1]  # unpaired, the intervals overlap
+    low, high = r_interval(values, steeper, z)
+    assert 0 < low < sweep_abs_r(values, steeper) - sweep_abs_r(values, z) < high
+    with pytest.raises(ValueError, match="z: expected"):
+        r_interval(values, z[:, :5])
+    with pytest.raises(ValueError, match="z_reference"):
+        r_interval(values, z, z[:10])
