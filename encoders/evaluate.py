@@ -8,7 +8,7 @@ Held-out faces are drawn from the scene prior with their own seed (``HELDOUT_SEE
   variable drawn from the prior at once (``joint``), the harder case the ABC sampler meets. With it, a 95 %
   bootstrap interval of the sweep's |r| over the held-out faces (:func:`r_interval`), and the codes themselves
   (``sweep_codes.npz``), so that two networks evaluated on the same faces can be compared pairwise
-  (``experiments/encoder_r_comparison.py``).
+  (``experiments/intervals.py encoders``).
 - :func:`invariance` (Fig. 9d-f): per face, the cosine distance of z_identity = z4…zn between the frontal
   image and each transformed one, averaged over faces, as a function of the swept variable.
 - :func:`decoder_sweeps` (Fig. 8, 10): a held-out face encoded, one of z1, z2, z3 swept over the range the

@@ -55,7 +55,7 @@ def test_evaluate_encoder_cli(tmp_path, capsys):
     for e in metrics["equivariance"].values():
         low, high = e["abs_r_interval"]
         assert low <= abs(e["r"]) + 1e-12 and abs(e["r"]) <= high + 1e-12
-    with np.load(out / "sweep_codes.npz") as codes:  # what experiments/encoder_r_comparison.py pairs networks by
+    with np.load(out / "sweep_codes.npz") as codes:  # what experiments/intervals.py encoders pairs networks by
         assert int(codes["faces"]) == 3
         for name, values in SWEEPS.items():
             assert codes[name].shape == (3, len(values)) and np.allclose(codes[f"{name}_values"], values)
