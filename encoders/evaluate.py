@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from scipy.stats import bootstrap
 
-from abc_inverse.io import write_csv, write_text
+from abc_inverse.io import atomic_path, write_csv, write_text
 from abc_inverse.model.scene import Scene
 from abc_inverse.render.simulator import Simulator, simulator_from_config
 from encoders.dcign import DCIGN, DCIGNStatistic, elbo_terms, load_checkpoint, weights_digest
@@ -211,8 +211,9 @@ def evaluate_encoder(checkpoint: Path, out: Path, faces: int = 100, command: str
     write_csv(out / "equivariance.csv", ["variable", "latent", "r_sweep", "abs_r_sweep_low", "abs_r_sweep_high",
                                          "r_joint"],
               [(n, e["latent"], e["r"], *e["abs_r_interval"], e["r_joint"]) for n, e in eq.items()])
-    np.savez_compressed(out / "sweep_codes.npz", faces=faces, seed=HELDOUT_SEED,
-                        **{f"{n}_values": SWEEPS[n] for n in eq}, **{n: codes[n][:, :, LATENT[n]] for n in eq})
+    with atomic_path(out / "sweep_codes.npz") as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, faces=faces, seed=HELDOUT_SEED, **{f"{n}_values": SWEEPS[n] for n in eq},
+                            **{n: codes[n][:, :, LATENT[n]] for n in eq})
     write_csv(out / "invariance.csv", ["variable", "value_deg", "mean_cosine_distance", "sem"],
               [(n, float(v), float(m), float(s)) for n, c in inv.items()
                for v, m, s in zip(c["values_deg"], c["mean"], c["sem"], strict=True)])
