@@ -111,13 +111,14 @@ def r_interval(values: np.ndarray, z: np.ndarray, z_reference: np.ndarray | None
     z = np.asarray(z, dtype=float)
     if z.ndim != 2 or z.shape[1] != len(values) or z.shape[0] < 2:
         raise ValueError(f"z: expected (faces ≥ 2, {len(values)}) codes, got shape {z.shape}")
-    if z_reference is not None and np.shape(z_reference) != z.shape:
-        raise ValueError(f"z_reference: expected the shape of z {z.shape}, got {np.shape(z_reference)}")
+    if z_reference is not None:
+        z_reference = np.asarray(z_reference, dtype=float)
+        if z_reference.shape != z.shape:
+            raise ValueError(f"z_reference: expected the shape of z {z.shape}, got {z_reference.shape}")
 
     def statistic(faces: np.ndarray) -> float:
         faces = faces.astype(int)
-        return sweep_abs_r(values, z[faces]) - (0.0 if z_reference is None else
-                                                 sweep_abs_r(values, np.asarray(z_reference)[faces]))
+        return sweep_abs_r(values, z[faces]) - (0.0 if z_reference is None else sweep_abs_r(values, z_reference[faces]))
 
     res = bootstrap((np.arange(len(z)),), statistic, n_resamples=R_RESAMPLES, confidence_level=R_LEVEL,
                     method="percentile", vectorized=False, random_state=np.random.default_rng(seed))

@@ -48,7 +48,7 @@ def abs_deltas(folder: Path) -> dict[str, dict[str, float]]:
                 for r in csv.DictReader(f) if r["status"] == "ok" and r["reference_found"] == "True"}
 
 
-def median_interval(samples: tuple[np.ndarray, ...], statistic) -> tuple[float, float]:
+def interval(samples: tuple[np.ndarray, ...], statistic) -> tuple[float, float]:
     """The bootstrap interval (low, high) of ``statistic`` over paired samples (each (n,) float)."""
     res = bootstrap(samples, statistic, n_resamples=RESAMPLES, confidence_level=LEVEL, method="percentile",
                     paired=True, vectorized=True, random_state=np.random.default_rng(SEED))
@@ -60,21 +60,21 @@ def median_difference(x, y, axis=-1):
     return np.median(x, axis=axis) - np.median(y, axis=axis)
 
 
-def photo_cells(folder: Path, against: Path) -> tuple[int, list[str]]:
-    """Photos with a reference in ``folder``, and per angle: median |Δ| (degrees), its interval, the paired
-    difference from ``against``'s, its interval. Raises ValueError for fewer than 2 photos, alone or shared."""
-    deltas, base = abs_deltas(folder), abs_deltas(against)
+def photo_cells(name: str, deltas: dict, against: str, base: dict) -> tuple[int, list[str]]:
+    """Photos with a reference in one evaluation (``deltas``, :func:`abs_deltas`; ``name`` for errors), and per
+    angle: median |Δ| (degrees), its interval, the paired difference from ``base``'s (``against``'s), its interval.
+    Raises ValueError for fewer than 2 photos, alone or shared."""
     shared = sorted(set(deltas) & set(base))
     if min(len(deltas), len(shared)) < 2:
-        raise ValueError(f"folders: a bootstrap needs ≥ 2 photos fitted with a reference, in {folder.name!r} and in "
-                         f"common with {against.name!r}; got {len(deltas)} and {len(shared)}")
+        raise ValueError(f"folders: a bootstrap needs ≥ 2 photos fitted with a reference, in {name!r} and in "
+                         f"common with {against!r}; got {len(deltas)} and {len(shared)}")
     cells = []
     for a in ANGLES:
         d = np.array([v[a] for v in deltas.values()])
         x, y = (np.array([src[p][a] for p in shared]) for src in (deltas, base))
-        cells += [f"{np.median(d):.1f}", "[{:.1f}, {:.1f}]".format(*median_interval((d,), np.median)),
+        cells += [f"{np.median(d):.1f}", "[{:.1f}, {:.1f}]".format(*interval((d,), np.median)),
                   f"{np.median(x) - np.median(y):+.1f}",
-                  "[{:+.1f}, {:+.1f}]".format(*median_interval((x, y), median_difference))]
+                  "[{:+.1f}, {:+.1f}]".format(*interval((x, y), median_difference))]
     return len(deltas), cells
 
 
@@ -88,25 +88,26 @@ def sweep_codes(folder: Path) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
-def encoder_cells(folder: Path, against: Path) -> tuple[int, list[str]]:
-    """Held-out faces of ``folder``'s evaluation, and per swept variable: |r|, its interval, the paired difference
-    from ``against``'s, its interval. Raises ValueError when the two were evaluated on different faces."""
-    codes, base = sweep_codes(folder), sweep_codes(against)
+def encoder_cells(name: str, codes: dict, against: str, base: dict) -> tuple[int, list[str]]:
+    """Held-out faces of one evaluation (``codes``, :func:`sweep_codes`; ``name`` for errors), and per swept
+    variable: |r|, its interval, the paired difference from ``base``'s (``against``'s), its interval. Raises
+    ValueError when the two were evaluated on different faces."""
     if (int(codes["faces"]), int(codes["seed"])) != (int(base["faces"]), int(base["seed"])):
-        raise ValueError(f"folders: {folder.name!r} was evaluated on {int(codes['faces'])} faces (seed "
-                         f"{int(codes['seed'])}), {against.name!r} on {int(base['faces'])} (seed {int(base['seed'])});"
+        raise ValueError(f"folders: {name!r} was evaluated on {int(codes['faces'])} faces (seed "
+                         f"{int(codes['seed'])}), {against!r} on {int(base['faces'])} (seed {int(base['seed'])});"
                          f" evaluate both with the same --faces")
     cells = []
-    for name in SWEEPS:
-        values, z, z_ref = codes[f"{name}_values"], codes[name], base[name]
-        cells += [f"{sweep_abs_r(values, z):.3f}", "[{:.3f}, {:.3f}]".format(*r_interval(values, z)),
-                  f"{sweep_abs_r(values, z) - sweep_abs_r(values, z_ref):+.3f}",
+    for variable in SWEEPS:
+        values, z, z_ref = codes[f"{variable}_values"], codes[variable], base[variable]
+        r = sweep_abs_r(values, z)
+        cells += [f"{r:.3f}", "[{:.3f}, {:.3f}]".format(*r_interval(values, z)),
+                  f"{r - sweep_abs_r(values, z_ref):+.3f}",
                   "[{:+.3f}, {:+.3f}]".format(*r_interval(values, z, z_ref))]
     return int(codes["faces"]), cells
 
 
-KINDS = {"photos": (photo_cells, "photos", "median_abs_delta", ANGLES),
-         "encoders": (encoder_cells, "faces", "abs_r", tuple(SWEEPS))}
+KINDS = {"photos": (abs_deltas, photo_cells, "photos", "median_abs_delta", ANGLES),
+         "encoders": (sweep_codes, encoder_cells, "faces", "abs_r", tuple(SWEEPS))}
 
 
 def main() -> None:
@@ -118,14 +119,15 @@ def main() -> None:
                         "(default: the first)")
     parser.add_argument("--out", type=Path, default=None, help="also write the table as CSV")
     args = parser.parse_args()
-    cells, unit, figure, quantities = KINDS[args.kind]
+    load, cells, unit, figure, quantities = KINDS[args.kind]
     against = args.against or args.folders[0]
     header = ["version", unit]
     for q in quantities:
         header += [f"{figure}_{q}", f"{q}_interval_95", f"{q}_minus_{against.name}", f"{q}_difference_interval_95"]
+    base = load(against)
     rows = []
     for folder in args.folders:
-        n, figures = cells(folder, against)
+        n, figures = cells(folder.name, base if folder == against else load(folder), against.name, base)
         rows.append([folder.name, n, *figures])
     report_table(header, rows, args.out)
 
