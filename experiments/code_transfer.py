@@ -41,9 +41,9 @@ FACE_COVERAGE = 0.5  # the 'face' view keeps the pixels that this share of turne
 
 def photos_with_reference(evaluation: Path, fits: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(names, crops (N, 64, 64) float32 in [0, 1], reference (N, 2) azimuth and elevation in degrees) of the
-    fitted photos of ``evaluation``/per_photo.csv whose reference pose was found."""
+    fitted photos of ``evaluation``/per_photo.csv whose reference pose was found on the face the fit framed."""
     with open(evaluation / "per_photo.csv", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["status"] == "ok" and r["reference_found"] == "True"]
+        rows = [r for r in csv.DictReader(f) if r["status"] == "ok" and r["reference_azimuth"] != ""]
     names = [r["photo"] for r in rows]
     crops = np.stack([to_grey(read_image(fits / Path(n).stem / "observed.png")) for n in names]).astype(np.float32)
     reference = np.array([[float(r["reference_azimuth"]), float(r["reference_elevation"])] for r in rows])

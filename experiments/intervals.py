@@ -39,13 +39,13 @@ ANGLES = ("azimuth", "elevation")
 
 def abs_deltas(folder: Path) -> dict[str, dict[str, float]]:
     """photo -> {angle: |fit − reference| in degrees} for the photos of ``folder/per_photo.csv`` fitted with a
-    reference. Raises FileNotFoundError naming the folder when it has no per_photo.csv."""
+    reference on the face the fit framed. Raises FileNotFoundError naming the folder when it has no per_photo.csv."""
     path = folder / "per_photo.csv"
     if not path.is_file():
         raise FileNotFoundError(f"folder: expected a real-photo evaluation with per_photo.csv, got {str(folder)!r}")
     with open(path, newline="") as f:
         return {r["photo"]: {a: abs(float(r[f"fit_{a}"]) - float(r[f"reference_{a}"])) for a in ANGLES}
-                for r in csv.DictReader(f) if r["status"] == "ok" and r["reference_found"] == "True"}
+                for r in csv.DictReader(f) if r["status"] == "ok" and r["reference_azimuth"] != ""}
 
 
 def interval(samples: tuple[np.ndarray, ...], statistic) -> tuple[float, float]:

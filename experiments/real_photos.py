@@ -10,7 +10,8 @@ Steps, each reused when its output exists (so an interrupted run resumes):
    elevation ±20°, identities from the prior), so that a difference between fit and reference can be read
    against it;
 3. the fits (:func:`abc_inverse.photos.fit_photos`: one folder per photo under ``--fits``, resumable);
-4. per photo: reference and posterior-mean azimuth and elevation, |Δ|, the posterior sd, the best pixel MSE over
+4. per photo: reference and posterior-mean azimuth and elevation, |Δ| (where the reference's landmarks lie on the
+   face the fit framed, :func:`on_fitted_face`), the posterior sd, the best pixel MSE over
    the whole image and inside the best render's face mask, R-hat; the medians; whether the fits follow the
    reference across photos (Pearson r and slope per angle, :func:`agreement`) and how far a pose-blind constant
    would be; a fit grid (photo as the encoder
@@ -130,13 +131,27 @@ def best_and_mean(idata) -> tuple[Scene, Scene]:
     return best, mean
 
 
+def on_fitted_face(points: np.ndarray, result: dict) -> bool:
+    """Whether the reference's landmarks (468, 3) in pixels describe the face the fit framed: their centroid inside
+    the Haar face box of ``result['framing']`` (True when the fit recorded none). In a crop of a group photo the
+    two detectors can pick different people; such a photo has no reference for its fit."""
+    box = (result.get("framing") or {}).get("face_box")
+    if box is None:
+        return True
+    x, y, w, h = box
+    cx, cy = np.mean(points[:, 0]), np.mean(points[:, 1])
+    return bool(x <= cx <= x + w and y <= cy <= y + h)
+
+
 def compare(result: dict, points: np.ndarray, fits: Path) -> tuple[dict, list]:
     """One photo's row of per_photo.csv and its images for the fit grid (rendered by the fit's own simulator)."""
     pose = pose_or_none(points)
     row = {"photo": Path(result["photo"]).name, "status": result["status"], "error": result.get("error", ""),
-           "reference_found": pose is not None}
+           "reference_found": pose is not None,
+           "reference_on_fitted_face": pose is not None and on_fitted_face(points, result)}
     if result["status"] != "ok":
         return row, []
+    pose = pose if row["reference_on_fitted_face"] else None
     idata = az.from_netcdf(str(fits / result["folder"] / "posterior.nc"))
     simulator = simulator_from_config(json.loads(idata.posterior.attrs["simulator"]))
     observed = idata.observed_data["image"].values
@@ -179,7 +194,8 @@ def fit_grid(rows: list[dict], grids: list[list], path: Path) -> None:
             if i == 0:
                 ax.set_title(titles[j], fontsize=7)
         ref = (f"ref az {row['reference_azimuth']:.0f}° el {row['reference_elevation']:.0f}°"
-               if row["reference_found"] else "no reference")
+               if row["reference_on_fitted_face"] else "reference: another face" if row["reference_found"]
+               else "no reference")
         axes[i, j0].set_ylabel(f"{Path(row['photo']).stem[:16]}\n{ref}", fontsize=6)
         axes[i, j0 + 2].set_xlabel(f"fit az {row['fit_azimuth']:.0f}° el {row['fit_elevation']:.0f}°", fontsize=6)
     fig.tight_layout()
@@ -215,7 +231,8 @@ def agreement(rows: list[dict], angle: str) -> dict:
     least-squares slope of the fitted angle on the reference's (both near 1 when the fit reads the pose, near 0 when
     it returns about the same pose whatever the photo), and the median |Δ| of a pose-blind guess, every photo given
     the references' median: a fit must read the pose to do better than that."""
-    pairs = np.array([(r[f"reference_{angle}"], r[f"fit_{angle}"]) for r in rows if r["reference_found"]], float)
+    pairs = np.array([(r[f"reference_{angle}"], r[f"fit_{angle}"]) for r in rows if r["reference_on_fitted_face"]],
+                     float)
     pairs = pairs[np.all(np.isfinite(pairs), axis=1)]
     if len(pairs) < 3:
         return {f"fit_vs_reference_{angle}": "fewer than 3 photos",
@@ -264,7 +281,8 @@ def main() -> None:
     fitted = [r for r in rows if r["status"] == "ok"]
     summary = {
         "evaluated": name, "photos": len(rows), "fitted": len(fitted),
-        "with_reference": sum(r["reference_found"] for r in fitted),
+        "with_reference": sum(r["reference_on_fitted_face"] for r in fitted),
+        "reference_on_another_face": sum(r["reference_found"] and not r["reference_on_fitted_face"] for r in fitted),
         "median_abs_delta_azimuth": median_of(fitted, "abs_delta_azimuth"),
         "median_abs_delta_elevation": median_of(fitted, "abs_delta_elevation"),
         **agreement(fitted, "azimuth"), **agreement(fitted, "elevation"),
