@@ -19,6 +19,7 @@ A difference whose interval straddles 0 is not shown by these photos or faces.
 
 Usage: python experiments/intervals.py photos docs/results/real_photos/main_pose_code_adjustment
 docs/results/real_photos/distilled_angle_pose_head ... [--against FOLDER] [--out FILE.csv]
+(a version evaluated on both photo sets: FOLDER+FOLDER, e.g. ``…/main_pose_code_adjustment+…/more_default``)
 python experiments/intervals.py encoders docs/results/encoders/specific_slow_camera300 docs/results/encoders/...
 (``--against`` defaults to the first folder.)
 """
@@ -37,15 +38,23 @@ RESAMPLES, SEED, LEVEL = 10_000, 0, 0.95
 ANGLES = ("azimuth", "elevation")
 
 
-def abs_deltas(folder: Path) -> dict[str, dict[str, float]]:
-    """photo -> {angle: |fit − reference| in degrees} for the photos of ``folder/per_photo.csv`` fitted with a
-    reference on the face the fit framed. Raises FileNotFoundError naming the folder when it has no per_photo.csv."""
-    path = folder / "per_photo.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"folder: expected a real-photo evaluation with per_photo.csv, got {str(folder)!r}")
-    with open(path, newline="") as f:
-        return {r["photo"]: {a: abs(float(r[f"fit_{a}"]) - float(r[f"reference_{a}"])) for a in ANGLES}
-                for r in csv.DictReader(f) if r["status"] == "ok" and r["reference_azimuth"] != ""}
+def abs_deltas(version: str) -> dict[str, dict[str, float]]:
+    """photo -> {angle: |fit − reference| in degrees} for the photos of ``FOLDER/per_photo.csv`` fitted with a
+    reference on the face the fit framed; ``version`` is one FOLDER or several joined by '+' (one version evaluated
+    on several photo sets, e.g. ``…/main_pose_code_adjustment+…/more_default``). Raises FileNotFoundError naming a
+    folder without per_photo.csv, ValueError when two folders of a version hold the same photo."""
+    deltas = {}
+    for folder in map(Path, version.split("+")):
+        path = folder / "per_photo.csv"
+        if not path.is_file():
+            raise FileNotFoundError(f"folder: expected a real-photo evaluation with per_photo.csv, got {str(folder)!r}")
+        with open(path, newline="") as f:
+            rows = {r["photo"]: {a: abs(float(r[f"fit_{a}"]) - float(r[f"reference_{a}"])) for a in ANGLES}
+                    for r in csv.DictReader(f) if r["status"] == "ok" and r["reference_azimuth"] != ""}
+        if shared := sorted(set(rows) & set(deltas)):
+            raise ValueError(f"folders: {version!r} joins evaluations that share photos ({', '.join(shared[:3])})")
+        deltas |= rows
+    return deltas
 
 
 def interval(samples: tuple[np.ndarray, ...], statistic) -> tuple[float, float]:
@@ -78,9 +87,9 @@ def photo_cells(name: str, deltas: dict, against: str, base: dict) -> tuple[int,
     return len(deltas), cells
 
 
-def sweep_codes(folder: Path) -> dict[str, np.ndarray]:
+def sweep_codes(folder: str) -> dict[str, np.ndarray]:
     """The arrays of ``folder/sweep_codes.npz``. Raises FileNotFoundError naming the folder when it has none."""
-    path = folder / "sweep_codes.npz"
+    path = Path(folder) / "sweep_codes.npz"
     if not path.is_file():
         raise FileNotFoundError(f"folder: expected an evaluate-encoder output with sweep_codes.npz, got "
                                 f"{str(folder)!r} (evaluate it again to write one)")
@@ -106,6 +115,11 @@ def encoder_cells(name: str, codes: dict, against: str, base: dict) -> tuple[int
     return int(codes["faces"]), cells
 
 
+def name_of(version: str) -> str:
+    """A version's name in the table: its folders' names, joined by '+'."""
+    return "+".join(Path(f).name for f in version.split("+"))
+
+
 KINDS = {"photos": (abs_deltas, photo_cells, "photos", "median_abs_delta", ANGLES),
          "encoders": (sweep_codes, encoder_cells, "faces", "abs_r", tuple(SWEEPS))}
 
@@ -114,21 +128,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("kind", choices=tuple(KINDS), help="photos: real-photo evaluations (per_photo.csv); "
                         "encoders: evaluate-encoder outputs (sweep_codes.npz)")
-    parser.add_argument("folders", nargs="+", type=Path, help="the versions' folders")
-    parser.add_argument("--against", type=Path, default=None, help="the folder the differences are from "
-                        "(default: the first)")
+    parser.add_argument("folders", nargs="+", help="the versions' folders (photos: FOLDER+FOLDER for one version "
+                        "evaluated on several photo sets)")
+    parser.add_argument("--against", default=None, help="the version the differences are from (default: the first)")
     parser.add_argument("--out", type=Path, default=None, help="also write the table as CSV")
     args = parser.parse_args()
     load, cells, unit, figure, quantities = KINDS[args.kind]
     against = args.against or args.folders[0]
     header = ["version", unit]
     for q in quantities:
-        header += [f"{figure}_{q}", f"{q}_interval_95", f"{q}_minus_{against.name}", f"{q}_difference_interval_95"]
-    base = load(against)
-    rows = []
-    for folder in args.folders:
-        n, figures = cells(folder.name, base if folder == against else load(folder), against.name, base)
-        rows.append([folder.name, n, *figures])
+        header += [f"{figure}_{q}", f"{q}_interval_95", f"{q}_minus_{name_of(against)}", f"{q}_difference_interval_95"]
+    try:
+        base = load(against)
+        rows = []
+        for folder in args.folders:
+            n, figures = cells(name_of(folder), base if folder == against else load(folder), name_of(against), base)
+            rows.append([name_of(folder), n, *figures])
+    except (FileNotFoundError, ValueError) as exc:
+        parser.exit(2, f"intervals: {exc}\n")
     report_table(header, rows, args.out)
 
 
