@@ -113,8 +113,10 @@ def reference_on_renders(work: Path, out: Path) -> list[dict]:
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:
+    """``rows`` as CSV, the columns of all rows in first-seen order (a failed fit's row has fewer)."""
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for row in rows for k in row)),
+                                lineterminator="\n")
         writer.writeheader()
         writer.writerows({k: f"{v:.4g}" if isinstance(v, float) else v for k, v in row.items()} for row in rows)
 

@@ -41,3 +41,12 @@ def test_a_version_joins_its_photo_sets(tmp_path):
         abs_deltas(f"{tmp_path / 'main'}+{tmp_path / 'main'}")
     with pytest.raises(FileNotFoundError, match="per_photo.csv"):
         abs_deltas(str(tmp_path / "none"))
+
+
+def test_per_photo_csv_keeps_every_column_when_the_first_fit_failed(tmp_path):
+    from experiments.real_photos import write_rows
+
+    write_rows(tmp_path / "per_photo.csv", [{"photo": "a.png", "status": "error"},
+                                            {"photo": "b.png", "status": "ok", "fit_azimuth": 1.5}])
+    assert (tmp_path / "per_photo.csv").read_text().splitlines() == ["photo,status,fit_azimuth", "a.png,error,",
+                                                                     "b.png,ok,1.5"]
