@@ -194,12 +194,12 @@ def main() -> None:
                 crops = faces_of(opaque(image), expected)
             if len(crops) != expected:
                 print(f"note: {path}: {len(crops)} of its {expected} faces found and cut")
-            crops = crops[:at_most]
+            found, crops = len(crops), crops[:at_most]
             for k, crop in enumerate(crops):
                 stem = name if len(crops) == 1 else f"{name}_face{k + 1}"
                 crop.save(out / f"{stem}.png")
                 rows.append([f"{stem}.png", package, version, path, licence,
-                             note + (f"; face {k + 1} of {len(crops)} found, cropped" if len(crops) > 1 else "")])
+                             note + (f"; face {k + 1} of {found} found, cropped" if len(crops) > 1 else "")])
             print(f"{package} {version} {path}: {len(crops)} photo(s)")
     with open(out / "SOURCES.csv", "w", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
