@@ -38,7 +38,8 @@ def copies(photos: list[Path], folder: Path) -> dict[str, list[Path]]:
             rgba = im.convert("RGBA")
         rgb = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
         small = (max(1, round(rgb.width * SCALE)), max(1, round(rgb.height * SCALE)))
-        for name, image in (("mirrored", ImageOps.mirror(rgb)), ("scaled 2/3", rgb.resize(small, Image.LANCZOS))):
+        scaled = rgb.resize(small, Image.Resampling.LANCZOS)
+        for name, image in (("mirrored", ImageOps.mirror(rgb)), ("scaled 2/3", scaled)):
             path = folder / f"{i:04d}_{name.split()[0]}.png"
             image.save(path)
             out[name].append(path)

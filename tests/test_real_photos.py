@@ -5,6 +5,7 @@
 import numpy as np
 import pytest
 
+from abc_inverse.io import crop_resize
 from experiments.code_transfer import REFRAMINGS, framing_change, photos_with_reference, reframed
 from experiments.real_photos import on_fitted_face
 from experiments.reference_repeatability import differences
@@ -64,8 +65,6 @@ def test_reframed_moves_in_crop_pixels_and_scales_about_the_centre():
 
 def test_framing_change_of_a_reader_of_position():
     """A 'pose' that is a bright square's position in the crop changes as the reframed crops move it."""
-    from abc_inverse.io import crop_resize
-
     grey = np.zeros((256, 256), np.float32)
     grey[140:148, 100:108] = 1.0  # centre (104, 144) in continuous source coordinates
     frame = (64, 64, 128, 128)
