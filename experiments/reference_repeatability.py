@@ -23,6 +23,7 @@ from PIL import Image, ImageOps
 from abc_inverse.io import report_table, write_csv
 from abc_inverse.model.landmarks import head_pose
 from abc_inverse.photos import photo_list
+from experiments.mediapipe_landmarks import read_rgb
 from experiments.real_photos import landmarks
 
 SCALE = 2 / 3
@@ -34,9 +35,7 @@ def copies(photos: list[Path], folder: Path) -> dict[str, list[Path]]:
     (transparency over white, as ``abc-inverse fit`` reads it); {comparison: paths in the order of ``photos``}."""
     out = {name: [] for name in COMPARISONS}
     for i, photo in enumerate(photos):
-        with Image.open(photo) as im:
-            rgba = im.convert("RGBA")
-        rgb = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+        rgb = Image.fromarray(read_rgb(photo))
         small = (max(1, round(rgb.width * SCALE)), max(1, round(rgb.height * SCALE)))
         scaled = rgb.resize(small, Image.Resampling.LANCZOS)
         for name, image in (("mirrored", ImageOps.mirror(rgb)), ("scaled 2/3", scaled)):

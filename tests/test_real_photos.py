@@ -7,7 +7,8 @@ import pytest
 
 from abc_inverse.io import crop_resize
 from experiments.code_transfer import REFRAMINGS, framing_change, photos_with_reference, reframed
-from experiments.real_photos import on_fitted_face
+from experiments.intervals import abs_deltas
+from experiments.real_photos import on_fitted_face, write_rows
 from experiments.reference_repeatability import differences
 
 
@@ -34,8 +35,6 @@ def write_per_photo(folder, rows):
 
 
 def test_a_version_joins_its_photo_sets(tmp_path):
-    from experiments.intervals import abs_deltas
-
     write_per_photo(tmp_path / "main", [("a.png", "ok", True, True, 10, 4, -5, -10),
                                         ("b.png", "error", True, False, "", "", "", "")])
     write_per_photo(tmp_path / "more", [("c.png", "ok", True, True, -3, 1, 2, 0),
@@ -49,8 +48,6 @@ def test_a_version_joins_its_photo_sets(tmp_path):
 
 
 def test_per_photo_csv_keeps_every_column_when_the_first_fit_failed(tmp_path):
-    from experiments.real_photos import write_rows
-
     write_rows(tmp_path / "per_photo.csv", [{"photo": "a.png", "status": "error"},
                                             {"photo": "b.png", "status": "ok", "fit_azimuth": 1.5}])
     assert (tmp_path / "per_photo.csv").read_text().splitlines() == ["photo,status,fit_azimuth", "a.png,error,",
