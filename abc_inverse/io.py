@@ -173,14 +173,18 @@ def face_frame(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     return int(round(cx - side / 2)), int(round(cy - side / 2)), side, side
 
 
+def central_square(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The largest central square (x, y, side, side) in pixels of an image of ``shape`` (H, W, ...)."""
+    h_img, w_img = shape[:2]
+    side = min(h_img, w_img)
+    return (w_img - side) // 2, (h_img - side) // 2, side, side
+
+
 def crop_resize(grey: np.ndarray, box: tuple[int, int, int, int] | None, size: int) -> np.ndarray:
     """Crop (x, y, w, h) (zero-padded where it leaves the image; None = the central square) and resize to
     (size, size) float32 with Pillow's area-averaging filter."""
     h_img, w_img = grey.shape
-    if box is None:
-        side = min(h_img, w_img)
-        box = ((w_img - side) // 2, (h_img - side) // 2, side, side)
-    x, y, w, h = box
+    x, y, w, h = central_square(grey.shape) if box is None else box
     if x >= w_img or y >= h_img or x + w <= 0 or y + h <= 0:
         raise ValueError(f"--crop: box {box} lies outside the {w_img}×{h_img} image")
     canvas = np.zeros((h, w), np.float32)
@@ -197,7 +201,8 @@ def prepare_observation(image: np.ndarray, crop, size: int) -> tuple[np.ndarray,
 
     image : (H, W) or (H, W, 3) float in [0, 1]. crop : 'auto' (the largest Haar-cascade face, framed like the
     renders), None (the central square, for images already framed like the renders) or (x, y, w, h) in pixels.
-    The record says whether a face was detected (``face_box``; None when none was). Raises ValueError when
+    The record says whether a face was detected (``face_box``; None when none was) and which box was cut out
+    (``frame``, (x, y, side, side) pixels). Raises ValueError when
     ``crop`` is 'auto' and no face is detected: the scene would otherwise be fitted to an image without a face.
     """
     grey = to_grey(image)
@@ -210,8 +215,9 @@ def prepare_observation(image: np.ndarray, crop, size: int) -> tuple[np.ndarray,
         box = face_frame(found)
         record = {"crop": "auto", "face_box": list(found), "frame": list(box)}
     else:
-        box = crop
-        record = {"crop": list(crop) if crop else "none", "face_box": list(found) if found else None}
+        box = crop if crop else central_square(grey.shape)
+        record = {"crop": list(crop) if crop else "none", "face_box": list(found) if found else None,
+                  "frame": list(box)}
     return crop_resize(grey, box, size), record
 
 

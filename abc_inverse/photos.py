@@ -22,6 +22,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from abc_inverse.face_landmarks import detect_landmarks, to_frame
 from abc_inverse.fit import FitConfig, check_proposal, fit
 from abc_inverse.io import (
     parse_crop,
@@ -145,6 +146,10 @@ def fit_photo(image: Path | None, opts: FitCommand, command: str, threads: int =
     cautions = [] if framing["face_box"] is not None else [
         f"no face detected in the image: with --crop {opts.crop} the scene is fitted to it as framed, and the "
         "posterior may describe a face the image does not show"]
+    landmarks = observed_landmarks(photo, framing, statistic.image_size, opts.sampler.landmark_sd)
+    if landmarks is None and framing["face_box"] is not None and opts.sampler.landmark_sd > 0:
+        cautions.append("dlib's detector found no face where the face was framed, so there are no landmarks: the "
+                        "scene is fitted to the network's summary alone")
     if announce:
         print(proposal_says)
         for caution in cautions:
@@ -154,7 +159,7 @@ def fit_photo(image: Path | None, opts: FitCommand, command: str, threads: int =
     save_png(opts.out / "observed.png", observed)
     idata = fit(observed, statistic, opts.sampler, simulator, progress=opts.progress,
                 attrs={"image": source, "framing": framing, "command": command, "warnings": cautions},
-                proposal=proposal)
+                proposal=proposal, landmarks=landmarks)
     save_netcdf(idata, opts.out / "posterior.nc")
     write_plots(idata, simulator, opts.out)
     table = summary(idata, [name for name in VARIABLES if name in idata.posterior])
@@ -171,6 +176,17 @@ def fit_photo(image: Path | None, opts: FitCommand, command: str, threads: int =
             "proposal": proposal_says, "surrogate": post.attrs["surrogate"],
             "regression_adjustment": post.attrs["regression_adjustment"],
             "summary": {name: {k: float(v) for k, v in row.items()} for name, row in table.iterrows()}}
+
+
+def observed_landmarks(photo: np.ndarray, framing: dict, size: int, sd: float) -> np.ndarray | None:
+    """dlib's 68 landmarks (68, 2) float64 of the framed face in the pixels of its (size, size) observation
+    (:func:`abc_inverse.face_landmarks.detect_landmarks`, :func:`~abc_inverse.face_landmarks.to_frame`), or None
+    when ``sd`` (``--landmark-sd``) is 0, no face box was detected or dlib finds no face there.
+    photo : (H, W) or (H, W, 3) float in [0, 1]; framing : :func:`abc_inverse.io.prepare_observation`'s record."""
+    if sd == 0 or framing["face_box"] is None:
+        return None
+    points = detect_landmarks(photo, tuple(framing["face_box"]))
+    return None if points is None else to_frame(points, tuple(framing["frame"]), size)
 
 
 def fit_setup(opts: FitCommand) -> tuple:

@@ -97,6 +97,36 @@ def landmark_vertices(against: str = "mean_face") -> tuple[np.ndarray, np.ndarra
     return ids, load_model().mean[vertex[ids]].astype(np.float64)
 
 
+# dlib's 68-point landmarks (the iBUG 300-W markup, Sagonas et al. 2013), inner face 17-67, as MediaPipe Face Mesh
+# landmarks: each the mean of one or two of them (the jaw line, 0-16, is a silhouette that slides over the face with
+# pose, so it has no fixed vertex and is left out). Read off MediaPipe's canonical-model UV map and the 300-W markup.
+DLIB_TO_MEDIAPIPE = {
+    17: (70,), 18: (63,), 19: (105,), 20: (66,), 21: (107,),  # brow on the image's left
+    22: (336,), 23: (296,), 24: (334,), 25: (293,), 26: (300,),  # brow on the image's right
+    27: (168, 6), 28: (197, 195), 29: (5,), 30: (4,),  # nose bridge to tip
+    31: (75,), 32: (97,), 33: (2,), 34: (326,), 35: (305,),  # nostrils
+    36: (33,), 37: (160,), 38: (158,), 39: (133,), 40: (153,), 41: (144,),  # eye on the image's left
+    42: (362,), 43: (385,), 44: (387,), 45: (263,), 46: (373,), 47: (380,),  # eye on the image's right
+    48: (61,), 49: (39,), 50: (37,), 51: (0,), 52: (267,), 53: (269,), 54: (291,), 55: (405,), 56: (314,),
+    57: (17,), 58: (84,), 59: (181,),  # outer lip
+    60: (78,), 61: (82,), 62: (13,), 63: (312,), 64: (308,), 65: (317,), 66: (14,), 67: (87,),  # inner lip
+}
+
+
+def dlib_landmark_vertices() -> tuple[np.ndarray, np.ndarray]:
+    """(dlib point ids (K,) int64, our mesh's vertex ids (K, 2) int64, a point being the mean of its two, repeated
+    where it is one vertex) for the points of :data:`DLIB_TO_MEDIAPIPE` whose MediaPipe landmarks all lie within
+    ``POSE_MAX_DISTANCE_MM`` of our mesh (46 of 51). Raises FileNotFoundError without the correspondence file."""
+    if not CORRESPONDENCE.is_file():
+        raise FileNotFoundError(f"landmarks: no correspondence file {str(CORRESPONDENCE)!r}; run python -m "
+                                "abc_inverse.model.landmarks")
+    with np.load(CORRESPONDENCE) as z:
+        vertex, distance = z["vertex"], z["distance"]
+    kept = [k for k, ids in DLIB_TO_MEDIAPIPE.items() if all(distance[i] <= POSE_MAX_DISTANCE_MM for i in ids)]
+    pairs = [[vertex[i] for i in DLIB_TO_MEDIAPIPE[k]] for k in kept]
+    return np.array(kept, np.int64), np.array([p if len(p) == 2 else p * 2 for p in pairs], np.int64)
+
+
 def angles_of(rotation: np.ndarray) -> tuple[float, float, float]:
     """(azimuth, elevation, roll) in degrees of a rotation R (3, 3) = R_z(roll) · R_x(elevation) · R_y(azimuth), the
     model-to-view rotation of :func:`abc_inverse.render.simulator.rotation_matrices` with an in-image roll

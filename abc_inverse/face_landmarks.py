@@ -1,0 +1,81 @@
+"""Facial landmarks of a photo, for the fit's landmark summary (issue "Real photographs").
+
+dlib's HOG face detector and its 68-point shape predictor (Kazemi & Sullivan 2014, CVPR, "One millisecond face
+alignment with an ensemble of regression trees"; the model file trained on the iBUG 300-W markup, Sagonas et al.
+2013, shipped by the ``face-recognition-models`` package, CC0; 300-W's own licence excludes commercial use, see
+``docs/results/real_photos``) find the points on the full-resolution photo; :func:`to_frame` moves them into the
+observation's pixels. They were trained on real photographs, which is why they read a photo's pose where our
+renders-trained encoder does not (``docs/results/real_photos``). They are independent of the evaluation's reference
+(MediaPipe Face Mesh, another network trained on other data).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+N_POINTS = 68
+PREDICTOR = "shape_predictor_68_face_landmarks.dat"
+MIN_OVERLAP = 0.3  # intersection over union with the fit's face box below which a dlib face is another one
+UPSAMPLE = 1  # dlib's detector looks at the photo enlarged once (faces down to about 40 pixels)
+
+
+def predictor_path() -> Path:
+    """The shape predictor's file in the installed ``face-recognition-models`` package. Raises FileNotFoundError
+    when the package or its file is missing (it is a dependency: ``make setup``)."""
+    spec = importlib.util.find_spec("face_recognition_models")  # found without importing it (it needs pkg_resources)
+    path = None if spec is None else Path(spec.submodule_search_locations[0]) / "models" / PREDICTOR
+    if path is None or not path.is_file():
+        raise FileNotFoundError(f"landmarks: no {PREDICTOR} (pip install face-recognition-models, or make setup)")
+    return path
+
+
+@cache
+def _dlib_models():
+    import dlib
+
+    return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(predictor_path()))
+
+
+def overlap(a: tuple, b: tuple) -> float:
+    """Intersection over union of two boxes (x, y, w, h) in pixels; 0 when either is empty."""
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    union = a[2] * a[3] + b[2] * b[3] - ix * iy
+    return float(ix * iy / union) if union > 0 else 0.0
+
+
+def detect_landmarks(image: np.ndarray, face_box: tuple[int, int, int, int]) -> np.ndarray | None:
+    """The 68 landmarks of the face in ``face_box``: (68, 2) float64 pixel positions in ``image``, x to the right
+    and y down, pixel (i, j)'s centre at (j + 0.5, i + 0.5); None when dlib's detector finds no face overlapping
+    the box by at least ``MIN_OVERLAP`` (intersection over union), so that the points describe the face the fit
+    framed and not a neighbour.
+
+    image : (H, W) or (H, W, 3) float in [0, 1]. face_box : (x, y, w, h) pixels (the fit's Haar-cascade box,
+    :func:`abc_inverse.io.detect_face`). Raises ValueError for another image shape or values outside [0, 1],
+    FileNotFoundError without the predictor's file."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        raise ValueError(f"image: expected (H, W) grey or (H, W, 3) RGB, got shape {image.shape}")
+    if not np.all(np.isfinite(image)) or image.min() < 0 or image.max() > 1:
+        raise ValueError("image: expected finite intensities in [0, 1]")
+    detector, predictor = _dlib_models()
+    pixels = np.ascontiguousarray(np.round(image * 255).astype(np.uint8))
+    faces = [(r.left(), r.top(), r.width(), r.height(), r) for r in detector(pixels, UPSAMPLE)]
+    scored = [(overlap(face[:4], face_box), face[4]) for face in faces]
+    scored = [(score, rect) for score, rect in scored if score >= MIN_OVERLAP]
+    if not scored:
+        return None
+    shape = predictor(pixels, max(scored, key=lambda s: s[0])[1])
+    return np.array([[shape.part(k).x + 0.5, shape.part(k).y + 0.5] for k in range(N_POINTS)], np.float64)
+
+
+def to_frame(points: np.ndarray, frame: tuple[int, int, int, int], size: int) -> np.ndarray:
+    """Points (K, 2) in a photo's pixels (as :func:`detect_landmarks`) -> the same points (K, 2) float64 in the
+    pixels of the observation cut from the photo by ``frame`` (x, y, side, side) and resized to ``size``
+    (:func:`abc_inverse.io.crop_resize`), with the same pixel-centre convention."""
+    x, y, w, h = frame
+    return (np.asarray(points, np.float64) - [x, y]) * [size / w, size / h]
