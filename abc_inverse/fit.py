@@ -144,9 +144,6 @@ class FitConfig:
         if self.pilot < max(self.chains or 0, self.explore_chains):
             raise ValueError(f"pilot: expected ≥ chains and explore_chains "
                              f"({max(self.chains or 0, self.explore_chains)}), got {self.pilot}")
-        if self.landmark_sd > 0 and self.epsilon is None and self.image_noise == 0:
-            raise ValueError("landmark_sd: the landmark summary is weighed against a fixed ε; give --epsilon "
-                             "or --image-noise > 0, or --landmark-sd 0")
         if self.epsilon is None and self.image_noise == 0 and self.tune == 0:
             raise ValueError("epsilon: with tune = 0 and image_noise = 0 there is nothing to set ε by; give --epsilon, "
                              "--image-noise or --tune > 0")
@@ -198,6 +195,9 @@ def simulate_images(simulator: Simulator, scenes: Scene, behind: np.ndarray | No
     return simulator(scenes) if behind is None else simulator.render_over(scenes, behind)
 
 
+GEOMETRY_BLOCKS = ("shape", "pose", "camera")  # the prior's blocks that move a face's points in the image
+
+
 @dataclass(frozen=True)
 class LandmarkTerm:
     """The landmark summary of a fit (``FitConfig.landmark_sd``): where the observation's landmarks are and
@@ -220,26 +220,42 @@ class LandmarkTerm:
         projected = simulator.project(simulator.prior.from_normal(u), self.vertices)
         return np.sqrt(np.mean(np.sum((projected - self.observed) ** 2, axis=-1), axis=-1))
 
-    def log_kernel_grad(self, simulator: Simulator, u: np.ndarray, step: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
-        """(−rms(u)² / (2τ²) (C,), its gradient in u (C, D) by central differences of ``step``): the landmark
-        kernel's part of the emulated log-likelihood that steers the Hamiltonian moves (no rendering: K points)."""
+    def log_kernel_grad(self, simulator: Simulator, u: np.ndarray, step: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+        """(−rms(u)² / (2τ²) (C,), its gradient in u (C, D)): the landmark kernel's part of the emulated
+        log-likelihood that steers the Hamiltonian moves. The gradient is a forward difference of ``step`` along
+        each coordinate of the blocks that move the points (shape, pose, camera; 0 along the others): K points
+        projected per difference, no rendering."""
         c, d = u.shape
-        shifted = u[:, None, :] + step * np.concatenate([np.eye(d), -np.eye(d)])[None]
+        dims = np.concatenate([np.arange(d)[simulator.prior.blocks[name]] for name in GEOMETRY_BLOCKS])
+        shifted = np.repeat(u[:, None, :], len(dims), axis=1)
+        shifted[:, np.arange(len(dims)), dims] += step
         values = -0.5 * (self.rms(simulator, np.concatenate([u, shifted.reshape(-1, d)])) / self.tolerance) ** 2
-        ahead, behind = values[c:].reshape(c, 2, d).transpose(1, 0, 2)
-        return values[:c], (ahead - behind) / (2 * step)
+        gradient = np.zeros_like(u)
+        gradient[:, dims] = (values[c:].reshape(c, len(dims)) - values[:c, None]) / step
+        return values[:c], gradient
 
 
-def landmark_term(landmarks: np.ndarray | None, config: FitConfig) -> LandmarkTerm | None:
-    """The fit's :class:`LandmarkTerm`, or None when ``config.landmark_sd`` is 0 or there are no landmarks.
+def check_landmarks(landmarks: np.ndarray | None, config: FitConfig) -> np.ndarray | None:
+    """The observed landmarks as (68, 2) float64, or None when there are none or ``config.landmark_sd`` is 0.
     landmarks : (68, 2) float, dlib's points in the observation's pixels (:mod:`abc_inverse.face_landmarks`), or
-    None. ``config.epsilon`` must be set (:func:`with_tolerance`). Raises ValueError for another shape or
-    non-finite points."""
+    None. Raises ValueError for another shape or non-finite points, or when ε will not be fixed (--epsilon or
+    --image-noise > 0): an ε adapted during warm-up would leave the landmarks' weight undefined."""
     if landmarks is None or config.landmark_sd == 0:
         return None
     landmarks = np.asarray(landmarks, np.float64)
     if landmarks.shape != (68, 2) or not np.all(np.isfinite(landmarks)):
         raise ValueError(f"landmarks: expected dlib's 68 finite points (68, 2), got shape {landmarks.shape}")
+    if config.epsilon is None and config.image_noise == 0:
+        raise ValueError("landmark_sd: the landmark summary is weighed against a fixed ε; give --epsilon or "
+                         "--image-noise > 0, or --landmark-sd 0")
+    return landmarks
+
+
+def landmark_term(landmarks: np.ndarray | None, config: FitConfig) -> LandmarkTerm | None:
+    """The fit's :class:`LandmarkTerm` for landmarks checked by :func:`check_landmarks` (None: none) and
+    ``config`` with its final ε."""
+    if landmarks is None:
+        return None
     points, vertices = dlib_landmark_vertices()
     tolerance = config.landmark_sd / np.sqrt(len(points))
     return LandmarkTerm(landmarks[points], vertices, tolerance, config.epsilon / tolerance)
@@ -416,6 +432,7 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     """
     simulator = simulator if simulator is not None else simulator_for(statistic)
     observed, prior = check_observation(observed, statistic.image_size), simulator.prior
+    landmarks = check_landmarks(landmarks, config)
     rng = np.random.default_rng(config.seed)
     nu_obs = statistic(observed[None])[0]
     check_proposal(proposal, statistic, simulator)

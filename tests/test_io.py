@@ -65,7 +65,7 @@ def test_detects_the_astronaut_face():
     with pytest.raises(ValueError, match="image: no face detected in the 60×40 image"):
         prepare_observation(np.zeros((40, 60)), "auto", 64)
     blank, record = prepare_observation(np.zeros((40, 60)), None, 64)  # --crop none: fitted, but said
-    assert blank.shape == (64, 64) and record == {"crop": "none", "face_box": None}
+    assert blank.shape == (64, 64) and record == {"crop": "none", "face_box": None, "frame": [10, 0, 40, 40]}
 
 
 def test_detects_faces_in_small_renders():

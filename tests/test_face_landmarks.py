@@ -1,0 +1,147 @@
+"""The landmark summary: dlib's points on a photo, our vertices' projection, and the fit that joins them."""
+
+import json
+
+import numpy as np
+import pytest
+from skimage import data
+
+from abc_inverse.face_landmarks import detect_landmarks, overlap, to_frame
+from abc_inverse.fit import FitConfig, check_landmarks, fit, landmark_term
+from abc_inverse.io import detect_face, to_grey
+from abc_inverse.model.landmarks import dlib_landmark_vertices
+from abc_inverse.photos import observed_landmarks
+from abc_inverse.render.simulator import RenderSettings, Simulator
+from tests.test_fit import MeanStatistic
+
+
+@pytest.fixture(scope="module")
+def sim(model):
+    return Simulator(model, RenderSettings(image_size=32))
+
+
+@pytest.fixture(scope="module")
+def astronaut():
+    image = data.astronaut().astype(np.float32) / 255.0
+    return image, detect_face(to_grey(image))
+
+
+def all_68(points: np.ndarray) -> np.ndarray:
+    """dlib's 68 points with the used ones (of dlib_landmark_vertices) set to ``points`` (K, 2), the rest 0."""
+    ids, _ = dlib_landmark_vertices()
+    full = np.zeros((68, 2))
+    full[ids] = points
+    return full
+
+
+def test_projected_points_lie_where_the_renderer_draws_their_vertices(model):
+    """At moderate poses the renderer's depth at each projected point's pixel is the point's own depth: the
+    projection is the renderer's (pixel centres at i + 0.5, y down)."""
+    sim = Simulator(model, RenderSettings(image_size=128))
+    _, vertices = dlib_landmark_vertices()
+    for azimuth, elevation, seed in ((0, 0, None), (25, -10, 1), (-20, 15, 2)):
+        scene = sim.prior.at_angles(azimuth, elevation, 0.0, seed)
+        points = sim.project(scene, vertices)[0]
+        depth = sim.render_with_depth(scene)[1][0]
+        view, _, _ = sim.camera_space(scene)
+        expected = -view[0][vertices].mean(axis=1)[:, 2]
+        col, row = np.floor(points).astype(int).T
+        # within 2 mm for most points: a pixel of 128 is ~1 mm on the face, and a few lie on steep slopes (nostrils)
+        assert np.mean(np.abs(depth[row, col] - expected) < 2.0) > 0.9, (azimuth, elevation)
+
+
+def test_the_mean_face_seen_from_the_front_projects_mirror_symmetric(sim):
+    ids, vertices = dlib_landmark_vertices()
+    assert len(ids) == 46 and set(ids) <= set(range(17, 68))
+    points = sim.project(sim.prior.at_angles(0.0, 0.0, 0.0, None), vertices)[0]
+    at = {k: p for k, p in zip(ids, points, strict=True)}
+    limit = 2 * 3.0 * sim.settings.focal_px / 500.0  # each of a pair lies within 3 mm of its MediaPipe point
+    for left, right in ((36, 45), (39, 42), (48, 54), (17, 26)):  # eye corners, mouth corners, brow ends
+        assert abs(at[left][0] + at[right][0] - 32.0) < limit and abs(at[left][1] - at[right][1]) < limit
+    assert at[36][1] < at[30][1] < at[51][1]  # eyes above the nose tip above the lip (y down)
+
+
+def test_dlib_finds_the_astronauts_landmarks_in_her_face_box(astronaut):
+    image, box = astronaut
+    points = detect_landmarks(image, box)
+    x, y, w, h = box
+    assert points.shape == (68, 2)
+    assert np.all((points[17:, 0] > x) & (points[17:, 0] < x + w) & (points[17:, 1] > y) & (points[17:, 1] < y + h))
+    eye_left, eye_right, mouth = points[36:42].mean(0), points[42:48].mean(0), points[48:60].mean(0)
+    assert eye_left[0] < eye_right[0] and max(eye_left[1], eye_right[1]) < mouth[1]
+    assert detect_landmarks(image, (0, 400, 90, 90)) is None  # a box on no face: no landmarks of another face
+
+
+def test_overlap_and_to_frame_known_answers():
+    assert overlap((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
+    assert overlap((0, 0, 10, 10), (20, 20, 5, 5)) == 0.0
+    # a frame of side 100 at (10, 20) resized to 64: its centre (60, 70) is the observation's centre
+    np.testing.assert_allclose(to_frame(np.array([[60.0, 70.0], [10.0, 20.0]]), (10, 20, 100, 100), 64),
+                               [[32.0, 32.0], [0.0, 0.0]])
+
+
+def test_observed_landmarks_only_with_a_face_and_a_positive_sd(astronaut):
+    image, box = astronaut
+    framing = {"face_box": list(box), "frame": [box[0], box[1], box[2], box[2]]}
+    points = observed_landmarks(image, framing, 64, 1.5)
+    np.testing.assert_allclose(points, to_frame(detect_landmarks(image, box), tuple(framing["frame"]), 64))
+    assert observed_landmarks(image, framing, 64, 0.0) is None
+    assert observed_landmarks(image, {**framing, "face_box": None}, 64, 1.5) is None
+
+
+def test_landmark_kernel_is_the_product_of_independent_gaussians(sim):
+    """τ = σ / √K, so −rms² / (2τ²) = −Σ_k |Δ_k|² / (2σ²); it is 0 at the scene that made the points, and its
+    gradient is the central difference's."""
+    u_true = np.zeros((1, sim.prior.dim))
+    u_true[0, sim.prior.blocks["pose"]] = [0.4, -0.3]
+    _, vertices = dlib_landmark_vertices()
+    observed = sim.project(sim.prior.from_normal(u_true), vertices)[0]
+    term = landmark_term(all_68(observed), FitConfig(epsilon=0.01, landmark_sd=1.5))
+    assert term.tolerance == pytest.approx(1.5 / np.sqrt(46)) and term.weight == pytest.approx(0.01 / term.tolerance)
+    assert term.rms(sim, u_true)[0] == pytest.approx(0.0, abs=1e-9)
+    u = u_true + np.random.default_rng(0).normal(0, 0.3, u_true.shape)
+    value, grad = term.log_kernel_grad(sim, u)
+    delta = sim.project(sim.prior.from_normal(u), vertices)[0] - observed
+    assert value[0] == pytest.approx(-np.sum(delta**2) / (2 * 1.5**2))
+    blocks, h = sim.prior.blocks, 1e-5
+    for j in (blocks["shape"].start, blocks["pose"].start, blocks["pose"].start + 1, blocks["camera"].start + 2,
+              blocks["albedo"].start):  # the albedo moves no point: 0
+        e = h * np.eye(sim.prior.dim)[j]
+        numeric = (term.log_kernel_grad(sim, u + e)[0][0] - term.log_kernel_grad(sim, u - e)[0][0]) / (2 * h)
+        assert grad[0, j] == pytest.approx(numeric, rel=1e-3, abs=1e-4), j
+
+
+@pytest.mark.parametrize("landmarks, config, match", [
+    (np.zeros((5, 2)), FitConfig(), r"68 finite points \(68, 2\), got shape \(5, 2\)"),
+    (np.full((68, 2), np.nan), FitConfig(), "68 finite points"),
+    (np.zeros((68, 2)), FitConfig(image_noise=0.0), "landmark_sd: the landmark summary is weighed against a fixed ε")])
+def test_bad_landmarks_raise(landmarks, config, match):
+    with pytest.raises(ValueError, match=match):
+        check_landmarks(landmarks, config)
+
+
+def test_without_landmarks_or_with_sd_0_there_is_no_term():
+    assert check_landmarks(None, FitConfig()) is None
+    assert check_landmarks(np.zeros((68, 2)), FitConfig(landmark_sd=0.0)) is None
+    assert landmark_term(None, FitConfig(epsilon=0.01)) is None
+
+
+def test_landmarks_pin_the_pose_that_a_weak_statistic_leaves_open(sim):
+    """A render at azimuth 20°, elevation −10°, fitted with a statistic of three image moments: with its
+    landmarks the posterior holds the true angles within 3 sd and is less than half as wide as without (σ 0.75 px
+    at 32 px: the default 1.5 px at 64)."""
+    truth = sim.prior.at_angles(20.0, -10.0, 0.0, None)
+    observed = sim(truth)[0]
+    _, vertices = dlib_landmark_vertices()
+    points = all_68(sim.project(truth, vertices)[0])
+    config = FitConfig(chains=8, draws=300, tune=100, pilot=64, distance="l2", de_weight=0.5, landmark_sd=0.75)
+    with_points = fit(observed, MeanStatistic(), config, sim, progress=False, landmarks=points)
+    without = fit(observed, MeanStatistic(), config, sim, progress=False)
+    record = json.loads(with_points.posterior.attrs["landmarks"])
+    assert len(record["observed_px"]) == 46 and record["sd_px"] == pytest.approx(0.75)
+    assert with_points.posterior.attrs["regression_adjustment"].startswith("off: with the landmark summary")
+    assert json.loads(without.posterior.attrs["landmarks"]) == {}
+    for name, value in (("azimuth", 20.0), ("elevation", -10.0)):
+        draws = with_points.posterior[name].values
+        assert abs(draws.mean() - value) < 3 * draws.std(), (name, draws.mean(), draws.std())
+        assert draws.std() < without.posterior[name].values.std() / 2, name
