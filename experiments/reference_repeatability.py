@@ -1,6 +1,10 @@
 """How repeatable is the real-photo pose reference on the photos themselves? The MediaPipe landmark pose
 (:func:`abc_inverse.model.landmarks.head_pose`, as ``experiments/real_photos.py`` computes it) of each photo, of
-its mirror image and of a copy scaled to 2/3 of its size.
+its mirror image and of a copy scaled to 2/3 of its size; and, against it, the pose that another detector's
+landmarks give: dlib's 46 inner points (:mod:`abc_inverse.face_landmarks`, which ``fit`` uses as a summary), fitted
+by a weak-perspective camera to the same mean face (:func:`dlib_pose`). That last comparison says how far two
+detectors trained on different data agree on these photos: a fit that uses one and is scored against the other
+cannot be expected to do better.
 
 A mirror turns the head the other way and leaves its tilt alone, so a repeatable reference gives the mirrored photo
 the negated azimuth and the same elevation; a smaller copy has the same pose. The median |difference| over the
@@ -19,9 +23,13 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
+from scipy.optimize import least_squares
+from scipy.spatial.transform import Rotation
 
-from abc_inverse.io import report_table, write_csv
-from abc_inverse.model.landmarks import head_pose
+from abc_inverse.face_landmarks import detect_landmarks
+from abc_inverse.io import detect_face, report_table, to_grey, write_csv
+from abc_inverse.model.landmarks import angles_of, dlib_landmark_vertices, head_pose
+from abc_inverse.model.morphable import load_model
 from abc_inverse.photos import photo_list
 from experiments.mediapipe_landmarks import read_rgb
 from experiments.real_photos import landmarks
@@ -43,6 +51,38 @@ def copies(photos: list[Path], folder: Path) -> dict[str, list[Path]]:
             image.save(path)
             out[name].append(path)
     return out
+
+
+def weak_perspective_rotation(vertices: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The rotation R (3, 3) of a weak-perspective camera, points ≈ s · (R vertices)[:2] + t, fitted by least
+    squares (an affine fit made orthonormal, then refined). vertices : (K, 3) mm, x right, y up, z to the viewer;
+    points : (K, 2) in the same orientation (image y negated)."""
+    a, b = vertices - vertices.mean(0), points - points.mean(0)
+    affine = np.linalg.lstsq(a, b, rcond=None)[0].T
+    u, singular, vt = np.linalg.svd(affine, full_matrices=False)
+    rows = u @ vt
+    start = np.vstack([rows, np.cross(rows[0], rows[1])])
+
+    def residual(x: np.ndarray) -> np.ndarray:
+        return (x[3] * a @ Rotation.from_rotvec(x[:3]).as_matrix()[:2].T - b).ravel()
+
+    x = least_squares(residual, np.r_[Rotation.from_matrix(start).as_rotvec(), singular.mean()]).x
+    return Rotation.from_rotvec(x[:3]).as_matrix()
+
+
+def dlib_pose(photo: Path) -> dict | None:
+    """{'azimuth', 'elevation', 'roll'} in degrees of dlib's inner landmarks on the photo (in the Haar face box, as
+    ``fit`` frames it) against our mean face by :func:`weak_perspective_rotation`; None when either detector finds
+    no face."""
+    rgb = read_rgb(photo).astype(np.float32) / 255.0
+    box = detect_face(to_grey(rgb))
+    points = None if box is None else detect_landmarks(rgb, box)
+    if points is None:
+        return None
+    ids, vertices = dlib_landmark_vertices()
+    mesh = load_model().mean.astype(np.float64)[vertices].mean(axis=1)
+    azimuth, elevation, roll = angles_of(weak_perspective_rotation(mesh, points[ids] * [1.0, -1.0]))
+    return {"azimuth": azimuth, "elevation": elevation, "roll": roll}
 
 
 def differences(original: dict, other: dict, signs: tuple[float, float]) -> tuple[float, float]:
@@ -72,12 +112,15 @@ def main() -> None:
         for name, signs in COMPARISONS.items():
             if np.all(np.isfinite(points[name][i])):
                 rows.append([photo.name, name, *np.round(differences(original, head_pose(points[name][i]), signs), 2)])
+        other = dlib_pose(photo)
+        if other is not None:
+            rows.append([photo.name, "dlib", *np.round(differences(original, other, (1.0, 1.0)), 2)])
     header = ["photo", "comparison", "azimuth_difference_deg", "elevation_difference_deg"]
     if args.out is not None:
         write_csv(args.out, header, rows)
     summary = [[name, sum(r[1] == name for r in rows),
                 *(round(float(np.median([abs(r[k]) for r in rows if r[1] == name])), 2) for k in (2, 3))]
-               for name in COMPARISONS]
+               for name in [*COMPARISONS, "dlib"]]
     report_table(["comparison", "photos", "azimuth_median_abs_deg", "elevation_median_abs_deg"], summary)
 
 
