@@ -23,10 +23,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
-from scipy.optimize import least_squares
-from scipy.spatial.transform import Rotation
 
-from abc_inverse.face_landmarks import detect_landmarks
+from abc_inverse.face_landmarks import detect_landmarks, weak_perspective_rotation
 from abc_inverse.io import detect_face, report_table, to_grey, write_csv
 from abc_inverse.model.landmarks import angles_of, dlib_landmark_vertices, head_pose
 from abc_inverse.model.morphable import load_model
@@ -51,23 +49,6 @@ def copies(photos: list[Path], folder: Path) -> dict[str, list[Path]]:
             image.save(path)
             out[name].append(path)
     return out
-
-
-def weak_perspective_rotation(vertices: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """The rotation R (3, 3) of a weak-perspective camera, points ≈ s · (R vertices)[:2] + t, fitted by least
-    squares (an affine fit made orthonormal, then refined). vertices : (K, 3) mm, x right, y up, z to the viewer;
-    points : (K, 2) in the same orientation (image y negated)."""
-    a, b = vertices - vertices.mean(0), points - points.mean(0)
-    affine = np.linalg.lstsq(a, b, rcond=None)[0].T
-    u, singular, vt = np.linalg.svd(affine, full_matrices=False)
-    rows = u @ vt
-    start = np.vstack([rows, np.cross(rows[0], rows[1])])
-
-    def residual(x: np.ndarray) -> np.ndarray:
-        return (x[3] * a @ Rotation.from_rotvec(x[:3]).as_matrix()[:2].T - b).ravel()
-
-    x = least_squares(residual, np.r_[Rotation.from_matrix(start).as_rotvec(), singular.mean()]).x
-    return Rotation.from_rotvec(x[:3]).as_matrix()
 
 
 def dlib_pose(photo: Path) -> dict | None:

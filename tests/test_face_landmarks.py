@@ -6,12 +6,20 @@ import numpy as np
 import pytest
 from skimage import data
 
-from abc_inverse.face_landmarks import detect_landmarks, overlap, to_frame
+from abc_inverse.face_landmarks import (
+    detect_landmarks,
+    head_roll,
+    landmark_frame,
+    level,
+    overlap,
+    to_frame,
+    weak_perspective_rotation,
+)
 from abc_inverse.fit import FitConfig, check_landmarks, fit, landmark_term
 from abc_inverse.io import detect_face, to_grey
-from abc_inverse.model.landmarks import dlib_landmark_vertices
-from abc_inverse.photos import observed_landmarks
-from abc_inverse.render.simulator import RenderSettings, Simulator
+from abc_inverse.model.landmarks import angles_of, dlib_landmark_vertices
+from abc_inverse.photos import observe, reference_landmarks
+from abc_inverse.render.simulator import RenderSettings, Simulator, rotation_matrices
 from tests.test_fit import MeanStatistic
 
 
@@ -72,21 +80,60 @@ def test_dlib_finds_the_astronauts_landmarks_in_her_face_box(astronaut):
     assert detect_landmarks(image, (0, 400, 90, 90)) is None  # a box on no face: no landmarks of another face
 
 
-def test_overlap_and_to_frame_known_answers():
+def test_overlap_to_frame_and_landmark_frame_known_answers():
     assert overlap((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
     assert overlap((0, 0, 10, 10), (20, 20, 5, 5)) == 0.0
     # a frame of side 100 at (10, 20) resized to 64: its centre (60, 70) is the observation's centre
     np.testing.assert_allclose(to_frame(np.array([[60.0, 70.0], [10.0, 20.0]]), (10, 20, 100, 100), 64),
                                [[32.0, 32.0], [0.0, 0.0]])
+    reference = np.array([[20.0, 20.0], [44.0, 20.0], [32.0, 40.0]])  # a face twice as large in the photo, moved
+    assert landmark_frame(2 * reference + [10.0, 20.0], reference, 64) == (10, 20, 128, 128)
 
 
-def test_observed_landmarks_only_with_a_face_and_a_positive_sd(astronaut):
+def test_observe_aligns_the_photo_like_the_renders(astronaut, model):
+    """With landmarks, the photo is turned by the head's roll and framed so that its points' centroid and spread
+    are the reference's; without (sd 0), it is framed by the Haar box alone."""
     image, box = astronaut
-    framing = {"face_box": list(box), "frame": [box[0], box[1], box[2], box[2]]}
-    points = observed_landmarks(image, framing, 64, 1.5)
-    np.testing.assert_allclose(points, to_frame(detect_landmarks(image, box), tuple(framing["frame"]), 64))
-    assert observed_landmarks(image, framing, 64, 0.0) is None
-    assert observed_landmarks(image, {**framing, "face_box": None}, 64, 1.5) is None
+    sim = Simulator(model, RenderSettings(image_size=64))
+    reference = reference_landmarks(sim)
+    observed, framing, points = observe(image, "auto", 64, 1.5, reference)
+    ids, _ = dlib_landmark_vertices()
+    used = points[ids]
+    spread = lambda p: np.sqrt(np.mean(np.sum((p - p.mean(0)) ** 2, axis=1)))  # noqa: E731
+    np.testing.assert_allclose(used.mean(0), reference.mean(0), atol=0.5)  # frames are whole pixels
+    assert spread(used) == pytest.approx(spread(reference), rel=0.02)
+    assert observed.shape == (64, 64) and framing["box_frame"] != framing["frame"] and "roll_deg" in framing
+    assert abs(head_roll(np.asarray(points, float))) < 1.0  # upright after the turn
+    plain, framed, none = observe(image, "auto", 64, 0.0, reference)
+    assert none is None and "roll_deg" not in framed and framed["frame"] == framing["box_frame"]
+
+
+def test_level_turns_points_with_the_image():
+    grey = np.zeros((100, 120), np.float32)
+    grey[30, 80] = 1.0  # its centre is at (80.5, 30.5)
+    for roll in (20.0, -35.0):
+        turned, point = level(grey, np.array([[80.5, 30.5]]), roll, (60.0, 50.0))
+        rows, cols = np.nonzero(turned)
+        weights = turned[rows, cols]
+        centroid = [np.sum((cols + 0.5) * weights) / weights.sum(), np.sum((rows + 0.5) * weights) / weights.sum()]
+        np.testing.assert_allclose(point[0], centroid, atol=0.1)
+        assert (point[0][1] < 30.5) == (roll > 0)  # counter-clockwise: a point right of the centre rises
+
+
+def test_weak_perspective_rotation_and_head_roll_recover_a_known_pose(rng, model):
+    """Points made by a scaled orthographic view of a rotated head (azimuth 25°, elevation −12°, a 5° roll) and
+    shifted give back its angles; dlib's points of our mean face so turned give back the roll."""
+    vertices = rng.normal(0.0, 40.0, (46, 3))
+    roll = np.radians(5.0)
+    in_image = np.array([[np.cos(roll), -np.sin(roll), 0.0], [np.sin(roll), np.cos(roll), 0.0], [0.0, 0.0, 1.0]])
+    rotation = in_image @ rotation_matrices(np.radians([25.0]), np.radians([-12.0]))[0]
+    points = 0.3 * (vertices @ rotation.T)[:, :2] + [100.0, -50.0]
+    np.testing.assert_allclose(angles_of(weak_perspective_rotation(vertices, points)), [25.0, -12.0, 5.0], atol=1e-4)
+    ids, pairs = dlib_landmark_vertices()
+    mesh = model.mean.astype(np.float64)[pairs].mean(axis=1)
+    photo = np.zeros((68, 2))
+    photo[ids] = (0.3 * (mesh @ rotation.T)[:, :2] + [100.0, -50.0]) * [1.0, -1.0]  # image y down
+    assert head_roll(photo) == pytest.approx(5.0, abs=1e-3)
 
 
 def test_landmark_kernel_is_the_product_of_independent_gaussians(sim):

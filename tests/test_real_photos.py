@@ -6,12 +6,10 @@ import numpy as np
 import pytest
 
 from abc_inverse.io import crop_resize
-from abc_inverse.model.landmarks import angles_of
-from abc_inverse.render.simulator import rotation_matrices
 from experiments.code_transfer import REFRAMINGS, framing_change, photos_with_reference, reframed
 from experiments.intervals import abs_deltas
 from experiments.real_photos import on_fitted_face, write_rows
-from experiments.reference_repeatability import differences, weak_perspective_rotation
+from experiments.reference_repeatability import differences
 
 
 def landmarks_around(cx: float, cy: float) -> np.ndarray:
@@ -95,14 +93,3 @@ def test_repeatability_differences_undo_the_mirror():
     mirrored = {"azimuth": -9.0, "elevation": -4.0}
     assert differences(original, mirrored, (-1.0, 1.0)) == (-1.0, 1.0)
     assert differences(original, original, (1.0, 1.0)) == (0.0, 0.0)
-
-
-def test_weak_perspective_rotation_recovers_a_known_pose(rng):
-    """Points made by a scaled orthographic view of a rotated head (azimuth 25°, elevation −12°, a 5° roll) and
-    shifted give back its angles."""
-    vertices = rng.normal(0.0, 40.0, (46, 3))
-    roll = np.radians(5.0)
-    in_image = np.array([[np.cos(roll), -np.sin(roll), 0.0], [np.sin(roll), np.cos(roll), 0.0], [0.0, 0.0, 1.0]])
-    rotation = in_image @ rotation_matrices(np.radians([25.0]), np.radians([-12.0]))[0]
-    points = 0.3 * (vertices @ rotation.T)[:, :2] + [100.0, -50.0]
-    np.testing.assert_allclose(angles_of(weak_perspective_rotation(vertices, points)), [25.0, -12.0, 5.0], atol=1e-4)
