@@ -14,7 +14,10 @@ InferenceData; a data-driven proposal q, when given, supplies the first draws an
 emulator of the summary the gradient that steers Hamiltonian moves (:func:`surrogate_log_likelihood`). The
 recorded draws are then moved along their linear regression on the summary to the observed one
 (:func:`adjust_draws`, Beaumont, Zhang & Balding 2002); where ε was raised for the model's error, on the network's
-graphics codes z1–z3 alone, if the observed ones lie among the draws'.
+graphics codes z1–z3 alone, if the observed ones lie among the draws'. On a photo, dlib's landmarks are a second
+summary (:class:`LandmarkTerm`, ``landmark_sd``): their Gaussian kernel multiplies the statistic's, ε is raised to
+the statistic's distance at the geometry they fit best (:func:`with_landmark_scene`), and the draws are not
+adjusted.
 """
 
 from __future__ import annotations
@@ -130,7 +133,9 @@ class FitConfig:
                                 "where the scene's own vertices project; the sd in pixels of the observation of each "
                                 "landmark coordinate's error, detector's and model's (independent Gaussian errors, "
                                 "as in Schönborn et al. 2017's landmark likelihood; their kernel multiplies the one "
-                                "of width ε on the network's summary). On 88 real photos the network alone read "
+                                "of width ε on the network's summary, whose ε is then raised to its distance at the "
+                                "geometry the landmarks fit best). With landmarks, fit also turns the photo upright by "
+                                "the head's roll and frames it by them. On 88 real photos the network alone read "
                                 "elevation with median error 9.6° (docs/results/real_photos). 0 = off (the network's "
                                 "summary alone, as for images where dlib finds no face)", ge=0)
 
@@ -490,9 +495,10 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     every other move is a Hamiltonian trajectory on its emulated posterior (:func:`run_mcmc_chains`). landmarks :
     (68, 2) float, dlib's points of the observed face in its pixels (:func:`abc_inverse.face_landmarks.to_frame`),
     or None: with ``config.landmark_sd`` > 0 they are a second summary (:class:`LandmarkTerm`), joined with
-    the statistic's in the distance once ε is final, in the emulated posterior too, and the draws are not
-    regression-adjusted; attrs ``landmarks`` then records them. Raises ValueError on a wrongly sized or invalid
-    image or landmarks, a proposal made for another statistic, an undefined distance or no finite pilot distance.
+    the statistic's in the distance once ε is final (raised by :func:`with_landmark_scene`), in the emulated
+    posterior too, and the draws are not regression-adjusted; attrs ``landmarks`` then records them. Raises
+    ValueError on a wrongly sized or invalid image or landmarks, a proposal made for another statistic, an undefined
+    distance or no finite pilot distance.
     """
     simulator = simulator if simulator is not None else simulator_for(statistic)
     observed, prior = check_observation(observed, statistic.image_size), simulator.prior
