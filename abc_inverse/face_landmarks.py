@@ -5,8 +5,8 @@ alignment with an ensemble of regression trees"; the model file trained on the i
 2013, shipped by the ``face-recognition-models`` package, CC0; 300-W's own licence excludes commercial use, see
 ``docs/results/real_photos``) find the points on the full-resolution photo; :func:`to_frame` moves them into the
 observation's pixels. They were trained on real photographs, which is why they read a photo's pose where our
-renders-trained encoder does not (``docs/results/real_photos``). They are independent of the evaluation's reference
-(MediaPipe Face Mesh, another network trained on other data).
+renders-trained encoder does not (``docs/results/real_photos``). The evaluation's reference is another detector
+(MediaPipe Face Mesh, trained on other data), though both pose estimates go through our mean face.
 """
 
 from __future__ import annotations
@@ -129,8 +129,9 @@ def landmark_frame(points: np.ndarray, reference: np.ndarray, size: int) -> tupl
     (:func:`to_frame`), puts ``points`` (K, 2) photo pixels where ``reference`` (K, 2) observation pixels are on
     average, at their spread (root-mean-square distance from their centroid): the photo framed like the renders,
     whose camera offsets (±20 mm, about ±6 pixels of 64) and distance (±10 %) then need absorb only what pose and
-    identity move. Framed by the Haar box instead, the 25 photos' landmarks lay a median 2.6 pixels lower than the
-    renders' and up to 40 % larger, which the chains explained by tilting the head (docs/results/real_photos)."""
+    identity move. Framed by the Haar box instead, the 25 photos' landmarks lay a median 2.9 pixels lower than a
+    frontal render's (up to 17) at 0.73–1.42 times their spread, which the chains explained with the pose
+    (docs/results/real_photos)."""
     points, reference = np.asarray(points, np.float64), np.asarray(reference, np.float64)
     spread = lambda p: np.sqrt(np.mean(np.sum((p - p.mean(axis=0)) ** 2, axis=1)))  # noqa: E731
     side = max(1, int(round(size * spread(points) / spread(reference))))

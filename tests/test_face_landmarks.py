@@ -106,6 +106,10 @@ def test_observe_aligns_the_photo_like_the_renders(astronaut, model):
     assert abs(head_roll(np.asarray(points, float))) < 1.0  # upright after the turn
     plain, framed, none = observe(image, "auto", 64, 0.0, reference)
     assert none is None and "roll_deg" not in framed and framed["frame"] == framing["box_frame"]
+    x, y, w, _ = box
+    given, kept, points = observe(image, (x, y, w, w), 64, 1.5, reference)  # a frame the user gave stays
+    assert kept["frame"] == [x, y, w, w] and "roll_deg" not in kept
+    np.testing.assert_allclose(points, to_frame(detect_landmarks(image, box), (x, y, w, w), 64))
 
 
 def test_level_turns_points_with_the_image():
