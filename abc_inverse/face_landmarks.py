@@ -97,16 +97,21 @@ def weak_perspective_rotation(vertices: np.ndarray, points: np.ndarray) -> np.nd
     return Rotation.from_rotvec(x[:3]).as_matrix()
 
 
-def head_roll(points: np.ndarray) -> float:
-    """The head's roll in degrees, counter-clockwise as seen positive: the in-image turn of
-    :func:`abc_inverse.model.landmarks.angles_of` (R = R_z(roll) R_x(elevation) R_y(azimuth), the renderer's pose
-    after it) of dlib's inner points (68, 2) photo pixels fitted to our mean face by
-    :func:`weak_perspective_rotation`. Not the eye line's tilt: with the head turned and tilted both at once (azimuth
-    −17°, elevation −28°) a level eye line still leaves a roll of 8°, which a scene without roll can only mimic by
-    turning the head the wrong way (it fitted azimuth −1°)."""
+def landmark_angles(points: np.ndarray) -> tuple[float, float, float]:
+    """(azimuth, elevation, roll) in degrees (:func:`abc_inverse.model.landmarks.angles_of`, R = R_z(roll)
+    R_x(elevation) R_y(azimuth), the renderer's pose after the roll; roll counter-clockwise as seen positive) of
+    dlib's inner points (68, 2) photo pixels (y down) fitted to our mean face by :func:`weak_perspective_rotation`."""
     ids, vertices = dlib_landmark_vertices()
     mesh = load_model().mean.astype(np.float64)[vertices].mean(axis=1)
-    return angles_of(weak_perspective_rotation(mesh, np.asarray(points, np.float64)[ids] * [1.0, -1.0]))[2]
+    return angles_of(weak_perspective_rotation(mesh, np.asarray(points, np.float64)[ids] * [1.0, -1.0]))
+
+
+def head_roll(points: np.ndarray) -> float:
+    """The head's roll in degrees, counter-clockwise as seen positive (:func:`landmark_angles`) of dlib's 68 points
+    (68, 2) photo pixels. Not the eye line's tilt: with the head turned and tilted both at once (azimuth −17°,
+    elevation −28°) a level eye line still leaves a roll of 8°, which a scene without roll can only mimic by turning
+    the head the wrong way (it fitted azimuth −1°)."""
+    return landmark_angles(points)[2]
 
 
 def level(grey: np.ndarray, points: np.ndarray, roll: float,

@@ -226,8 +226,12 @@ class LandmarkTerm:
 
     def rms(self, simulator: Simulator, u: np.ndarray) -> np.ndarray:
         """(C,) float64: the root-mean-square distance in pixels between the observed landmarks and those of the
-        scenes at standard-normal coordinates u (C, D) (:meth:`abc_inverse.render.simulator.Simulator.project`)."""
-        return np.sqrt(np.sum(self.offsets(simulator, u) ** 2, axis=(1, 2)))
+        scenes at standard-normal coordinates u (C, D) (:meth:`scene_rms`)."""
+        return self.scene_rms(simulator, simulator.prior.from_normal(u))
+
+    def scene_rms(self, simulator: Simulator, scenes: Scene) -> np.ndarray:
+        """(C,) float64: :meth:`rms` of scenes already mapped from u (the simulation has them)."""
+        return np.sqrt(np.sum(self.offsets(simulator, scenes) ** 2, axis=(1, 2)))
 
     def best_scene(self, simulator: Simulator, start: np.ndarray) -> np.ndarray:
         """The standard-normal coordinates (D,) float64 that maximise the landmark kernel times the prior over the
@@ -240,16 +244,17 @@ class LandmarkTerm:
         def residuals(x: np.ndarray) -> np.ndarray:
             u = start.copy()
             u[dims] = x
-            return np.concatenate([self.offsets(simulator, u[None])[0].ravel() / self.tolerance, x])
+            offsets = self.offsets(simulator, simulator.prior.from_normal(u[None]))[0]
+            return np.concatenate([offsets.ravel() / self.tolerance, x])
 
         best = start.copy()
         best[dims] = least_squares(residuals, start[dims]).x
         return best
 
-    def offsets(self, simulator: Simulator, u: np.ndarray) -> np.ndarray:
-        """(C, K, 2) float64: each scene's points (at standard-normal coordinates u (C, D)) minus the observed ones,
-        pixels, over √K so that their squares sum to rms²."""
-        projected = simulator.project(simulator.prior.from_normal(u), self.vertices)
+    def offsets(self, simulator: Simulator, scenes: Scene) -> np.ndarray:
+        """(C, K, 2) float64: each scene's points (:meth:`abc_inverse.render.simulator.Simulator.project`) minus the
+        observed ones, pixels, over √K so that their squares sum to rms²."""
+        projected = simulator.project(scenes, self.vertices)
         return (projected - self.observed) / np.sqrt(len(self.observed))
 
     def log_kernel_grad(self, simulator: Simulator, u: np.ndarray, step: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
@@ -342,12 +347,13 @@ def make_forward(observed: np.ndarray, statistic, simulator: Simulator, distance
     behind = backdrop(simulator, observed, background)
 
     def forward(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        images = simulate_images(simulator, simulator.prior.from_normal(u), behind)
+        scenes = simulator.prior.from_normal(u)
+        images = simulate_images(simulator, scenes, behind)
         summary = statistic(images)
         mse = np.mean((images - observed[None]) ** 2, axis=(1, 2), dtype=np.float64)
         rho = distance_batch(distance, nu_obs, summary)
         if landmarks is not None:
-            rho = np.hypot(rho, landmarks.weight * landmarks.rms(simulator, u))
+            rho = np.hypot(rho, landmarks.weight * landmarks.scene_rms(simulator, scenes))
         return rho, np.column_stack([mse, summary]).astype(np.float64) if with_summary else mse
 
     return forward

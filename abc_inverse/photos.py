@@ -182,15 +182,15 @@ def fit_photo(image: Path | None, opts: FitCommand, command: str, threads: int =
 
 
 def observe(photo: np.ndarray, crop, size: int, sd: float,
-            reference: np.ndarray | None = None) -> tuple[np.ndarray, dict, np.ndarray | None]:
+            reference: np.ndarray) -> tuple[np.ndarray, dict, np.ndarray | None]:
     """(the observation (size, size) float32 grey, its framing record, dlib's 68 landmarks (68, 2) float64 in its
     pixels or None) of a photo: :func:`abc_inverse.io.prepare_observation`, then, when ``sd`` (``--landmark-sd``)
     is positive and a face box was detected, the landmarks of that face
     (:func:`abc_inverse.face_landmarks.detect_landmarks`). With landmarks and ``crop`` 'auto' the photo is aligned
     as face analysis aligns a face: turned about the frame's centre by the head's roll
     (:func:`~abc_inverse.face_landmarks.head_roll`, :func:`~abc_inverse.face_landmarks.level`; the scene has no roll,
-    and on 25 photos the reference's roll reached 28°), and, with ``reference`` (the used landmarks' (K, 2) pixels in
-    a render of the default scene, :func:`reference_landmarks`), framed so that its points lie where the renders' do
+    and on 25 photos the reference's roll reached 28°), then framed so that its points lie where ``reference`` (the
+    used landmarks' (K, 2) pixels in a render of the default scene, :func:`reference_landmarks`) puts the renders' do
     (:func:`~abc_inverse.face_landmarks.landmark_frame`); the record gains ``roll_deg``, ``frame`` becomes the frame
     used and ``box_frame`` keeps the Haar box's. A frame the user gave (``crop`` a box or None) is kept as it is.
     photo : (H, W) or (H, W, 3) float in [0, 1]; crop : as :func:`~abc_inverse.io.prepare_observation`'s. Raises
@@ -202,9 +202,7 @@ def observe(photo: np.ndarray, crop, size: int, sd: float,
     x, y, side, _ = framing["frame"]
     roll = head_roll(points)
     grey, points = level(to_grey(photo), points, -roll, (x + side / 2, y + side / 2))
-    frame = tuple(framing["frame"])
-    if reference is not None:
-        frame = landmark_frame(points[dlib_landmark_vertices()[0]], reference, size)
+    frame = landmark_frame(points[dlib_landmark_vertices()[0]], reference, size)
     record = {**framing, "roll_deg": round(roll, 2), "box_frame": framing["frame"], "frame": list(frame)}
     return crop_resize(grey, frame, size), record, to_frame(points, frame, size)
 

@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from abc_inverse.face_landmarks import detect_landmarks, weak_perspective_rotation
+from abc_inverse.face_landmarks import detect_landmarks, landmark_angles
 from abc_inverse.io import detect_face, report_table, to_grey, write_csv
-from abc_inverse.model.landmarks import angles_of, dlib_landmark_vertices, head_pose
-from abc_inverse.model.morphable import load_model
+from abc_inverse.model.landmarks import head_pose
 from abc_inverse.photos import photo_list
 from experiments.mediapipe_landmarks import read_rgb
 from experiments.real_photos import landmarks
@@ -53,17 +52,14 @@ def copies(photos: list[Path], folder: Path) -> dict[str, list[Path]]:
 
 def dlib_pose(photo: Path) -> dict | None:
     """{'azimuth', 'elevation', 'roll'} in degrees of dlib's inner landmarks on the photo (in the Haar face box, as
-    ``fit`` frames it) against our mean face by :func:`weak_perspective_rotation`; None when either detector finds
-    no face."""
+    ``fit`` frames it) against our mean face (:func:`abc_inverse.face_landmarks.landmark_angles`); None when either
+    detector finds no face."""
     rgb = read_rgb(photo).astype(np.float32) / 255.0
     box = detect_face(to_grey(rgb))
     points = None if box is None else detect_landmarks(rgb, box)
     if points is None:
         return None
-    ids, vertices = dlib_landmark_vertices()
-    mesh = load_model().mean.astype(np.float64)[vertices].mean(axis=1)
-    azimuth, elevation, roll = angles_of(weak_perspective_rotation(mesh, points[ids] * [1.0, -1.0]))
-    return {"azimuth": azimuth, "elevation": elevation, "roll": roll}
+    return dict(zip(("azimuth", "elevation", "roll"), landmark_angles(points), strict=True))
 
 
 def differences(original: dict, other: dict, signs: tuple[float, float]) -> tuple[float, float]:
