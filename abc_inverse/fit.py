@@ -34,12 +34,13 @@ from tqdm import tqdm
 import abc_inverse
 from abc_inverse.distances import NAMES as DISTANCE_NAMES
 from abc_inverse.distances import distance_batch
+from abc_inverse.emulator import LinearEmulator
 from abc_inverse.model.landmarks import dlib_landmark_vertices
 from abc_inverse.model.scene import ANGLES, SCENE_VARIABLES, Scene, ScenePrior
 from abc_inverse.options import check_options, option, to_dict
 from abc_inverse.render.simulator import Simulator, simulator_from_config
 from encoders.statistics import simulator_for
-from samplers.abc_mcmc import Trace, build_abc_ensemble, build_abc_mcmc, sample
+from samplers.abc_mcmc import Trace, build_abc_ensemble, build_abc_mcmc, run_steps, sample
 from samplers.adjustment import regression_adjustment, within_draws
 from samplers.diagnostics import convergence_warnings, trace_to_inference_data
 from samplers.kernels import KERNELS, make_kernel
@@ -460,10 +461,10 @@ def with_model_error(config: FitConfig, closest: float) -> tuple[FitConfig, str]
         "noise ε")
 
 
-def progress_bar(total: int, enabled: bool):
+def progress_bar(total: int, enabled: bool, desc: str = "ABC-MCMC"):
     """A tqdm bar for the sampler's steps, showing the acceptance rate, ε and the mean pixel MSE; a callback for
     :func:`samplers.abc_mcmc.run_steps`."""
-    bar = tqdm(total=total, desc="ABC-MCMC", disable=not enabled, mininterval=0.5)
+    bar = tqdm(total=total, desc=desc, disable=not enabled, mininterval=0.5)
     accepted: list[float] = []
 
     def callback(state, info, kernel) -> None:
@@ -528,7 +529,13 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     term = landmark_term(landmarks, config)  # weighed against the final ε
     if term is not None and pilot is not None:
         pilot = (pilot[0], np.hypot(pilot[1], term.weight * term.rms(simulator, pilot[0])))
-    surrogate, surrogate_says = surrogate_log_likelihood(proposal, nu_obs, config, term, simulator)
+    emulator = proposal if config.background == "plain" else None  # q's emulator learnt plain renders' summaries
+    if emulator is None and hamiltonian_off(config) is None and pilot is not None:
+        emulator, pilot = local_emulator(
+            rng, make_forward(observed, statistic, simulator, config.distance, nu_obs, config.background,
+                              landmarks=term), pilot, prior, config,
+            lambda e: surrogate_log_likelihood(e, nu_obs, config, term, simulator)[0], progress)
+    surrogate, surrogate_says = surrogate_log_likelihood(emulator, nu_obs, config, term, simulator)
     config = config.with_budget(surrogate is not None)
     surrogate_says += f"; {config.chains} chains × {config.draws} draws"
     codes = getattr(statistic, "graphics_codes", None) if raised else None  # None: regress on the whole summary
@@ -713,46 +720,108 @@ HAMILTONIAN_ADAPT_STEPS = 150  # steps of adapt_hamiltonian on the emulated post
 HAMILTONIAN_ADAPT_CHAINS = 32  # chains that estimate the mass matrix (more than the sampler's: a 36-D covariance)
 
 
-def surrogate_log_likelihood(proposal, nu_obs: np.ndarray, config: FitConfig, landmarks: LandmarkTerm | None = None,
-                             simulator: Simulator | None = None) -> tuple[object, str]:
-    """(u (C, D) -> (ℓ̃(u) (C,), ∇ℓ̃(u) (C, D)), a sentence saying so): the Gaussian ABC log kernel of the proposal's
-    emulated summaries, ℓ̃(u) = −ρ(ν_obs, ν̂(u))² / (2ε²) (:meth:`encoders.proposal.SceneProposal.emulated_cosine`),
-    and its gradient, which steer :func:`samplers.proposals.hamiltonian`. (None, why) when there is no proposal,
-    ``config`` turns it off (``leapfrog_steps`` = 0, the SMC sampler), ε is not fixed, the kernel is not the
-    Gaussian one (the indicator has no gradient), the distance is not the cosine one (the emulator's error is
-    measured in it), the background is not the plain one the emulator was trained on, the pilot has fewer than 2
-    draws (their tuning needs 2 chains), or ε is below that error (then the emulated target has little to do with
-    the true one: on a real photo whose summary barely responds to noise, ε ≈ 2·10⁻⁴, emulated moves were almost
-    never accepted; at ε = 1.8× the error, on a known-angle scene, 42 % were). With ``landmarks`` (and the
-    ``simulator`` that projects them) their kernel is added exactly (:meth:`LandmarkTerm.log_kernel_grad`), as it
-    is in the simulated distance."""
-    if proposal is None:
-        return None, "Hamiltonian moves: off (no proposal)"
-    error = proposal.meta["emulator_validation_cosine_median"]
+def hamiltonian_off(config: FitConfig) -> str | None:
+    """Why ``config`` rules out Hamiltonian moves whatever the emulator (a sentence), or None when it allows them:
+    they need the mcmc sampler, ``leapfrog_steps`` > 0, a fixed ε, the gaussian kernel (the indicator has no
+    gradient), the cosine distance (the emulators' error is measured in it) and a pilot of at least 2 draws
+    (their tuning needs 2 chains)."""
     if config.leapfrog_steps == 0 or config.sampler != "mcmc" or config.epsilon is None \
             or config.kernel != "gaussian" or config.distance != "cosine":
-        return None, ("Hamiltonian moves: off (they need --sampler mcmc, --leapfrog-steps > 0, a fixed ε, the "
-                      "gaussian kernel and the cosine distance)")
-    if config.background != "plain":
-        return None, "Hamiltonian moves: off (the emulator learnt summaries of renders on a plain background)"
+        return ("Hamiltonian moves: off (they need --sampler mcmc, --leapfrog-steps > 0, a fixed ε, the "
+                "gaussian kernel and the cosine distance)")
     if config.pilot < 2:
-        return None, "Hamiltonian moves: off (tuning them needs a --pilot of at least 2 draws)"
+        return "Hamiltonian moves: off (tuning them needs a --pilot of at least 2 draws)"
+    return None
+
+
+def surrogate_log_likelihood(emulator, nu_obs: np.ndarray, config: FitConfig, landmarks: LandmarkTerm | None = None,
+                             simulator: Simulator | None = None) -> tuple[object, str]:
+    """(u (C, D) -> (ℓ̃(u) (C,), ∇ℓ̃(u) (C, D)), a sentence saying so): the Gaussian ABC log kernel of the emulated
+    summaries, ℓ̃(u) = −ρ(ν_obs, ν̂(u))² / (2ε²), and its gradient, which steer :func:`samplers.proposals.hamiltonian`.
+    emulator : anything with ``emulated_cosine(u, summary)`` -> (ρ (C,), ∂ρ/∂u (C, D)) and ``meta`` holding its
+    held-out error ``emulator_validation_cosine_median``: the proposal's
+    (:meth:`encoders.proposal.SceneProposal.emulated_cosine`, for renders on the plain background it was trained on)
+    or a :class:`abc_inverse.emulator.LinearEmulator` (:func:`local_emulator`); or None. (None, why) when there is
+    none, ``config`` rules the moves out (:func:`hamiltonian_off`) or ε is below the emulator's error (then the
+    emulated target has little to do with the true one: on a real photo whose summary barely responds to noise,
+    ε ≈ 2·10⁻⁴, emulated moves were almost never accepted; at ε = 1.8× the error, on a known-angle scene, 42 %
+    were). With ``landmarks`` (and the ``simulator`` that projects them) their kernel is added exactly
+    (:meth:`LandmarkTerm.log_kernel_grad`), as it is in the simulated distance."""
+    if emulator is None:
+        return None, "Hamiltonian moves: off (no emulator of the summary)"
+    if (off := hamiltonian_off(config)) is not None:
+        return None, off
+    error = emulator.meta["emulator_validation_cosine_median"]
     if config.epsilon < error:
         return None, (f"Hamiltonian moves: off (ε = {config.epsilon:.3g} is below the emulator's held-out error "
                       f"{error:.3g})")
     eps = config.epsilon
 
     def log_likelihood_grad(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rho, grad = proposal.emulated_cosine(u, nu_obs)
+        rho, grad = emulator.emulated_cosine(u, nu_obs)
         value, gradient = -0.5 * (rho / eps) ** 2, -(rho / eps**2)[:, None] * grad
         if landmarks is None:
             return value, gradient
         extra, extra_gradient = landmarks.log_kernel_grad(simulator, u)
         return value + extra, gradient + extra_gradient
 
+    rows = emulator.meta.get("emulator_rows")
+    which = ("q's emulator" if rows is None else f"a plane fitted to {rows} scenes of an ensemble warm-up, held-out "
+             f"error {error:.3g}")
     return log_likelihood_grad, (f"Hamiltonian moves: {config.leapfrog_steps} leapfrog steps on the emulated ABC "
-                                 "posterior" + (" and the landmarks' exact kernel" if landmarks is not None else "")
+                                 f"posterior ({which})"
+                                 + (" and the landmarks' exact kernel" if landmarks is not None else "")
                                  + " behind each simulated proposal")
+
+
+EMULATOR_CHAINS = ENSEMBLE_BUDGET[0]  # chains of the ensemble warm-up that local_emulator fits its first plane to
+EMULATOR_STEPS = 100  # its steps; the second half's scenes are the first plane's rows
+EMULATOR_ROUNDS = 2  # rounds of scenes drawn from the emulated posterior and added to the plane's rows
+EMULATOR_DESIGN = 512  # scenes simulated per round
+
+
+def local_emulator(rng: np.random.Generator, forward, pilot: tuple[np.ndarray, np.ndarray], prior: ScenePrior,
+                   config: FitConfig, surrogate_for, progress: bool
+                   ) -> tuple[LinearEmulator | None, tuple[np.ndarray, np.ndarray]]:
+    """(a :class:`abc_inverse.emulator.LinearEmulator` of the summary, the pilot the chains start from) where no
+    trained emulator applies (no proposal, or a background other than the plain one q's emulator learnt).
+
+    First an ensemble of ``EMULATOR_CHAINS`` chains (:func:`make_steps`' draws' step, differential-evolution and
+    elliptical moves, at the fit's fixed ε) runs ``EMULATOR_STEPS`` steps from the ``pilot``'s best (positions
+    (P, D), distances (P,)), and a plane is fitted to the summaries of its second half's scenes. That region is
+    narrower than the posterior, so in each of ``EMULATOR_ROUNDS`` rounds the Hamiltonian moves are tuned on the
+    plane's emulated posterior (``surrogate_for(emulator)``, :func:`surrogate_log_likelihood`;
+    :func:`samplers.warmup.adapt_hamiltonian`, no simulation), ``EMULATOR_DESIGN`` scenes are drawn from the Gaussian
+    with its chains' mean and covariance, simulated, and the plane refitted to all rows. The simulated scenes
+    become the pilot (positions (N, D), distances (N,)) whose best start the chains. forward : :func:`make_forward`
+    with its summaries (and the landmarks, when the fit has them). (None, pilot unchanged) when the pilot has fewer
+    than 4 draws (the ensemble's least). Nothing of it is a draw of the posterior; it only tells the Hamiltonian
+    moves where to go, and each of their proposals is accepted on the simulated distance."""
+    chains = min(EMULATOR_CHAINS, len(pilot[1]))
+    if chains < 4:
+        return None, pilot
+    starts, _ = pilot_starts(pilot, chains)
+    init, step, _ = make_steps(forward, prior, replace(config, chains=chains))
+    callback = progress_bar(EMULATOR_STEPS, progress, "emulator warm-up")
+    trace = run_steps(rng, init(starts), step, make_kernel(config.kernel, config.epsilon), EMULATOR_STEPS,
+                      callback=callback)[2]
+    later = slice(EMULATOR_STEPS // 2, None)
+    u, aux = trace.position[:, later].reshape(-1, prior.dim), trace.aux[:, later].reshape(-1, trace.aux.shape[-1])
+    distance = trace.distance[:, later].ravel()
+    emulator = LinearEmulator.fit(u, aux[:, 1:], rng)
+    for _ in range(EMULATOR_ROUNDS):
+        surrogate = surrogate_for(emulator)
+        if surrogate is None:
+            break
+        tuning = adapt_hamiltonian(rng, surrogate, pilot_starts((u, distance), HAMILTONIAN_ADAPT_CHAINS)[0],
+                                   HAMILTONIAN_ADAPT_STEPS, config.leapfrog_steps)
+        design = tuning.position.mean(axis=0) + rng.standard_normal((EMULATOR_DESIGN, prior.dim)) @ tuning.cholesky.T
+        simulated = [forward(design[i:i + PILOT_BATCH]) for i in range(0, EMULATOR_DESIGN, PILOT_BATCH)]
+        u, distance = np.vstack([u, design]), np.concatenate([distance, *(d for d, _ in simulated)])
+        aux = np.vstack([aux, *(a for _, a in simulated)])
+        emulator = LinearEmulator.fit(u, aux[:, 1:], rng)
+    u, first = np.unique(u, axis=0, return_index=True)  # a rejected step repeats its chain's scene
+    return emulator, (u, np.where(np.isfinite(distance[first]), distance[first], np.inf))
 
 
 def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None, moves=None):
