@@ -23,7 +23,7 @@ from typing import ClassVar
 import numpy as np
 
 from abc_inverse.face_landmarks import detect_landmarks, head_roll, landmark_frame, level, to_frame
-from abc_inverse.fit import FitConfig, check_proposal, fit
+from abc_inverse.fit import FitConfig, check_proposal, chosen_background, fit
 from abc_inverse.io import (
     crop_resize,
     parse_crop,
@@ -138,6 +138,7 @@ def fit_photo(image: Path | None, opts: FitCommand, command: str, threads: int =
     import numba
     import torch
 
+    from encoders.proposal import proposal_for
     from samplers.diagnostics import summary
 
     start = time.perf_counter()
@@ -147,6 +148,9 @@ def fit_photo(image: Path | None, opts: FitCommand, command: str, threads: int =
     statistic, simulator, proposal, proposal_says = fit_setup(opts)
     observed, framing, landmarks = observe(photo, parse_crop(opts.crop), statistic.image_size,
                                            opts.sampler.landmark_sd, reference_landmarks(simulator))
+    background = chosen_background(opts.sampler.background, landmarks)
+    if background != opts.sampler.background and opts.proposal == "auto":  # q learnt plain renders only
+        proposal, proposal_says = proposal_for(opts.proposal, opts.checkpoint, background)
     cautions = [] if framing["face_box"] is not None else [
         f"no face detected in the image: with --crop {opts.crop} the scene is fitted to it as framed, and the "
         "posterior may describe a face the image does not show"]

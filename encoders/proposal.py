@@ -291,13 +291,14 @@ def load_proposal(path: Path | str) -> SceneProposal:
 def proposal_for(spec: str, checkpoint: Path | str | None, background: str = "plain"
                  ) -> tuple[SceneProposal | None, str]:
     """The proposal a fit uses and a sentence that says which. spec : 'auto' (the one shipped for the default
-    network, :data:`DEFAULT_PROPOSAL`, when ``checkpoint`` is None, the fit's ``background`` is 'plain', as the
-    shipped one was trained, and it exists; else none), 'none', or a path (:func:`load_proposal`). Raises
-    FileNotFoundError or ValueError as :func:`load_proposal` does."""
-    shipped = checkpoint is None and background == "plain" and DEFAULT_PROPOSAL.is_file()
+    network, :data:`DEFAULT_PROPOSAL`, when ``checkpoint`` is None, the fit's ``background`` is not 'image' (the
+    shipped one was trained on plain backgrounds; 'auto' may resolve to either,
+    :func:`abc_inverse.fit.chosen_background`) and it exists; else none), 'none', or a path
+    (:func:`load_proposal`). Raises FileNotFoundError or ValueError as :func:`load_proposal` does."""
+    shipped = checkpoint is None and background != "image" and DEFAULT_PROPOSAL.is_file()
     if spec == "none" or (spec == "auto" and not shipped):
         why = ("--proposal none" if spec == "none" else "none ships for --checkpoint" if checkpoint is not None
-               else "the shipped one was trained on plain backgrounds" if background != "plain" else "none shipped")
+               else "the shipped one was trained on plain backgrounds" if background == "image" else "none shipped")
         return None, f"proposal: none ({why}); chains start from the best prior draws"
     path = DEFAULT_PROPOSAL if spec == "auto" else Path(spec)
     what = "shipped with the default network" if spec == "auto" else "given"
