@@ -11,13 +11,15 @@ resampling, and optionally exploration and ε adaptation on the paper's α ~ U(-
 ensemble of chains moved by differential-evolution and multi-scale elliptical moves (:func:`make_steps`). With
 ``sampler='smc'`` (:func:`run_smc_chains`): one SMC-ABC population per chain. Either way the result is
 InferenceData; a data-driven proposal q, when given, supplies the first draws and independence moves, and its
-emulator of the summary the gradient that steers Hamiltonian moves (:func:`surrogate_log_likelihood`). The
+emulator of the summary the gradient that steers Hamiltonian moves (:func:`surrogate_log_likelihood`); where q's
+emulator does not apply (no q, or faces composited over the photo), a linear emulator fitted to scenes an ensemble
+warm-up simulated does (:func:`local_emulator`). The
 recorded draws are then moved along their linear regression on the summary to the observed one
 (:func:`adjust_draws`, Beaumont, Zhang & Balding 2002); where ε was raised for the model's error, on the network's
 graphics codes z1–z3 alone, if the observed ones lie among the draws'. On a photo, dlib's landmarks are a second
 summary (:class:`LandmarkTerm`, ``landmark_sd``): their Gaussian kernel multiplies the statistic's, ε is raised to
-the statistic's distance at the geometry they fit best (:func:`with_landmark_scene`), and the draws are not
-adjusted.
+the statistic's distance at the geometry they fit best (:func:`with_landmark_scene`), the draws are not adjusted, and
+by default the faces are composited over the photo (:func:`chosen_background`).
 """
 
 from __future__ import annotations
@@ -112,11 +114,13 @@ class FitConfig:
     proposal_weight: float = option(0.1, "with a data-driven proposal q: the share of steps in which every chain "
                                     "proposes from q (MH-corrected); larger shares mixed worse in our tests, q being "
                                     "narrower than the ABC posterior", ge=0, le=1)
-    leapfrog_steps: int = option(5, "with a proposal (it carries an emulator of the summary): the draws' moves are "
-                                 "Hamiltonian trajectories of this many leapfrog steps on the emulated ABC posterior, "
-                                 "tuned on it before the warm-up, each end point accepted with the emulator's error "
-                                 "corrected (Rasmussen 2003); used when ε is fixed (by --image-noise or --epsilon) "
-                                 "and the kernel is gaussian; 0 = off (the differential-evolution ensemble)", ge=0)
+    leapfrog_steps: int = option(5, "the draws' moves are Hamiltonian trajectories of this many leapfrog steps on "
+                                 "the emulated ABC posterior, tuned on it before the warm-up, each end point accepted "
+                                 "with the emulator's error corrected (Rasmussen 2003). The emulator is the "
+                                 "proposal's, for renders on the plain background it learnt; otherwise a linear one "
+                                 "fitted to scenes simulated near the posterior (abc_inverse/emulator.py). Used with "
+                                 "--sampler mcmc, a fixed ε (--image-noise or --epsilon), the gaussian kernel and the "
+                                 "cosine distance; 0 = off (the differential-evolution ensemble)", ge=0)
     regression_adjustment: bool = option(True, "move the draws along their linear regression on the summary to "
                                          "the observed summary (Beaumont, Zhang & Balding 2002), which removes most "
                                          "of what the kernel's width ε adds to the posterior (on five known-angle "
@@ -677,57 +681,29 @@ def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior,
     ``surrogate`` (:func:`surrogate_log_likelihood`), the Hamiltonian moves are first tuned on the emulated
     posterior alone (:func:`samplers.warmup.adapt_hamiltonian`: ``HAMILTONIAN_ADAPT_STEPS`` steps of at least
     ``HAMILTONIAN_ADAPT_CHAINS`` chains from the best pilot draws, no simulation), and the chains start from a random
-    choice of their end points; the warm-up then runs in ``STEP_WINDOWS`` windows, after each of which but the last
-    the step shrinks where the simulated acceptance fell short (:func:`shrunk_step`). q : the independence moves of
-    :func:`make_steps` or None. Returns (draws Trace, warm-up Trace or None, constant data, provenance)."""
+    choice of their end points. q : the independence moves of :func:`make_steps` or None. Returns (draws
+    Trace, warm-up Trace or None, constant data, provenance)."""
     adapt = config.epsilon is None  # ε adapted on the paper's moves; else the draws' own moves warm up
     n_starts = max(config.chains, config.explore_chains)
     starts, record = pilot_starts(pilot, n_starts if surrogate is None else max(n_starts, HAMILTONIAN_ADAPT_CHAINS))
-    moves, windows = None, [config.tune]
+    moves = None
     if surrogate is not None:
         tuning = adapt_hamiltonian(rng, surrogate, starts, HAMILTONIAN_ADAPT_STEPS, config.leapfrog_steps)
         moves = hamiltonian(surrogate, tuning.step_size, config.leapfrog_steps, tuning.cholesky)
         starts = tuning.position[rng.choice(len(starts), n_starts, replace=False)]
         record["hamiltonian"] = {"step_size": tuning.step_size, "surrogate_acceptance": tuning.acceptance,
-                                 "posterior_sd": np.sqrt(np.sum(tuning.cholesky**2, axis=1)).tolist(),
-                                 "simulated_acceptance": [], "step_sizes": [tuning.step_size]}
-        windows = [len(w) for w in np.array_split(np.arange(config.tune), min(STEP_WINDOWS, max(config.tune, 1)))]
+                                 "posterior_sd": np.sqrt(np.sum(tuning.cholesky**2, axis=1)).tolist()}
     init, step, paper_step = make_steps(forward, prior, config, q, moves)
     state = init(starts)
     kernel = make_kernel(config.kernel, config.epsilon or float(np.median(state.distance)))
     explore = config.tune // 2 if len(starts) > config.chains and config.tune >= 2 else 0
     callback = progress_bar(explore + config.tune + config.draws, progress)
-    traces = []
-    for w, n_steps in enumerate(windows):
-        (state, kernel), warm = run_warmup(
-            rng, state, paper_step if adapt else step, kernel, n_steps, keep=config.chains,
-            explore_steps=explore if w == 0 else 0, target_acceptance=config.target_acceptance if adapt else None,
-            resample_every=config.resample_every or None, callback=callback)
-        traces.append(warm.trace)
-        if moves is not None and w < len(windows) - 1:
-            hmc = record["hamiltonian"]
-            hmc["simulated_acceptance"].append(float(warm.trace.is_accepted.mean()))
-            hmc["step_sizes"].append(shrunk_step(hmc["step_sizes"][-1], hmc["simulated_acceptance"][-1]))
-            moves = hamiltonian(surrogate, hmc["step_sizes"][-1], config.leapfrog_steps, tuning.cholesky)
-            step = make_steps(forward, prior, config, q, moves)[1]
+    (state, kernel), warm = run_warmup(
+        rng, state, paper_step if adapt else step, kernel, config.tune, keep=config.chains, explore_steps=explore,
+        target_acceptance=config.target_acceptance if adapt else None,
+        resample_every=config.resample_every or None, callback=callback)
     draws = sample(rng, state, step, kernel, config.draws, callback)
-    warm_trace = Trace(*(np.concatenate(field, axis=1) for field in zip(*traces, strict=True)))
-    return draws, warm_trace if config.tune else None, {"epsilon": np.float64(warm.epsilon)}, record
-
-
-STEP_WINDOWS = 4  # windows of the warm-up with Hamiltonian moves; the step may shrink after each but the last
-SIMULATED_ACCEPTANCE = 0.6  # the simulated acceptance below which the Hamiltonian step shrinks
-
-
-def shrunk_step(step_size: float, acceptance: float) -> float:
-    """The Hamiltonian step for the next warm-up window: ``step_size`` × exp(2 (acceptance −
-    ``SIMULATED_ACCEPTANCE``)) where the simulated acceptance (the share of proposals the ABC kernel accepted,
-    in [0, 1]) fell below ``SIMULATED_ACCEPTANCE``, else unchanged. The step tuned on the emulated posterior
-    (:func:`samplers.warmup.adapt_hamiltonian`) is the largest: where the emulator errs, shorter trajectories end
-    closer to where it was right. On real photos with the face composited over them, a plane's moves were accepted
-    0.07–0.24 of the time on one photo (R-hat 1.16) and 0.7 on others. Fixed after the warm-up, so the draws'
-    moves stay exact."""
-    return step_size * float(np.exp(2.0 * min(acceptance - SIMULATED_ACCEPTANCE, 0.0)))
+    return draws, warm.trace if config.tune else None, {"epsilon": np.float64(warm.epsilon)}, record
 
 
 def run_smc_chains(rng: np.random.Generator, forward, draw, steps, config: FitConfig, progress: bool):
@@ -808,17 +784,17 @@ def surrogate_log_likelihood(emulator, nu_obs: np.ndarray, config: FitConfig, la
         return value + extra, gradient + extra_gradient
 
     rows = emulator.meta.get("emulator_rows")
-    which = ("q's emulator" if rows is None else f"a plane fitted to {rows} scenes of an ensemble warm-up, held-out "
-             f"error {error:.3g}")
+    which = ("q's emulator" if rows is None else f"a linear emulator fitted to {rows} scenes simulated near the "
+             f"posterior, held-out error {error:.3g}")
     return log_likelihood_grad, (f"Hamiltonian moves: {config.leapfrog_steps} leapfrog steps on the emulated ABC "
                                  f"posterior ({which})"
                                  + (" and the landmarks' exact kernel" if landmarks is not None else "")
                                  + " behind each simulated proposal")
 
 
-EMULATOR_CHAINS = ENSEMBLE_BUDGET[0]  # chains of the ensemble warm-up that local_emulator fits its first plane to
-EMULATOR_STEPS = 100  # its steps; the second half's scenes are the first plane's rows
-EMULATOR_ROUNDS = 2  # rounds of scenes drawn from the emulated posterior and added to the plane's rows
+EMULATOR_CHAINS = ENSEMBLE_BUDGET[0]  # chains of local_emulator's ensemble warm-up
+EMULATOR_STEPS = 100  # its steps; the second half's scenes are the emulator's first rows
+EMULATOR_ROUNDS = 2  # rounds of scenes drawn from the emulated posterior and added to the emulator's rows
 EMULATOR_DESIGN = 512  # scenes simulated per round
 
 
@@ -828,17 +804,18 @@ def local_emulator(rng: np.random.Generator, forward, pilot: tuple[np.ndarray, n
     """(a :class:`abc_inverse.emulator.LinearEmulator` of the summary, the pilot the chains start from) where no
     trained emulator applies (no proposal, or a background other than the plain one q's emulator learnt).
 
-    First an ensemble of ``EMULATOR_CHAINS`` chains (at most ``config.pilot``; :func:`make_steps`' draws' step, differential-evolution and
-    elliptical moves, at the fit's fixed ε) runs ``EMULATOR_STEPS`` steps from the ``pilot``'s best (positions
-    (P, D), distances (P,)), and a plane is fitted to the summaries of its second half's scenes. That region is
-    narrower than the posterior, so in each of ``EMULATOR_ROUNDS`` rounds the Hamiltonian moves are tuned on the
-    plane's emulated posterior (``surrogate_for(emulator)``, :func:`surrogate_log_likelihood`;
-    :func:`samplers.warmup.adapt_hamiltonian`, no simulation), ``EMULATOR_DESIGN`` scenes are drawn from the Gaussian
-    with its chains' mean and covariance, simulated, and the plane refitted to all rows. The simulated scenes
-    become the pilot (positions (N, D), distances (N,)) whose best start the chains. forward : :func:`make_forward`
-    with its summaries (and the landmarks, when the fit has them). (None, pilot unchanged) when the pilot has fewer
-    than 4 draws (the ensemble's least). Nothing of it is a draw of the posterior; it only tells the Hamiltonian
-    moves where to go, and each of their proposals is accepted on the simulated distance."""
+    First an ensemble of ``EMULATOR_CHAINS`` chains (at most ``config.pilot``; :func:`make_steps`' draws' step,
+    differential-evolution and elliptical moves, at the fit's fixed ε) runs ``EMULATOR_STEPS`` steps from the
+    ``pilot``'s best (positions (P, D), distances (P,)), and the emulator is fitted to the summaries of its second
+    half's scenes. That region is narrower than the posterior, so in each of ``EMULATOR_ROUNDS`` rounds the
+    Hamiltonian moves are tuned on the emulated posterior (``surrogate_for(emulator)``,
+    :func:`surrogate_log_likelihood`; :func:`samplers.warmup.adapt_hamiltonian`, no simulation), ``EMULATOR_DESIGN``
+    scenes are drawn from the Gaussian with its chains' mean and covariance, simulated, and the emulator refitted to
+    all rows. The simulated scenes become the pilot (positions (N, D), distances (N,)) whose best start the chains.
+    forward : :func:`make_forward` with its summaries (and the landmarks, when the fit has them). (None, pilot
+    unchanged) when the pilot has fewer than 4 draws (the ensemble's least). Nothing of it is a draw of the
+    posterior; it only tells the Hamiltonian moves where to go, and each of their proposals is accepted on the
+    simulated distance."""
     chains = min(EMULATOR_CHAINS, len(pilot[1]), config.pilot)
     if chains < 4:
         return None, pilot

@@ -198,7 +198,7 @@ def test_landmarks_pin_the_pose_that_a_weak_statistic_leaves_open(sim):
         assert draws.std() < without.posterior[name].values.std() / 2, name
 
 
-def test_without_a_trained_emulator_the_hamiltonian_moves_run_on_a_fitted_plane(sim):
+def test_without_a_trained_emulator_the_hamiltonian_moves_run_on_a_fitted_linear_one(sim):
     """The render of test_landmarks_pin_the_pose… composited over itself (--background image: the shipped q's
     emulator does not apply) with the cosine distance: the Hamiltonian moves are steered by the local linear
     emulator, most of their proposals are accepted, and the posterior holds the true angles within 3 sd."""
@@ -207,7 +207,7 @@ def test_without_a_trained_emulator_the_hamiltonian_moves_run_on_a_fitted_plane(
     points = all_68(sim.project(truth, dlib_landmark_vertices()[1])[0])
     config = FitConfig(draws=300, tune=50, pilot=64, landmark_sd=0.75, background="image")
     idata = fit(observed, MeanStatistic(), config, sim, progress=False, landmarks=points)
-    assert "a plane fitted to" in idata.posterior.attrs["surrogate"], idata.posterior.attrs["surrogate"]
+    assert "a linear emulator fitted to" in idata.posterior.attrs["surrogate"], idata.posterior.attrs["surrogate"]
     assert idata.sample_stats["is_accepted"].values.mean() > 0.3
     for name, value in (("azimuth", 20.0), ("elevation", -10.0)):
         draws = idata.posterior[name].values

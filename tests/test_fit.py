@@ -314,3 +314,4 @@ def test_fit_with_rich_lighting_samples_the_lighting_variables(model):
     scenes = posterior_scenes(idata, [(0, 0), (3, 11)])
     np.testing.assert_allclose(np.degrees(scenes.lighting[:, 0]), post["light_elevation"].values[[0, 3], [0, 11]])
     assert rich(scenes).shape == (2, 32, 32)
+
