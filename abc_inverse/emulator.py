@@ -82,14 +82,20 @@ class LinearEmulator:
             raise ValueError("u, summaries: expected finite values")
         u, keep = np.unique(u, axis=0, return_index=True)
         summaries = summaries[keep]
-        if len(u) < prior.dim + 9:
-            raise ValueError(f"u: expected at least {prior.dim + 9} distinct scenes to fit {prior.dim + 8} "
-                             f"regressors, got {len(u)}")
+        if len(u) < cls.least_rows(prior):
+            raise ValueError(f"u: expected at least {cls.least_rows(prior)} distinct scenes to fit "
+                             f"{cls.least_rows(prior) - 1} regressors, got {len(u)}")
         held = rng.permutation(len(u)) < max(1, int(HOLDOUT * len(u)))
         first = cls._least_squares(prior, u[~held], summaries[~held], {})
         error = float(np.median(_cosine(summaries[held], first.emulate(u[held]))))
         return cls._least_squares(prior, u, summaries,
                                   {"emulator_validation_cosine_median": error, "emulator_rows": len(u)})
+
+    @staticmethod
+    def least_rows(prior: ScenePrior) -> int:
+        """The fewest distinct scenes :meth:`fit` accepts for ``prior``: one more than the regressors (D + 7 and
+        the intercept)."""
+        return prior.dim + 9
 
     @classmethod
     def _least_squares(cls, prior: ScenePrior, u: np.ndarray, summaries: np.ndarray, meta: dict) -> LinearEmulator:

@@ -12,7 +12,7 @@ ensemble of chains moved by differential-evolution and multi-scale elliptical mo
 ``sampler='smc'`` (:func:`run_smc_chains`): one SMC-ABC population per chain. Either way the result is
 InferenceData; a data-driven proposal q, when given, supplies the first draws and independence moves, and its
 emulator of the summary the gradient that steers Hamiltonian moves (:func:`surrogate_log_likelihood`); where q's
-emulator does not apply (no q, or faces composited over the photo), a linear emulator fitted to scenes an ensemble
+emulator does not apply (faces composited over the photo), a linear emulator fitted to scenes an ensemble
 warm-up simulated does (:func:`local_emulator`). The
 recorded draws are then moved along their linear regression on the summary to the observed one
 (:func:`adjust_draws`, Beaumont, Zhang & Balding 2002); where ε was raised for the model's error, on the network's
@@ -117,8 +117,9 @@ class FitConfig:
     leapfrog_steps: int = option(5, "the draws' moves are Hamiltonian trajectories of this many leapfrog steps on "
                                  "the emulated ABC posterior, tuned on it before the warm-up, each end point accepted "
                                  "with the emulator's error corrected (Rasmussen 2003). The emulator is the "
-                                 "proposal's, for renders on the plain background it learnt; otherwise a linear one "
-                                 "fitted to scenes simulated near the posterior (abc_inverse/emulator.py). Used with "
+                                 "proposal's, for renders on the plain background it learnt; for faces composited over "
+                                 "the photo a linear one fitted to scenes simulated near the posterior "
+                                 "(abc_inverse/emulator.py). Used with "
                                  "--sampler mcmc, a fixed ε (--image-noise or --epsilon), the gaussian kernel and the "
                                  "cosine distance; 0 = off (the differential-evolution ensemble)", ge=0)
     regression_adjustment: bool = option(True, "move the draws along their linear regression on the summary to "
@@ -548,7 +549,7 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     if term is not None and pilot is not None:
         pilot = (pilot[0], np.hypot(pilot[1], term.weight * term.rms(simulator, pilot[0])))
     emulator = proposal if config.background == "plain" else None  # q's emulator learnt plain renders' summaries
-    if emulator is None and hamiltonian_off(config) is None and pilot is not None:
+    if config.background != "plain" and hamiltonian_off(config) is None and pilot is not None:
         emulator, pilot = local_emulator(
             rng, make_forward(observed, statistic, simulator, config.distance, nu_obs, config.background,
                               landmarks=term), pilot, prior, config,
@@ -802,7 +803,9 @@ def local_emulator(rng: np.random.Generator, forward, pilot: tuple[np.ndarray, n
                    config: FitConfig, surrogate_for, progress: bool
                    ) -> tuple[LinearEmulator | None, tuple[np.ndarray, np.ndarray]]:
     """(a :class:`abc_inverse.emulator.LinearEmulator` of the summary, the pilot the chains start from) where no
-    trained emulator applies (no proposal, or a background other than the plain one q's emulator learnt).
+    trained emulator applies (a background other than the plain one q's emulator learnt; plain fits without a
+    proposal keep the differential-evolution ensemble, on which the statistics benchmark and calibration were
+    measured).
 
     First an ensemble of ``EMULATOR_CHAINS`` chains (at most ``config.pilot``; :func:`make_steps`' draws' step,
     differential-evolution and elliptical moves, at the fit's fixed ε) runs ``EMULATOR_STEPS`` steps from the
@@ -813,7 +816,8 @@ def local_emulator(rng: np.random.Generator, forward, pilot: tuple[np.ndarray, n
     scenes are drawn from the Gaussian with its chains' mean and covariance, simulated, and the emulator refitted to
     all rows. The simulated scenes become the pilot (positions (N, D), distances (N,)) whose best start the chains.
     forward : :func:`make_forward` with its summaries (and the landmarks, when the fit has them). (None, pilot
-    unchanged) when the pilot has fewer than 4 draws (the ensemble's least). Nothing of it is a draw of the
+    unchanged) when the pilot has fewer than 4 draws (the ensemble's least) or the warm-up simulated too few distinct
+    scenes to fit the emulator (:meth:`abc_inverse.emulator.LinearEmulator.least_rows`). Nothing of it is a draw of the
     posterior; it only tells the Hamiltonian moves where to go, and each of their proposals is accepted on the
     simulated distance."""
     chains = min(EMULATOR_CHAINS, len(pilot[1]), config.pilot)
@@ -827,6 +831,8 @@ def local_emulator(rng: np.random.Generator, forward, pilot: tuple[np.ndarray, n
     later = slice(EMULATOR_STEPS // 2, None)
     u, aux = trace.position[:, later].reshape(-1, prior.dim), trace.aux[:, later].reshape(-1, trace.aux.shape[-1])
     distance = trace.distance[:, later].ravel()
+    if len(np.unique(u, axis=0)) < LinearEmulator.least_rows(prior):
+        return None, pilot
     emulator = LinearEmulator.fit(prior, u, aux[:, 1:], rng)
     for _ in range(EMULATOR_ROUNDS):
         surrogate = surrogate_for(emulator)
