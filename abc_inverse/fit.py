@@ -87,8 +87,8 @@ class FitConfig:
                              "with the face region blacked out, so that its pixels outside the face need no "
                              "explaining) or 'auto': image where the fit has landmarks (--landmark-sd), which hold "
                              "the pose, plain otherwise (without them, image let the chains turn the face away until "
-                             "the photo explained itself). On 88 real photos image with landmarks cut the best pixel "
-                             "MSE from 0.158 to a median 0.007 and read the light (docs/results/real_photos)",
+                             "the photo explained itself). On 88 real photos image with landmarks cut the median best "
+                             "pixel MSE from 0.158 to 0.0088 and read the light (docs/results/real_photos)",
                              choices=("auto", *BACKGROUNDS))
     model_error: bool = option(True, "mcmc with a data-driven proposal, the gaussian kernel and ε from "
                                "--image-noise: when not one of "
