@@ -148,9 +148,8 @@ def fit_photo(image: Path | None, opts: FitCommand, command: str, threads: int =
     statistic, simulator, proposal, proposal_says = fit_setup(opts)
     observed, framing, landmarks = observe(photo, parse_crop(opts.crop), statistic.image_size,
                                            opts.sampler.landmark_sd, reference_landmarks(simulator))
-    background = chosen_background(opts.sampler.background, landmarks)
-    if background != opts.sampler.background and opts.proposal == "auto":  # q learnt plain renders only
-        proposal, proposal_says = proposal_for(opts.proposal, opts.checkpoint, background)
+    if chosen_background(opts.sampler.background, landmarks) == "image" and opts.proposal == "auto":
+        proposal, proposal_says = proposal_for(opts.proposal, opts.checkpoint, "image")  # q learnt plain renders
     cautions = [] if framing["face_box"] is not None else [
         f"no face detected in the image: with --crop {opts.crop} the scene is fitted to it as framed, and the "
         "posterior may describe a face the image does not show"]
