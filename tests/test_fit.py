@@ -315,3 +315,10 @@ def test_fit_with_rich_lighting_samples_the_lighting_variables(model):
     np.testing.assert_allclose(np.degrees(scenes.lighting[:, 0]), post["light_elevation"].values[[0, 3], [0, 11]])
     assert rich(scenes).shape == (2, 32, 32)
 
+
+
+def test_auto_background_composites_only_where_the_landmarks_hold_the_pose():
+    from abc_inverse.fit import chosen_background
+
+    assert chosen_background("auto", np.zeros((68, 2))) == "image" and chosen_background("auto", None) == "plain"
+    assert chosen_background("plain", np.zeros((68, 2))) == "plain" and chosen_background("image", None) == "image"
