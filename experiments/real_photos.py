@@ -23,9 +23,11 @@ Steps, each reused when its output exists (so an interrupted run resumes):
 Writes into ``--out``: per_photo.csv, summary.md, fit_grid.png, pixel_error.png, reference_on_renders.csv.
 
 Usage: python experiments/real_photos.py --photos data/real_photos --out docs/results/real_photos/baseline
-[--fits out/real_photos/baseline] [--workers 1] [--name "main at <hash>"] [--checkpoint CKPT] [--background image]
-[--proposal none] [--chains N] [--draws N] [--tune N] [--pilot N] [--resample-every N] (as abc-inverse fit's; e.g.
-``--proposal none --pilot 16 --chains 16``: chains started from 16 prior draws, the paper's Fig. 6a setting)
+[--fits out/real_photos/baseline] [--workers 1] [--name "main at <hash>"] [--checkpoint CKPT]
+[--background auto|plain|image] [--proposal none] [--chains N] [--draws N] [--tune N] [--pilot N]
+[--resample-every N] (as abc-inverse fit's; e.g. ``--proposal none --pilot 16 --chains 16``: chains started from
+16 prior draws, the paper's Fig. 6a setting, where dlib finds no landmarks; with them the scene they fit best joins
+those draws, :func:`abc_inverse.fit.with_landmark_scene`)
 """
 
 import argparse
@@ -36,7 +38,7 @@ import shlex
 import statistics
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
@@ -48,13 +50,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from abc_inverse.fit import simulated_group  # noqa: E402
+from abc_inverse.fit import FitConfig, simulated_group  # noqa: E402
 from abc_inverse.io import save_png  # noqa: E402
 from abc_inverse.model.landmarks import head_pose  # noqa: E402
 from abc_inverse.model.scene import ANGLES, SCENE_VARIABLES, Scene  # noqa: E402
 from abc_inverse.photos import FitCommand, fit_photos, folder_names, photo_list  # noqa: E402
 from abc_inverse.render.simulator import Simulator, simulator_from_config  # noqa: E402
 from samplers.diagnostics import stat_with_warmup  # noqa: E402
+
+BACKGROUND_CHOICES = next(f.metadata["choices"] for f in fields(FitConfig) if f.name == "background")  # fit's
 
 ROOT = Path(__file__).resolve().parents[1]
 MEDIAPIPE_PYTHON = ROOT / ".venv-mediapipe" / "bin" / "python"
@@ -257,7 +261,7 @@ def main() -> None:
     counts = ("draws", "tune", "chains", "pilot", "resample_every")
     for flag in counts:
         parser.add_argument("--" + flag.replace("_", "-"), type=int, default=None, help="default: abc-inverse fit's")
-    parser.add_argument("--background", choices=("plain", "image"), default=None, help="default: abc-inverse fit's")
+    parser.add_argument("--background", choices=BACKGROUND_CHOICES, default=None, help="default: abc-inverse fit's")
     args = parser.parse_args()
     fits = args.fits or ROOT / "out" / "real_photos" / args.out.name
     args.out.mkdir(parents=True, exist_ok=True)

@@ -112,6 +112,52 @@ def independence(sample: Callable[[np.random.Generator, int], tuple[np.ndarray, 
     return propose
 
 
+def mixture_proposal(draws: np.ndarray, rng: np.random.Generator, max_components: int = 3, df: float = 5.0
+                     ) -> tuple[Callable[[np.random.Generator, np.ndarray], Proposal], dict]:
+    """An independence proposal (:func:`independence`) from a mixture of multivariate Student-t densities fitted to
+    ``draws`` (N, D) float64 of an approximation of the posterior (e.g. :func:`samplers.warmup.surrogate_draws`), and
+    what was fitted.
+
+    Gaussian mixtures of 1 … ``max_components`` full-covariance components are fitted by EM (scikit-learn's
+    ``GaussianMixture``, seeded from ``rng``) and the one with the lowest BIC is kept; each component then becomes a
+    Student-t with ``df`` degrees of freedom and the same location and scale matrix, whose heavier tails keep the
+    importance ratio p/q bounded where the approximation is too narrow (a chain there would stay stuck). A mixture
+    proposes into every mode it was fitted to, so chains reach modes that local moves rarely cross; the MH correction
+    keeps the target exact however poor the fit (Tierney 1994; Giordani & Kohn 2010, adaptive independence MH with
+    mixtures of t). Draws are made here (component by ``rng``), each chain's independently of the others'.
+    Returns (propose, {"components": k, "weights": [k floats], "df": df}). Raises ValueError for draws that are not
+    a finite (N, D) array with N > ``max_components`` · (D + 1) rows, ``max_components`` < 1 or ``df`` ≤ 0.
+    """
+    from scipy.special import gammaln, logsumexp
+    from sklearn.mixture import GaussianMixture
+
+    draws = np.asarray(draws, dtype=np.float64)
+    if max_components < 1 or not df > 0:
+        raise ValueError(f"max_components, df: expected an integer ≥ 1 and a number > 0, got {max_components}, {df}")
+    if draws.ndim != 2 or len(draws) <= max_components * (draws.shape[1] + 1) or not np.all(np.isfinite(draws)):
+        raise ValueError(f"draws: expected a finite (N, D) array with N > {max_components} · (D + 1), got shape "
+                         f"{draws.shape}" + ("" if np.all(np.isfinite(draws)) else " with non-finite values"))
+    seed = int(rng.integers(2**31))
+    fits = [GaussianMixture(k, covariance_type="full", reg_covar=1e-6, random_state=seed).fit(draws)
+            for k in range(1, max_components + 1)]
+    best = fits[int(np.argmin([fit.bic(draws) for fit in fits]))]
+    weights, means, dim = best.weights_, best.means_, draws.shape[1]
+    cholesky = np.linalg.cholesky(best.covariances_)
+    constant = (np.log(weights) + gammaln((df + dim) / 2) - gammaln(df / 2) - dim / 2 * np.log(df * np.pi)
+                - np.log(np.diagonal(cholesky, axis1=1, axis2=2)).sum(axis=1))
+
+    def log_prob(u: np.ndarray) -> np.ndarray:
+        white = np.stack([np.linalg.solve(chol, (u - mean).T).T for chol, mean in zip(cholesky, means, strict=True)])
+        return logsumexp(constant[:, None] - (df + dim) / 2 * np.log1p(np.sum(white**2, axis=2) / df), axis=0)
+
+    def sample(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        k = rng.choice(len(weights), size=n, p=weights)
+        scale = np.sqrt(df / rng.chisquare(df, size=n))[:, None]
+        new = means[k] + scale * np.einsum("nij,nj->ni", cholesky[k], rng.standard_normal((n, dim)))
+        return new, log_prob(new)
+
+    return independence(sample, log_prob), {"components": len(weights), "weights": weights.tolist(), "df": df}
+
 def mixture(components: Sequence[Callable[[np.random.Generator, np.ndarray], Proposal]], weights: Sequence[float],
             shared: bool = False) -> Callable[[np.random.Generator, np.ndarray], Proposal]:
     """Factory of a mixture: each chain uses component k with probability weights[k] (independent of the state);

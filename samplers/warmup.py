@@ -114,6 +114,20 @@ class HamiltonianTuning(NamedTuple):
     position: np.ndarray
 
 
+def _surrogate_step(rng: np.random.Generator, log_likelihood_grad, move, position: np.ndarray, loglik: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One Metropolis-Hastings step of ``move`` (:func:`samplers.proposals.hamiltonian`) on the surrogate target
+    p(u) · exp(ℓ̃(u)), no simulation: (positions (C, D), their ℓ̃ (C,), acceptance probabilities (C,)). A NaN
+    surrogate (at a start) is a rejection."""
+    prop = move(rng, position)
+    new = np.asarray(log_likelihood_grad(prop.position)[0], np.float64)
+    with np.errstate(invalid="ignore"):
+        log_ratio = np.where(np.isfinite(new), new - loglik + prop.log_correction, -np.inf)
+    prob = np.nan_to_num(np.exp(np.minimum(log_ratio, 0.0)))
+    accept = rng.uniform(size=len(position)) < prob
+    return np.where(accept[:, None], prop.position, position), np.where(accept, new, loglik), prob
+
+
 ADAPT_WINDOWS = 3  # windows of adapt_hamiltonian: the inverse mass matrix is re-estimated after each but the last
 
 
@@ -157,14 +171,8 @@ def adapt_hamiltonian(rng: np.random.Generator, log_likelihood_grad, position: n
     for w in range(ADAPT_WINDOWS):
         seen, acceptance = [], []
         for k in range(window if w < ADAPT_WINDOWS - 1 else n_steps - w * window):
-            prop = hamiltonian(log_likelihood_grad, float(np.exp(log_step)), n_leapfrog, chol)(rng, position)
-            new = np.asarray(log_likelihood_grad(prop.position)[0], np.float64)
-            with np.errstate(invalid="ignore"):
-                log_ratio = np.where(np.isfinite(new), new - loglik + prop.log_correction, -np.inf)
-            prob = np.nan_to_num(np.exp(np.minimum(log_ratio, 0.0)))  # a NaN surrogate at the start: a rejection
-            accept = rng.uniform(size=c) < prob
-            position = np.where(accept[:, None], prop.position, position)
-            loglik = np.where(accept, new, loglik)
+            move = hamiltonian(log_likelihood_grad, float(np.exp(log_step)), n_leapfrog, chol)
+            position, loglik, prob = _surrogate_step(rng, log_likelihood_grad, move, position, loglik)
             log_step += (k + 1.0) ** -0.6 * (prob.mean() - target_acceptance)
             seen.append(position)
             acceptance.append(prob.mean())
@@ -172,3 +180,23 @@ def adapt_hamiltonian(rng: np.random.Generator, log_likelihood_grad, position: n
             chol = shrunk_cholesky(np.concatenate(seen[len(seen) // 2:]))
     return HamiltonianTuning(float(np.exp(log_step)), chol, float(np.mean(acceptance[len(acceptance) // 2:])),
                              position)
+
+
+def surrogate_draws(rng: np.random.Generator, log_likelihood_grad, tuning: HamiltonianTuning, position: np.ndarray,
+                    n_steps: int, n_leapfrog: int) -> tuple[np.ndarray, np.ndarray]:
+    """Draws of the surrogate posterior p(u) · exp(ℓ̃(u)) (p = N(0, I)) by Hamiltonian Monte Carlo with the step and
+    mass of ``tuning`` (:func:`adapt_hamiltonian`) held fixed, no simulation: C chains from ``position`` (C, D)
+    float64 run ``n_steps`` steps of ``n_leapfrog`` leapfrog steps. Returns the positions (n_steps, C, D) float64
+    and their log surrogate targets ℓ̃(u) − |u|²/2 (n_steps, C) float64 (−inf where ℓ̃ is not finite). Raises
+    ValueError for n_steps < 1 or n_leapfrog < 1."""
+    if n_steps < 1 or n_leapfrog < 1:
+        raise ValueError(f"n_steps, n_leapfrog: expected integers ≥ 1, got {n_steps}, {n_leapfrog}")
+    position = np.array(position, dtype=np.float64, ndmin=2)
+    move = hamiltonian(log_likelihood_grad, tuning.step_size, n_leapfrog, tuning.cholesky)
+    loglik = np.asarray(log_likelihood_grad(position)[0], np.float64)
+    positions, targets = [], []
+    for _ in range(n_steps):
+        position, loglik, _ = _surrogate_step(rng, log_likelihood_grad, move, position, loglik)
+        positions.append(position)
+        targets.append(np.where(np.isfinite(loglik), loglik - 0.5 * np.sum(position**2, axis=1), -np.inf))
+    return np.stack(positions), np.stack(targets)

@@ -201,13 +201,16 @@ def test_landmarks_pin_the_pose_that_a_weak_statistic_leaves_open(sim):
 def test_without_a_trained_emulator_the_hamiltonian_moves_run_on_a_fitted_linear_one(sim):
     """The render of test_landmarks_pin_the_pose… composited over itself (--background image: the shipped q's
     emulator does not apply) with the cosine distance: the Hamiltonian moves are steered by the local linear
-    emulator, most of their proposals are accepted, and the posterior holds the true angles within 3 sd."""
+    emulator, beside independence moves from a mixture fitted to the emulated posterior; most proposals are
+    accepted, and the posterior holds the true angles within 3 sd."""
     truth = sim.prior.at_angles(20.0, -10.0, 0.0, None)
     observed = sim(truth)[0]
     points = all_68(sim.project(truth, dlib_landmark_vertices()[1])[0])
     config = FitConfig(draws=300, tune=50, pilot=64, landmark_sd=0.75, background="image")
     idata = fit(observed, MeanStatistic(), config, sim, progress=False, landmarks=points)
     assert "a linear emulator fitted to" in idata.posterior.attrs["surrogate"], idata.posterior.attrs["surrogate"]
+    mixture = json.loads(idata.posterior.attrs["mixture"])  # the independence moves' mixture of the emulated posterior
+    assert 1 <= mixture["components"] <= 3 and 1 <= mixture["chains_kept"] <= mixture["chains"]
     assert idata.sample_stats["is_accepted"].values.mean() > 0.3
     for name, value in (("azimuth", 20.0), ("elevation", -10.0)):
         draws = idata.posterior[name].values
