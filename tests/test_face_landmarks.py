@@ -198,11 +198,16 @@ def test_landmarks_pin_the_pose_that_a_weak_statistic_leaves_open(sim):
         assert draws.std() < without.posterior[name].values.std() / 2, name
 
 
-def test_without_a_trained_emulator_the_hamiltonian_moves_run_on_a_fitted_linear_one(sim):
+def test_without_a_trained_emulator_the_hamiltonian_moves_run_on_a_fitted_linear_one(sim, monkeypatch):
     """The render of test_landmarks_pin_the_pose… composited over itself (--background image: the shipped q's
     emulator does not apply) with the cosine distance: the Hamiltonian moves are steered by the local linear
     emulator, beside independence moves from a mixture fitted to the emulated posterior; most proposals are
-    accepted, and the posterior holds the true angles within 3 sd."""
+    accepted, and the posterior holds the true angles within 3 sd. (The mixture's emulated chains cut to a quarter
+    to keep the test short.)"""
+    import abc_inverse.fit
+
+    monkeypatch.setattr(abc_inverse.fit, "MIXTURE_CHAINS", 16)
+    monkeypatch.setattr(abc_inverse.fit, "MIXTURE_STEPS", 100)
     truth = sim.prior.at_angles(20.0, -10.0, 0.0, None)
     observed = sim(truth)[0]
     points = all_68(sim.project(truth, dlib_landmark_vertices()[1])[0])
