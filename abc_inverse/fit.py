@@ -582,7 +582,7 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
                                                         config, progress)
     else:
         draws, warmup, constant, extra = run_mcmc_chains(rng, forward, pilot, prior, config, progress, q, surrogate,
-                                                         with_mixture=emulator is not proposal)
+                                                         with_mixture=isinstance(emulator, LinearEmulator))
     draws, summaries = split_aux(draws)
     warmup = None if warmup is None else split_aux(warmup)[0]
     adjusted, adjustment_says = ((None, adjust_off) if adjust_off
@@ -735,8 +735,8 @@ MIXTURE_DROP = 20.0  # nats: chains whose median log target falls this far below
 
 def emulated_mixture(rng: np.random.Generator, surrogate, tuning, prior: ScenePrior, n_leapfrog: int
                      ) -> tuple[object, dict]:
-    """(the independence moves of a Gaussian mixture fitted to draws of the emulated posterior
-    (:func:`samplers.proposals.gaussian_mixture`), what was fitted). ``MIXTURE_CHAINS`` chains start at the end
+    """(the independence moves of a Student-t mixture fitted to draws of the emulated posterior
+    (:func:`samplers.proposals.mixture_proposal`), what was fitted). ``MIXTURE_CHAINS`` chains start at the end
     points of ``tuning`` (:func:`samplers.warmup.adapt_hamiltonian` on ``surrogate``), each with one of the prior's
     blocks (in turn) redrawn from the prior, the paper's blockwise move at α = 1, so that modes the Hamiltonian moves
     rarely cross are tried (on biden a light from the side: 13 % of the emulated mass, and 0.16 crossings per chain
@@ -747,7 +747,8 @@ def emulated_mixture(rng: np.random.Generator, surrogate, tuning, prior: ScenePr
     and the chains kept."""
     blocks = list(prior.blocks.values())
     starts = tuning.position[rng.integers(len(tuning.position), size=MIXTURE_CHAINS)]
-    for i, block in enumerate(blocks[i % len(blocks)] for i in range(MIXTURE_CHAINS)):
+    for i in range(MIXTURE_CHAINS):
+        block = blocks[i % len(blocks)]
         starts[i, block] = rng.standard_normal(block.stop - block.start)
     positions, targets = surrogate_draws(rng, surrogate, tuning, starts, MIXTURE_STEPS, n_leapfrog)
     later = slice(MIXTURE_STEPS // 2, None)

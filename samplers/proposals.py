@@ -10,7 +10,8 @@ posterior is narrow (pose known to a few degrees), moves with |α| near 1 are al
 scales keep such blocks mixing while the large ones still jump between modes.
 
 Besides these prior-reversible moves, :func:`independence` proposes from a fixed density q(u) (a data-driven
-proposal, Jampani et al. 2015) with its Metropolis-Hastings correction, and :func:`mixture` mixes proposals: the
+proposal, Jampani et al. 2015, or :func:`mixture_proposal`'s Student-t mixture fitted to draws of an approximate
+posterior) with its Metropolis-Hastings correction, and :func:`mixture` mixes proposals: the
 choice of component does not depend on the state, so every component leaves the ABC posterior invariant and so
 does the mixture (Tierney 1994). :func:`differential_evolution` proposes from the positions of other chains, for
 the ensemble step of :func:`samplers.abc_mcmc.build_abc_ensemble`: the differences between chains carry the
@@ -157,6 +158,7 @@ def mixture_proposal(draws: np.ndarray, rng: np.random.Generator, max_components
         return new, log_prob(new)
 
     return independence(sample, log_prob), {"components": len(weights), "weights": weights.tolist(), "df": df}
+
 
 def mixture(components: Sequence[Callable[[np.random.Generator, np.ndarray], Proposal]], weights: Sequence[float],
             shared: bool = False) -> Callable[[np.random.Generator, np.ndarray], Proposal]:

@@ -12,6 +12,10 @@ Three optional parts, in this order:
    their kernel weights K_ε(ρ) (:func:`resample_chains`, an SMC resampling step), so a chain stuck in a local mode
    of negligible weight moves to a better one.
 
+For Hamiltonian moves on a surrogate, :func:`adapt_hamiltonian` tunes their step and mass on the surrogate alone, and
+:func:`surrogate_draws` then samples the surrogate posterior with them held fixed (no simulation), e.g. to fit an
+independence proposal (:func:`samplers.proposals.mixture_proposal`).
+
 References
 ----------
 Andrieu & Thoms 2008, "A tutorial on adaptive MCMC"; Del Moral, Doucet & Jasra 2012 (adaptive SMC-ABC, ε
