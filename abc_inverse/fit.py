@@ -570,7 +570,6 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
             lambda e: surrogate_log_likelihood(e, nu_obs, config, term, simulator)[0], progress)
     surrogate, surrogate_says = surrogate_log_likelihood(emulator, nu_obs, config, term, simulator)
     config = config.with_budget(surrogate is not None)
-    surrogate_says += f"; {config.chains} chains × {config.draws} draws"
     codes = getattr(statistic, "graphics_codes", None) if raised else None  # None: regress on the whole summary
     adjust_off = adjustment_off(config, raised, nu_obs.size, codes, term is not None)
     if not adjust_off or term is not None:  # the pilot ran on the statistic alone and without recording summaries
@@ -583,6 +582,11 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     else:
         draws, warmup, constant, extra = run_mcmc_chains(rng, forward, pilot, prior, config, progress, q, surrogate,
                                                          with_mixture=isinstance(emulator, LinearEmulator))
+    if "mixture" in extra:
+        surrogate_says += (f"; in {config.mixture_weight:.0%} of steps independence moves from a "
+                           f"{extra['mixture']['components']}-component Student-t mixture fitted to the emulated "
+                           "posterior")
+    surrogate_says += f"; {config.chains} chains × {config.draws} draws"
     draws, summaries = split_aux(draws)
     warmup = None if warmup is None else split_aux(warmup)[0]
     adjusted, adjustment_says = ((None, adjust_off) if adjust_off
