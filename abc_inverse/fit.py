@@ -716,8 +716,8 @@ def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior,
                                  "posterior_sd": np.sqrt(np.sum(tuning.cholesky**2, axis=1)).tolist()}
         if with_mixture and q is None and config.mixture_weight > 0:
             q, record["mixture"] = emulated_mixture(rng, surrogate, tuning, prior, config.leapfrog_steps)
-            config = replace(config, proposal_weight=config.mixture_weight)  # make_steps' share of q's moves
-    init, step, paper_step = make_steps(forward, prior, config, q, moves)
+    q_weight = config.mixture_weight if "mixture" in record else config.proposal_weight
+    init, step, paper_step = make_steps(forward, prior, config, q, moves, q_weight)
     state = init(starts)
     kernel = make_kernel(config.kernel, config.epsilon or float(np.median(state.distance)))
     explore = config.tune // 2 if len(starts) > config.chains and config.tune >= 2 else 0
@@ -905,14 +905,15 @@ def local_emulator(rng: np.random.Generator, forward, pilot: tuple[np.ndarray, n
     return emulator, (u, np.where(np.isfinite(distance[first]), distance[first], np.inf))
 
 
-def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None, moves=None):
+def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None, moves=None, q_weight: float | None = None):
     """(init, step for the draws, the paper's step) of :mod:`samplers.abc_mcmc`. The draws' step: with ``moves``
     (a proposal such as :func:`samplers.proposals.hamiltonian`), independent chains moved by it; otherwise an
     ensemble (:func:`samplers.abc_mcmc.build_abc_ensemble`) whose moves are differential-evolution moves across the
     chains in the share ``config.de_weight`` and multi-scale blockwise elliptical moves otherwise (independent
     chains when ``de_weight`` = 0). The paper's step: blockwise elliptical moves with α ~ U(-1, 1), on which ε is
     adapted when it is not fixed, and the SMC moves. When q is given, either is replaced in a share
-    ``config.proposal_weight`` of steps by the Metropolis-Hastings-corrected independence moves ``q``
+    ``q_weight`` (default ``config.proposal_weight``) of steps by the Metropolis-Hastings-corrected independence
+    moves ``q``
     (:func:`samplers.proposals.independence`), for all chains of the step at once (one call of the flow per step).
     Raises ValueError for ``de_weight`` = 1 with too few chains (and no ``moves``): half an ensemble's differences
     then span fewer than D directions, and DE moves alone cannot leave that subspace (an over-confident posterior,
@@ -923,8 +924,8 @@ def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None, moves=None
                          "give --de-weight < 1 to mix in elliptical moves")
 
     def with_q(propose):
-        return propose if q is None else mixture([propose, q], [1 - config.proposal_weight, config.proposal_weight],
-                                                 shared=True)
+        share = config.proposal_weight if q_weight is None else q_weight
+        return propose if q is None else mixture([propose, q], [1 - share, share], shared=True)
 
     _, paper_step = build_abc_mcmc(forward, with_q(blockwise_elliptical(prior.blocks, prior.dim)))
     if moves is not None:
