@@ -54,11 +54,13 @@ from samplers.proposals import (
     independence,
     mixture,
     mixture_proposal,
+    reweighted_mixture,
 )
 from samplers.smc import run_smc
 from samplers.warmup import adapt_hamiltonian, run_warmup, surrogate_draws
 
 PILOT_BATCH = 64  # pilot simulations rendered and encoded at once
+SEARCH_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)  # of the pilot's pixel MSE, recorded in attrs search_pixel_mse
 SMC_ESS_FRACTION = 0.5  # each SMC round picks the ε that halves the population's effective sample size
 SMC_MIN_ACCEPTANCE = 0.05  # an SMC run stops when fewer of its moves are accepted
 SMC_MAX_ROUNDS = 30
@@ -448,16 +450,20 @@ def with_tolerance(config: FitConfig, observed: np.ndarray, statistic, nu_obs: n
                                                  np.random.default_rng([config.seed, 1])))
 
 
-def run_pilot(rng: np.random.Generator, forward, draw, config: FitConfig) -> tuple[np.ndarray, np.ndarray]:
-    """``config.pilot`` draws of ``draw(rng, n) -> (n, D)`` (the prior's standard-normal draws, or a proposal's) and
-    their distances: positions (P, D) float64 and distances (P,) float64, non-finite ones as inf. Raises
-    ValueError when no pilot distance is finite."""
+def run_pilot(rng: np.random.Generator, forward, draw, config: FitConfig
+              ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """``config.pilot`` draws of ``draw(rng, n) -> (n, D)`` (the prior's standard-normal draws, or a proposal's),
+    their distances and their renders' pixel MSE: ((positions (P, D) float64, distances (P,) float64, non-finite ones
+    as inf), pixel MSE (P,) float64; :func:`make_forward`'s aux column 0). Raises ValueError when no pilot distance
+    is finite."""
     u = draw(rng, config.pilot)
-    d = np.concatenate([forward(u[i:i + PILOT_BATCH])[0] for i in range(0, config.pilot, PILOT_BATCH)])
+    simulated = [forward(u[i:i + PILOT_BATCH]) for i in range(0, config.pilot, PILOT_BATCH)]
+    d = np.concatenate([rho for rho, _ in simulated])
+    mse = np.concatenate([np.asarray(aux).reshape(len(rho), -1)[:, 0] for rho, aux in simulated])
     if not np.isfinite(d).any():
         raise ValueError(f"distance: no pilot simulation gave a finite {config.distance} distance to the observed "
                          "summary (is the observed image blank?); try --distance l2")
-    return u, np.where(np.isfinite(d), d, np.inf)
+    return (u, np.where(np.isfinite(d), d, np.inf)), mse
 
 
 def pilot_starts(pilot: tuple[np.ndarray, np.ndarray], n: int) -> tuple[np.ndarray, dict]:
@@ -525,7 +531,11 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     sentence of :func:`with_model_error` when it raised ε, else :func:`misfit_warning`'s; "" when the closest draw
     is within a few ε), ``regression_adjustment`` (whether the posterior draws are the simulated ones moved by
     :func:`adjust_draws`, and why not where they are not; when they are, the simulated draws are kept in the group
-    ``unadjusted_posterior``, and the sample_stats, distance and pixel MSE included, describe those). ε is
+    ``unadjusted_posterior``, and the sample_stats, distance and pixel MSE included, describe those),
+    ``search_pixel_mse`` (sampler 'mcmc': the pixel MSE of the search before the warm-up, for the whole trajectory
+    of Kulkarni et al. 2015 Fig. 6a: ``pilot_quantiles``, its ``SEARCH_QUANTILES`` over the pilot's draws, from the
+    prior or q as ``pilot_from`` says, and, where :func:`local_emulator` ran its ensemble, ``ensemble``, the median
+    over its chains at each of its steps). ε is
     ``config.epsilon``, else the one that stands for ``config.image_noise``
     (:func:`noise_epsilon`; with sampler 'mcmc', a proposal and the gaussian kernel, raised to the closest pilot
     distance where the model cannot reach it, :func:`with_model_error`), else adapted during warm-up. proposal : a
@@ -551,9 +561,11 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     draw = prior.sample_normal if proposal is None else lambda r, n: proposal.sample(nu_obs, n, r)
     from_noise = config.epsilon is None and config.image_noise > 0
     config = with_tolerance(config, observed, statistic, nu_obs)
-    pilot, raised = None, ""
+    pilot, raised, search = None, "", {}
     if config.sampler == "mcmc":
-        pilot = run_pilot(rng, forward, draw, config)
+        pilot, pilot_mse = run_pilot(rng, forward, draw, config)
+        search = {"pilot_from": "prior" if proposal is None else "q",
+                  "pilot_quantiles": np.quantile(pilot_mse, SEARCH_QUANTILES).tolist()}
         if from_noise and proposal is not None and config.kernel == "gaussian":
             config, raised = with_model_error(config, float(pilot[1].min()))
     if landmarks is not None and pilot is not None:
@@ -564,10 +576,12 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
         pilot = (pilot[0], np.hypot(pilot[1], term.weight * term.rms(simulator, pilot[0])))
     emulator = proposal if config.background == "plain" else None  # q's emulator learnt plain renders' summaries
     if config.background != "plain" and hamiltonian_off(config) is None and pilot is not None:
-        emulator, pilot = local_emulator(
+        emulator, pilot, ensemble_mse = local_emulator(
             rng, make_forward(observed, statistic, simulator, config.distance, nu_obs, config.background,
                               landmarks=term), pilot, prior, config,
             lambda e: surrogate_log_likelihood(e, nu_obs, config, term, simulator)[0], progress)
+        if ensemble_mse is not None:
+            search["ensemble"] = np.median(ensemble_mse, axis=0).tolist()
     surrogate, surrogate_says = surrogate_log_likelihood(emulator, nu_obs, config, term, simulator)
     config = config.with_budget(surrogate is not None)
     codes = getattr(statistic, "graphics_codes", None) if raised else None  # None: regress on the whole summary
@@ -596,7 +610,8 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
                   "proposal": None if proposal is None else proposal.meta,
                   "final_epsilon": float(draws.epsilon[:, -1].max()), "surrogate": surrogate_says, **extra,
                   **(attrs or {}), "epsilon_raised": raised, "regression_adjustment": adjustment_says,
-                  "landmarks": landmark_record(term, simulator, draws.position)}
+                  "landmarks": landmark_record(term, simulator, draws.position),
+                  **({"search_pixel_mse": search} if search else {})}
     idata = inference_data(draws if adjusted is None else draws._replace(position=adjusted), warmup, prior, observed,
                            nu_obs, constant, provenance)
     if adjusted is not None:
@@ -715,7 +730,8 @@ def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior,
         record["hamiltonian"] = {"step_size": tuning.step_size, "surrogate_acceptance": tuning.acceptance,
                                  "posterior_sd": np.sqrt(np.sum(tuning.cholesky**2, axis=1)).tolist()}
         if with_mixture and q is None and config.mixture_weight > 0:
-            q, record["mixture"] = emulated_mixture(rng, surrogate, tuning, prior, config.leapfrog_steps)
+            q, record["mixture"] = emulated_mixture(rng, surrogate, tuning, prior, config.leapfrog_steps,
+                                                    forward, make_kernel(config.kernel, config.epsilon))
     q_weight = config.mixture_weight if "mixture" in record else config.proposal_weight
     init, step, paper_step = make_steps(forward, prior, config, q, moves, q_weight)
     state = init(starts)
@@ -735,10 +751,11 @@ MIXTURE_STEPS = 200  # their steps; the second half's draws are fitted
 MIXTURE_COMPONENTS = 3  # the most components of the mixture (chosen by BIC)
 MIXTURE_DF = 5.0  # degrees of freedom of its Student-t components
 MIXTURE_DROP = 20.0  # nats: chains whose median log target falls this far below the best chain's are left out
+MIXTURE_CHECK = 1024  # scenes drawn from the mixture and simulated, to which it is refitted by weight
 
 
-def emulated_mixture(rng: np.random.Generator, surrogate, tuning, prior: ScenePrior, n_leapfrog: int
-                     ) -> tuple[object, dict]:
+def emulated_mixture(rng: np.random.Generator, surrogate, tuning, prior: ScenePrior, n_leapfrog: int, forward,
+                     kernel) -> tuple[object, dict]:
     """(the independence moves of a Student-t mixture fitted to draws of the emulated posterior
     (:func:`samplers.proposals.mixture_proposal`), what was fitted). ``MIXTURE_CHAINS`` chains start at the end
     points of ``tuning`` (:func:`samplers.warmup.adapt_hamiltonian` on ``surrogate``), each with one of the prior's
@@ -747,8 +764,13 @@ def emulated_mixture(rng: np.random.Generator, surrogate, tuning, prior: ScenePr
     in 200 steps from the main mode); they run ``MIXTURE_STEPS`` steps of the tuned Hamiltonian moves on the emulated
     posterior (:func:`samplers.warmup.surrogate_draws`, no simulation), and the second half's draws of the chains
     whose median log target is within ``MIXTURE_DROP`` nats of the best chain's are fitted (a pose or camera redrawn
-    far from the landmarks stays there: its leapfrog steps diverge). The record has the components, their weights
-    and the chains kept."""
+    far from the landmarks stays there: its leapfrog steps diverge). The mixture is then refitted once to
+    ``MIXTURE_CHECK`` of its draws simulated by ``forward`` (:func:`make_forward`) and weighted by the simulated
+    posterior (``kernel``'s log kernel of their distance) over the mixture
+    (:func:`samplers.proposals.reweighted_mixture`): the emulator's error puts a mode's mass and width off (biden:
+    the side light's coordinate 0.66 as wide as simulated), which costs the independence moves their acceptance
+    there; the emulated fit is kept where the weights' ESS is below 200. The record has the components, their
+    weights, the chains kept and the refit's ESS."""
     blocks = list(prior.blocks.values())
     starts = tuning.position[rng.integers(len(tuning.position), size=MIXTURE_CHAINS)]
     for i in range(MIXTURE_CHAINS):
@@ -760,7 +782,17 @@ def emulated_mixture(rng: np.random.Generator, surrogate, tuning, prior: ScenePr
     kept = median >= median.max() - MIXTURE_DROP
     q, fitted = mixture_proposal(positions[later][:, kept].reshape(-1, prior.dim), rng, MIXTURE_COMPONENTS,
                                  MIXTURE_DF)
-    return q, {**fitted, "chains_kept": int(kept.sum()), "chains": MIXTURE_CHAINS}
+
+    def log_likelihood(u: np.ndarray) -> np.ndarray:
+        return kernel.log_kernel(np.concatenate([forward(u[i:i + PILOT_BATCH])[0]
+                                                 for i in range(0, len(u), PILOT_BATCH)]))
+
+    refitted, check = reweighted_mixture(q, log_likelihood, rng, MIXTURE_CHECK, prior.dim, MIXTURE_COMPONENTS,
+                                         MIXTURE_DF)
+    if refitted is not None:
+        q, fitted = refitted, {key: check[key] for key in ("components", "weights", "df")}
+    return q, {**fitted, "chains_kept": int(kept.sum()), "chains": MIXTURE_CHAINS,
+               "refit_ess": check["ess"], "refitted": refitted is not None}
 
 
 def run_smc_chains(rng: np.random.Generator, forward, draw, steps, config: FitConfig, progress: bool):
@@ -857,8 +889,9 @@ EMULATOR_DESIGN = 512  # scenes simulated per round
 
 def local_emulator(rng: np.random.Generator, forward, pilot: tuple[np.ndarray, np.ndarray], prior: ScenePrior,
                    config: FitConfig, surrogate_for, progress: bool
-                   ) -> tuple[LinearEmulator | None, tuple[np.ndarray, np.ndarray]]:
-    """(a :class:`abc_inverse.emulator.LinearEmulator` of the summary, the pilot the chains start from) where no
+                   ) -> tuple[LinearEmulator | None, tuple[np.ndarray, np.ndarray], np.ndarray | None]:
+    """(a :class:`abc_inverse.emulator.LinearEmulator` of the summary, the pilot the chains start from, the ensemble
+    warm-up's pixel MSE (chains, ``EMULATOR_STEPS``) float64 or None where it did not run) where no
     trained emulator applies (a background other than the plain one q's emulator learnt; plain fits without a
     proposal keep the differential-evolution ensemble, on which the statistics benchmark and calibration were
     measured).
@@ -872,13 +905,13 @@ def local_emulator(rng: np.random.Generator, forward, pilot: tuple[np.ndarray, n
     scenes are drawn from the Gaussian with its chains' mean and covariance, simulated, and the emulator refitted to
     all rows. The simulated scenes become the pilot (positions (N, D), distances (N,)) whose best start the chains.
     forward : :func:`make_forward` with its summaries (and the landmarks, when the fit has them). (None, pilot
-    unchanged) when the pilot has fewer than 4 draws (the ensemble's least) or the warm-up simulated too few distinct
-    scenes to fit the emulator (:meth:`abc_inverse.emulator.LinearEmulator.least_rows`). Nothing of it is a draw of the
-    posterior; it only tells the Hamiltonian moves where to go, and each of their proposals is accepted on the
-    simulated distance."""
+    unchanged, its pixel MSE or None) when the pilot has fewer than 4 draws (the ensemble's least) or the warm-up
+    simulated too few distinct scenes to fit the emulator (:meth:`abc_inverse.emulator.LinearEmulator.least_rows`).
+    Nothing of it is a draw of the posterior; it only tells the Hamiltonian moves where to go, and each of their
+    proposals is accepted on the simulated distance."""
     chains = min(EMULATOR_CHAINS, len(pilot[1]), config.pilot)
     if chains < 4:
-        return None, pilot
+        return None, pilot, None
     starts, _ = pilot_starts(pilot, chains)
     init, step, _ = make_steps(forward, prior, replace(config, chains=chains))
     callback = progress_bar(EMULATOR_STEPS, progress, "emulator warm-up")
@@ -886,9 +919,9 @@ def local_emulator(rng: np.random.Generator, forward, pilot: tuple[np.ndarray, n
                       callback=callback)[2]
     later = slice(EMULATOR_STEPS // 2, None)
     u, aux = trace.position[:, later].reshape(-1, prior.dim), trace.aux[:, later].reshape(-1, trace.aux.shape[-1])
-    distance = trace.distance[:, later].ravel()
+    distance, pixel_mse = trace.distance[:, later].ravel(), trace.aux[:, :, 0]
     if len(np.unique(u, axis=0)) < LinearEmulator.least_rows(prior):
-        return None, pilot
+        return None, pilot, pixel_mse
     emulator = LinearEmulator.fit(prior, u, aux[:, 1:], rng)
     for _ in range(EMULATOR_ROUNDS):
         surrogate = surrogate_for(emulator)
@@ -902,7 +935,7 @@ def local_emulator(rng: np.random.Generator, forward, pilot: tuple[np.ndarray, n
         aux = np.vstack([aux, *(a for _, a in simulated)])
         emulator = LinearEmulator.fit(prior, u, aux[:, 1:], rng)
     u, first = np.unique(u, axis=0, return_index=True)  # a rejected step repeats its chain's scene
-    return emulator, (u, np.where(np.isfinite(distance[first]), distance[first], np.inf))
+    return emulator, (u, np.where(np.isfinite(distance[first]), distance[first], np.inf)), pixel_mse
 
 
 def make_steps(forward, prior: ScenePrior, config: FitConfig, q=None, moves=None, q_weight: float | None = None):

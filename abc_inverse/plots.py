@@ -37,18 +37,47 @@ def trace_plot(idata: az.InferenceData, path: Path) -> None:
     _save(axes.ravel()[0].figure, path)
 
 
+PILOT_GAP = 40  # iterations between the pilot's mark and the search's first step, in pixel_error_plot
+
+
+def search_pixel_mse(idata: az.InferenceData) -> dict:
+    """The pixel MSE of a fit's search before its warm-up (:func:`abc_inverse.fit.fit`'s attrs ``search_pixel_mse``:
+    ``pilot_quantiles`` (5 floats, its 5/25/50/75/95 % quantiles over the pilot's draws), ``pilot_from`` ('prior' or
+    'q') and, where the emulator's ensemble ran, ``ensemble`` (its median at each step)); {} for a fit without one
+    (sampler 'smc', or written before it was recorded)."""
+    record = idata.posterior.attrs.get("search_pixel_mse")
+    return json.loads(record) if record else {}
+
+
+def draw_search(ax, search: dict, color=None, label: bool = True) -> None:
+    """Draw :func:`search_pixel_mse`'s record at negative iterations of ``ax``: the ensemble's median line ending at
+    -1 and, ``PILOT_GAP`` further left, the pilot's median with its 5–95 % range."""
+    ensemble = search.get("ensemble", [])
+    if ensemble:
+        ax.plot(np.arange(-len(ensemble), 0), ensemble, lw=1, color=color or "0.4", ls=":",
+                label="emulator's ensemble warm-up (median)" if label else None)
+    if "pilot_quantiles" in search:
+        q = search["pilot_quantiles"]
+        ax.errorbar(-len(ensemble) - PILOT_GAP, q[2], yerr=[[q[2] - q[0]], [q[4] - q[2]]], fmt="o", ms=3,
+                    color=color or "k", lw=0.8, label=f"pilot's {search['pilot_from']} draws (median, 5–95 %)"
+                    if label else None)
+
+
 def pixel_error_plot(idata: az.InferenceData, path: Path) -> None:
     """Pixel MSE between the observed image and the chain's current render against iteration, one line per
-    chain, tuning included (Kulkarni et al. 2015 Fig. 6a)."""
+    chain, tuning included, and before it, at negative iterations, the search the chains start from
+    (:func:`draw_search`: the pilot's draws, the emulator's ensemble warm-up) where the fit recorded it
+    (Kulkarni et al. 2015 Fig. 6a)."""
     mse, n_tune = stat_with_warmup(idata, "pixel_mse")
     fig, ax = plt.subplots(figsize=(7, 4))
     for c, row in enumerate(mse):
         ax.plot(np.arange(len(row)), row, lw=1, label=f"chain {c}")
     if n_tune:
         ax.axvline(n_tune, color="k", ls="--", lw=0.8, label="end of tuning")
-    ax.set(xlabel="iteration", ylabel="pixel MSE (intensity² in [0, 1])", yscale="log",
+    draw_search(ax, search_pixel_mse(idata))
+    ax.set(xlabel="iteration (search before 0)", ylabel="pixel MSE (intensity² in [0, 1])", yscale="log",
            title="Pixel reconstruction error during inference")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, ncol=2)
     _save(fig, path)
 
 

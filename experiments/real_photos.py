@@ -16,7 +16,8 @@ Steps, each reused when its output exists (so an interrupted run resumes):
    reference across photos (Pearson r and slope per angle, :func:`agreement`) and how far a pose-blind constant
    would be; a fit grid (photo as the encoder
    sees it | best render | posterior-mean render | best render composited over the photo) and the pixel error
-   against iteration, warm-up included (Fig. 6a), median over chains per photo; and the reference's elevation
+   against iteration, warm-up and the search before it included (Fig. 6a: the pilot's draws, the emulator's
+   ensemble warm-up, then the chains; :func:`trajectory`), median over chains per photo; and the reference's elevation
    against MediaPipe's own canonical model, whose difference from ours must be the same constant on renders and
    photos, else the reference would be an artefact of our mesh.
 
@@ -55,6 +56,7 @@ from abc_inverse.io import save_png  # noqa: E402
 from abc_inverse.model.landmarks import head_pose  # noqa: E402
 from abc_inverse.model.scene import ANGLES, SCENE_VARIABLES, Scene  # noqa: E402
 from abc_inverse.photos import FitCommand, fit_photos, folder_names, photo_list  # noqa: E402
+from abc_inverse.plots import draw_search, search_pixel_mse  # noqa: E402
 from abc_inverse.render.simulator import Simulator, simulator_from_config  # noqa: E402
 from samplers.diagnostics import stat_with_warmup  # noqa: E402
 
@@ -173,7 +175,24 @@ def compare(result: dict, points: np.ndarray, fits: Path) -> tuple[dict, list]:
     row["best_pixel_mse"] = result["best_pixel_mse"]
     row["best_pixel_mse_in_face"] = float(np.mean((images[0] - observed)[face] ** 2)) if face.any() else ""
     row["r_hat_max"] = float(np.max([summary[n]["r_hat"] for n in ANGLES]))
+    row.update(trajectory(idata))
     return row, [observed, images[0], images[1], simulator.render_over(best, observed)[0]]
+
+
+TRAJECTORY = ("pilot", "search_first", "search_last", "chains_first", "warmup_end", "last")  # pixel_mse_<stage>
+
+
+def trajectory(idata: az.InferenceData) -> dict:
+    """The Fig. 6a trajectory's stages for per_photo.csv: pixel MSE of the pilot's draws (median), the emulator
+    ensemble's first and last step (median over its chains; "" where it did not run), and the chains' first step,
+    last warm-up step and last draw (median over chains)."""
+    search = search_pixel_mse(idata)
+    ensemble = search.get("ensemble") or ["", ""]
+    mse, n_tune = stat_with_warmup(idata, "pixel_mse")
+    chains = np.median(mse, axis=0)
+    values = (search["pilot_quantiles"][2] if search else "", ensemble[0], ensemble[-1], chains[0],
+              chains[n_tune - 1] if n_tune else "", chains[-1])
+    return {f"pixel_mse_{stage}": value for stage, value in zip(TRAJECTORY, values, strict=True)}
 
 
 GRID_GROUPS = 3  # photos side by side in the fit grid
@@ -212,14 +231,16 @@ def fit_grid(rows: list[dict], grids: list[list], path: Path) -> None:
 def pixel_error_figure(results: list[dict], fits: Path, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     n_tune = 0
-    for r in results:
-        if r["status"] == "ok":
-            mse, n_tune = stat_with_warmup(az.from_netcdf(str(fits / r["folder"] / "posterior.nc")), "pixel_mse")
-            ax.plot(np.median(mse, axis=0), lw=0.8)
+    for k, r in enumerate(r for r in results if r["status"] == "ok"):
+        idata = az.from_netcdf(str(fits / r["folder"] / "posterior.nc"))
+        mse, n_tune = stat_with_warmup(idata, "pixel_mse")
+        ax.plot(np.median(mse, axis=0), lw=0.8, color=f"C{k % 10}")
+        draw_search(ax, search_pixel_mse(idata), color=f"C{k % 10}", label=False)
     if n_tune:
         ax.axvline(n_tune, color="k", ls="--", lw=0.8, label="end of warm-up")
-        ax.legend(fontsize=8)
-    ax.set(xlabel="iteration", ylabel="pixel MSE, median over chains", yscale="log",
+    ax.axvline(0, color="0.5", lw=0.6, label="chains start (left: pilot's median with 5–95 %, ensemble's median)")
+    ax.legend(fontsize=7)
+    ax.set(xlabel="iteration (the search before 0)", ylabel="pixel MSE, median over chains", yscale="log",
            title="Pixel error during inference, one line per photo (Fig. 6a)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -294,6 +315,9 @@ def main() -> None:
         **agreement(fitted, "azimuth"), **agreement(fitted, "elevation"),
         "median_best_pixel_mse": median_of(fitted, "best_pixel_mse"),
         "median_best_pixel_mse_in_face": median_of(fitted, "best_pixel_mse_in_face"),
+        **{f"median_pixel_mse_{stage}": median_of(fitted, f"pixel_mse_{stage}") for stage in TRAJECTORY},
+        "last_below_pilot": sum(isinstance(r["pixel_mse_pilot"], float) and r["pixel_mse_last"] < r["pixel_mse_pilot"]
+                                for r in fitted),
         "median_r_hat_max": median_of(fitted, "r_hat_max"),
         "r_hat_max_undefined": sum(not np.isfinite(r["r_hat_max"]) for r in fitted),
         "reference_on_renders_found": f"{len(found)} of {len(on_renders)}",

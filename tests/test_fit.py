@@ -1,9 +1,19 @@
+import json
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from abc_inverse.fit import NOISE_COPIES, FitConfig, backdrop, fit, make_forward, noise_epsilon, with_tolerance
+from abc_inverse.fit import (
+    NOISE_COPIES,
+    SEARCH_QUANTILES,
+    FitConfig,
+    backdrop,
+    fit,
+    make_forward,
+    noise_epsilon,
+    with_tolerance,
+)
 from abc_inverse.render.simulator import RenderSettings, Simulator
 from encoders.dcign import CheckpointMeta
 
@@ -120,6 +130,12 @@ def test_fit_with_l2_records_every_draw(small_sim):
     assert np.all(eps == eps[0, 0])  # fixed after tuning
     stats = idata.sample_stats
     assert np.all((stats["distance"].values >= 0) & (stats["pixel_mse"].values >= 0))
+    # the search before the warm-up (Fig. 6a's left end): the pilot's 8 prior draws, the fit's first random numbers
+    u = small_sim.prior.sample_normal(np.random.default_rng(0), 8)
+    pilot_mse = np.mean((small_sim(small_sim.prior.from_normal(u)) - obs) ** 2, axis=(1, 2))
+    search = json.loads(idata.posterior.attrs["search_pixel_mse"])
+    assert search["pilot_from"] == "prior" and "ensemble" not in search  # plain background: no emulator's ensemble
+    np.testing.assert_allclose(search["pilot_quantiles"], np.quantile(pilot_mse, SEARCH_QUANTILES), rtol=1e-5)
 
 
 def test_regression_adjustment_moves_the_simulated_draws_and_nothing_else(small_sim):

@@ -451,6 +451,29 @@ def test_a_fitted_mixture_proposal_jumps_between_the_modes_of_a_bimodal_abc_post
     assert abs(np.abs(draws).mean() - mean_abs) < 4 * np.abs(draws).std() / np.sqrt(ess_abs)
 
 
+def test_a_reweighted_mixture_takes_the_posteriors_mode_masses():
+    """Population Monte Carlo's refit: the mixture fitted to the lopsided approximation above (80 % of its draws in
+    one mode) of the symmetric two-mode ABC posterior, its draws weighted by the kernel over q and refitted, puts
+    half its weight on each mode, within 4 Monte Carlo errors of the weights' ESS; with a least ESS above the one
+    reached it declines; a log likelihood of the wrong shape is refused."""
+    from samplers.proposals import mixture_proposal, reweighted_mixture
+
+    eps, centre = 0.3, 1.5
+    rng = np.random.default_rng(12)
+    approx = np.concatenate([rng.normal(1.3, 0.15, 800), rng.normal(-1.3, 0.15, 200)])[:, None]
+    q, fitted = mixture_proposal(approx, rng, max_components=3)
+    assert sorted(np.round(fitted["weights"], 1)) == [0.2, 0.8]
+    log_like = lambda u: -0.5 * ((np.abs(u[:, 0]) - centre) / eps) ** 2  # noqa: E731
+    refitted, record = reweighted_mixture(q, log_like, rng, 4000, 1, max_components=3)
+    assert record["components"] == 2 and 1000 < record["ess"] < 4000
+    draws = refitted(rng, np.zeros((20000, 1))).position[:, 0]
+    assert abs((draws < 0).mean() - 0.5) < 4 * np.sqrt(0.25 / record["ess"])
+    declined, record = reweighted_mixture(q, log_like, rng, 400, 1, least_ess=400.0)
+    assert declined is None and set(record) == {"ess", "draws"} and record["ess"] < 400
+    with pytest.raises(ValueError, match=r"log_likelihood: expected shape \(10,\)"):
+        reweighted_mixture(q, lambda u: np.zeros(3), rng, 10, 1)
+
+
 def test_mixture_proposal_density_is_the_student_t_mixture_and_bad_input_is_refused(rng):
     """One component: the proposal's log q is scipy's multivariate t at the fitted mean and covariance; its draws
     have that covariance · df / (df − 2); too few or non-finite draws and bad settings are refused."""
