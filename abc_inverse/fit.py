@@ -43,9 +43,9 @@ from abc_inverse.model.scene import ANGLES, SCENE_VARIABLES, Scene, ScenePrior
 from abc_inverse.options import check_options, option, to_dict
 from abc_inverse.render.simulator import Simulator, simulator_from_config
 from encoders.statistics import simulator_for
-from samplers.abc_mcmc import Trace, build_abc_ensemble, build_abc_mcmc, run_steps, sample
+from samplers.abc_mcmc import Trace, build_abc_ensemble, build_abc_mcmc, run_steps, sample_until
 from samplers.adjustment import regression_adjustment, within_draws
-from samplers.diagnostics import convergence_warnings, trace_to_inference_data
+from samplers.diagnostics import ESS_MIN, convergence_warnings, trace_to_inference_data
 from samplers.kernels import KERNELS, make_kernel
 from samplers.proposals import (
     blockwise_elliptical,
@@ -54,7 +54,6 @@ from samplers.proposals import (
     independence,
     mixture,
     mixture_proposal,
-    reweighted_mixture,
 )
 from samplers.smc import run_smc
 from samplers.warmup import adapt_hamiltonian, run_warmup, surrogate_draws
@@ -124,6 +123,10 @@ class FitConfig:
     proposal_weight: float = option(0.1, "with a data-driven proposal q: the share of steps in which every chain "
                                     "proposes from q (MH-corrected); larger shares mixed worse in our tests, q being "
                                     "narrower than the ABC posterior", ge=0, le=1)
+    extend_draws: int = option(2, "mcmc: rounds of --draws more draws per chain, continuing the chains, run while "
+                               "any variable fails Stan's thresholds (split R-hat ≤ 1.01, bulk and tail ESS ≥ 400; "
+                               "the fit's convergence_warnings) and chains × draws ≥ 400 (shorter fits are taken as "
+                               "a quick look); on 90 real photos 13 fits failed them once; 0 = off", ge=0)
     mixture_weight: float = option(0.1, "with the linear emulator (faces composited over the photo): the share of "
                                    "steps in which every chain proposes independently from a Student-t mixture "
                                    "fitted to draws of the emulated posterior (MH-corrected on the simulated "
@@ -600,7 +603,10 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
         surrogate_says += (f"; in {config.mixture_weight:.0%} of steps independence moves from a "
                            f"{extra['mixture']['components']}-component Student-t mixture fitted to the emulated "
                            "posterior")
-    surrogate_says += f"; {config.chains} chains × {config.draws} draws"
+    surrogate_says += f"; {config.chains} chains × {draws.position.shape[1]} draws" + (
+        f" ({extra['extended_draws']} more round{'s' * (extra['extended_draws'] > 1)} of {config.draws}, run while "
+        "the diagnostics failed)"
+        if extra.get("extended_draws") else "")
     draws, summaries = split_aux(draws)
     warmup = None if warmup is None else split_aux(warmup)[0]
     adjusted, adjustment_says = ((None, adjust_off) if adjust_off
@@ -712,7 +718,8 @@ def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior,
     """ABC-MCMC: the chains start at the best draws of the ``pilot`` (:func:`run_pilot`: positions (P, D) and
     distances (P,)), warm up
     (:func:`samplers.warmup.run_warmup`; with the paper's moves when ε is adapted, else with the draws' moves) and
-    record ``config.draws`` draws. With a
+    record ``config.draws`` draws, and up to ``config.extend_draws`` rounds more while the scene variables fail Stan's
+    thresholds (:func:`samplers.abc_mcmc.sample_until`; provenance ``extended_draws``: the rounds added). With a
     ``surrogate`` (:func:`surrogate_log_likelihood`), the Hamiltonian moves are first tuned on the emulated
     posterior alone (:func:`samplers.warmup.adapt_hamiltonian`: ``HAMILTONIAN_ADAPT_STEPS`` steps of at least
     ``HAMILTONIAN_ADAPT_CHAINS`` chains from the best pilot draws, no simulation), and the chains start from a random
@@ -730,8 +737,7 @@ def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior,
         record["hamiltonian"] = {"step_size": tuning.step_size, "surrogate_acceptance": tuning.acceptance,
                                  "posterior_sd": np.sqrt(np.sum(tuning.cholesky**2, axis=1)).tolist()}
         if with_mixture and q is None and config.mixture_weight > 0:
-            q, record["mixture"] = emulated_mixture(rng, surrogate, tuning, prior, config.leapfrog_steps,
-                                                    forward, make_kernel(config.kernel, config.epsilon))
+            q, record["mixture"] = emulated_mixture(rng, surrogate, tuning, prior, config.leapfrog_steps)
     q_weight = config.mixture_weight if "mixture" in record else config.proposal_weight
     init, step, paper_step = make_steps(forward, prior, config, q, moves, q_weight)
     state = init(starts)
@@ -742,8 +748,17 @@ def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior,
         rng, state, paper_step if adapt else step, kernel, config.tune, keep=config.chains, explore_steps=explore,
         target_acceptance=config.target_acceptance if adapt else None,
         resample_every=config.resample_every or None, callback=callback)
-    draws = sample(rng, state, step, kernel, config.draws, callback)
+    rounds = config.extend_draws if config.chains * config.draws >= ESS_MIN else 0
+    draws, record["extended_draws"] = sample_until(
+        rng, state, step, kernel, config.draws, lambda trace: not scene_warnings(prior, trace.position), rounds,
+        lambda k: callback if k == 0 else progress_bar(config.draws, progress, f"ABC-MCMC, more draws ({k})"))
     return draws, warm.trace if config.tune else None, {"epsilon": np.float64(warm.epsilon)}, record
+
+
+def scene_warnings(prior: ScenePrior, position: np.ndarray) -> list[str]:
+    """:func:`samplers.diagnostics.convergence_warnings` of the scene variables at positions (C, T, D)."""
+    posterior = az.from_dict(posterior=scene_variables(prior, position), dims=DIMS, coords=COORDS)
+    return convergence_warnings(posterior, prior.variable_names)
 
 
 MIXTURE_CHAINS = 64  # chains of emulated_mixture's run on the emulated posterior
@@ -751,11 +766,10 @@ MIXTURE_STEPS = 200  # their steps; the second half's draws are fitted
 MIXTURE_COMPONENTS = 3  # the most components of the mixture (chosen by BIC)
 MIXTURE_DF = 5.0  # degrees of freedom of its Student-t components
 MIXTURE_DROP = 20.0  # nats: chains whose median log target falls this far below the best chain's are left out
-MIXTURE_CHECK = 1024  # scenes drawn from the mixture and simulated, to which it is refitted by weight
 
 
-def emulated_mixture(rng: np.random.Generator, surrogate, tuning, prior: ScenePrior, n_leapfrog: int, forward,
-                     kernel) -> tuple[object, dict]:
+def emulated_mixture(rng: np.random.Generator, surrogate, tuning, prior: ScenePrior, n_leapfrog: int
+                     ) -> tuple[object, dict]:
     """(the independence moves of a Student-t mixture fitted to draws of the emulated posterior
     (:func:`samplers.proposals.mixture_proposal`), what was fitted). ``MIXTURE_CHAINS`` chains start at the end
     points of ``tuning`` (:func:`samplers.warmup.adapt_hamiltonian` on ``surrogate``), each with one of the prior's
@@ -764,13 +778,8 @@ def emulated_mixture(rng: np.random.Generator, surrogate, tuning, prior: ScenePr
     in 200 steps from the main mode); they run ``MIXTURE_STEPS`` steps of the tuned Hamiltonian moves on the emulated
     posterior (:func:`samplers.warmup.surrogate_draws`, no simulation), and the second half's draws of the chains
     whose median log target is within ``MIXTURE_DROP`` nats of the best chain's are fitted (a pose or camera redrawn
-    far from the landmarks stays there: its leapfrog steps diverge). The mixture is then refitted once to
-    ``MIXTURE_CHECK`` of its draws simulated by ``forward`` (:func:`make_forward`) and weighted by the simulated
-    posterior (``kernel``'s log kernel of their distance) over the mixture
-    (:func:`samplers.proposals.reweighted_mixture`): the emulator's error puts a mode's mass and width off (biden:
-    the side light's coordinate 0.66 as wide as simulated), which costs the independence moves their acceptance
-    there; the emulated fit is kept where the weights' ESS is below 200. The record has the components, their
-    weights, the chains kept and the refit's ESS."""
+    far from the landmarks stays there: its leapfrog steps diverge). The record has the components, their weights
+    and the chains kept."""
     blocks = list(prior.blocks.values())
     starts = tuning.position[rng.integers(len(tuning.position), size=MIXTURE_CHAINS)]
     for i in range(MIXTURE_CHAINS):
@@ -782,17 +791,7 @@ def emulated_mixture(rng: np.random.Generator, surrogate, tuning, prior: ScenePr
     kept = median >= median.max() - MIXTURE_DROP
     q, fitted = mixture_proposal(positions[later][:, kept].reshape(-1, prior.dim), rng, MIXTURE_COMPONENTS,
                                  MIXTURE_DF)
-
-    def log_likelihood(u: np.ndarray) -> np.ndarray:
-        return kernel.log_kernel(np.concatenate([forward(u[i:i + PILOT_BATCH])[0]
-                                                 for i in range(0, len(u), PILOT_BATCH)]))
-
-    refitted, check = reweighted_mixture(q, log_likelihood, rng, MIXTURE_CHECK, prior.dim, MIXTURE_COMPONENTS,
-                                         MIXTURE_DF)
-    if refitted is not None:
-        q, fitted = refitted, {key: check[key] for key in ("components", "weights", "df")}
-    return q, {**fitted, "chains_kept": int(kept.sum()), "chains": MIXTURE_CHAINS,
-               "refit_ess": check["ess"], "refitted": refitted is not None}
+    return q, {**fitted, "chains_kept": int(kept.sum()), "chains": MIXTURE_CHAINS}
 
 
 def run_smc_chains(rng: np.random.Generator, forward, draw, steps, config: FitConfig, progress: bool):

@@ -8,7 +8,8 @@ min(1, K_ε(ρ') / K_ε(ρ)) (Wilkinson 2013; Marjoram et al. 2003). Non-finite 
 counted in ``ABCInfo.nonfinite``. While a chain is outside the kernel's support (log K = -inf for its current
 state, possible only with the indicator kernel before it first reaches ρ ≤ ε) it accepts any proposal that
 is inside the support or closer. :func:`run_steps` runs and records a transition for many steps (the warm-up of
-:mod:`samplers.warmup` adapts between them); :func:`sample` records the draws.
+:mod:`samplers.warmup` adapts between them); :func:`sample` records the draws, :func:`sample_until` as many rounds
+of them as a convergence check asks for.
 
 References
 ----------
@@ -220,4 +221,26 @@ def sample(rng: np.random.Generator, state: ABCState, step, kernel, n_draws: int
     if n_draws < 0:
         raise ValueError(f"n_draws: expected ≥ 0, got {n_draws}")
     return run_steps(rng, state, step, kernel, n_draws, callback=callback)[2]
+
+
+def sample_until(rng: np.random.Generator, state: ABCState, step, kernel, n_draws: int,
+                 converged: Callable[[Trace], bool], max_rounds: int,
+                 callback: Callable[[int], Callback | None] | None = None) -> tuple[Trace, int]:
+    """:func:`sample`'s ``n_draws`` draws, then up to ``max_rounds`` more rounds of ``n_draws`` each, continuing the
+    chains from where they stopped, while ``converged(trace of all draws so far) -> bool`` says no (e.g. Stan's
+    thresholds, :func:`samplers.diagnostics.convergence_warnings`): running the chains longer until the diagnostics
+    pass, rather than reporting draws known to be too few. Deciding the length on the diagnostics biases the draws
+    only at the scale of their Monte Carlo error (Cowles, Roberts & Rosenthal 1999), which the thresholds bound.
+    callback : ``round -> callback`` for :func:`run_steps` (0 for the first ``n_draws``), e.g. a progress bar per
+    round. Returns (Trace (C, T, ...) with T = ``n_draws`` · (1 + rounds added), rounds added). Raises ValueError
+    if ``n_draws`` or ``max_rounds`` < 0."""
+    if max_rounds < 0:
+        raise ValueError(f"max_rounds: expected ≥ 0, got {max_rounds}")
+    state, kernel, trace = run_steps(rng, state, step, kernel, n_draws, callback=callback and callback(0))
+    rounds = 0
+    while rounds < max_rounds and not converged(trace):
+        rounds += 1
+        state, kernel, more = run_steps(rng, state, step, kernel, n_draws, callback=callback and callback(rounds))
+        trace = Trace(*(np.concatenate(pair, axis=1) for pair in zip(trace, more, strict=True)))
+    return trace, rounds
 

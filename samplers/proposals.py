@@ -160,41 +160,6 @@ def mixture_proposal(draws: np.ndarray, rng: np.random.Generator, max_components
     return independence(sample, log_prob), {"components": len(weights), "weights": weights.tolist(), "df": df}
 
 
-def reweighted_mixture(propose: Callable[[np.random.Generator, np.ndarray], Proposal],
-                       log_likelihood: Callable[[np.ndarray], np.ndarray], rng: np.random.Generator, n: int, dim: int,
-                       max_components: int = 3, df: float = 5.0, least_ess: float = 200.0
-                       ) -> tuple[Callable[[np.random.Generator, np.ndarray], Proposal] | None, dict]:
-    """One step of population Monte Carlo (Cappé et al. 2004): ``n`` draws of the independence proposal ``propose``
-    (:func:`independence`, e.g. :func:`mixture_proposal`'s, fitted to an approximation of the posterior) in ``dim``
-    dimensions, weighted by the target over q, resampled by weight and fitted again by :func:`mixture_proposal`, so
-    that the mixture's modes take the target's masses and widths where the approximation had them wrong.
-
-    log_likelihood : positions (n, dim) float64 -> (n,) log likelihood (the ABC log kernel of the simulated
-    distance; -inf where undefined). The weight of a draw u is p(u) L(u) / q(u) for the N(0, I) prior p: ``propose``'s
-    MH correction from a fixed state u₀ is log p(u) − log q(u) plus a constant, so it is proposed from u₀ = 0.
-    Returns (the refitted proposal, {"ess": the weights' effective sample size, "draws": n, **mixture_proposal's
-    record}), or (None, {"ess", "draws"}) when the ESS is below ``least_ess`` (too few draws carry the weight to fit
-    a mixture to). Raises ValueError for ``n`` < 1 or a log likelihood of the wrong shape.
-    """
-    if n < 1:
-        raise ValueError(f"n: expected at least 1 draw, got {n}")
-    drawn = propose(rng, np.zeros((n, dim)))
-    log_like = np.asarray(log_likelihood(drawn.position), dtype=np.float64)
-    if log_like.shape != (n,):
-        raise ValueError(f"log_likelihood: expected shape {(n,)}, got {log_like.shape}")
-    log_weight = np.where(np.isfinite(log_like), log_like + drawn.log_correction, -np.inf)
-    if not np.isfinite(log_weight).any():
-        return None, {"ess": 0.0, "draws": n}
-    weight = np.exp(log_weight - log_weight.max())
-    weight /= weight.sum()
-    record = {"ess": float(1.0 / np.sum(weight**2)), "draws": n}
-    if record["ess"] < least_ess:
-        return None, record
-    resampled = drawn.position[rng.choice(n, size=n, p=weight)]
-    refitted, fitted = mixture_proposal(resampled, rng, max_components, df)
-    return refitted, {**record, **fitted}
-
-
 def mixture(components: Sequence[Callable[[np.random.Generator, np.ndarray], Proposal]], weights: Sequence[float],
             shared: bool = False) -> Callable[[np.random.Generator, np.ndarray], Proposal]:
     """Factory of a mixture: each chain uses component k with probability weights[k] (independent of the state);

@@ -126,6 +126,7 @@ def test_fit_with_l2_records_every_draw(small_sim):
                                                 distance="l2"), small_sim, progress=False)
     assert idata.posterior["azimuth"].shape == (4, 20) and idata.warmup_posterior["azimuth"].shape == (4, 10)
     assert idata.posterior.attrs["surrogate"].endswith("; 4 chains × 20 draws")  # the budget, said
+    assert idata.posterior.attrs["extended_draws"] == 0  # 4 × 20 draws: a quick look, not extended
     eps = idata.sample_stats["epsilon"].values
     assert np.all(eps == eps[0, 0])  # fixed after tuning
     stats = idata.sample_stats
@@ -136,6 +137,18 @@ def test_fit_with_l2_records_every_draw(small_sim):
     search = json.loads(idata.posterior.attrs["search_pixel_mse"])
     assert search["pilot_from"] == "prior" and "ensemble" not in search  # plain background: no emulator's ensemble
     np.testing.assert_allclose(search["pilot_quantiles"], np.quantile(pilot_mse, SEARCH_QUANTILES), rtol=1e-5)
+
+
+def test_a_fit_that_fails_the_diagnostics_runs_its_chains_longer(small_sim):
+    # 4 chains × 100 draws of the ensemble fail Stan's thresholds (ESS ≥ 400 needs every draw independent): one
+    # more round of 100 continues them, and the fit says so
+    obs = small_sim(small_sim.prior.sample(np.random.default_rng(0), 1))[0]
+    idata = fit(obs, MeanStatistic(), FitConfig(chains=4, draws=100, tune=10, pilot=8, extend_draws=1), small_sim,
+                progress=False)
+    assert idata.posterior["azimuth"].shape == (4, 200) and idata.posterior.attrs["extended_draws"] == 1
+    assert idata.posterior.attrs["surrogate"].endswith(
+        "; 4 chains × 200 draws (1 more round of 100, run while the diagnostics failed)")
+    assert json.loads(idata.posterior.attrs["convergence_warnings"])  # still failing: capped at one round
 
 
 def test_regression_adjustment_moves_the_simulated_draws_and_nothing_else(small_sim):

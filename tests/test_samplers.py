@@ -89,6 +89,33 @@ def test_conjugate_gaussian_abc_posterior(kernel):
     assert rhat < 1.02
 
 
+def test_sample_until_continues_the_chains_while_the_check_fails():
+    """Rounds are added only while the check (shown all draws so far) fails, each continuing the chains exactly:
+    three rounds of 50 draws equal one run of 150 from the same seeds; ``max_rounds`` caps them."""
+    from samplers.abc_mcmc import sample_until
+
+    moves = blockwise_elliptical({"theta": slice(0, 1)}, 1)
+    seen = []
+
+    def converged(trace):
+        seen.append(trace.position.shape[1])
+        return trace.position.shape[1] >= 150
+
+    init, step = build_abc_mcmc(_toy(1.5, 0.6), moves)
+    trace, rounds = sample_until(np.random.default_rng(1), init(np.zeros((4, 1))), step, GaussianKernel(0.5), 50,
+                                 converged, 5)
+    assert rounds == 2 and seen == [50, 100, 150]
+    init, step = build_abc_mcmc(_toy(1.5, 0.6), moves)  # the same simulator noise again
+    whole = sample(np.random.default_rng(1), init(np.zeros((4, 1))), step, GaussianKernel(0.5), 150)
+    for name, part, one in zip(trace._fields, trace, whole, strict=True):
+        np.testing.assert_array_equal(part, one, err_msg=name)
+    trace, rounds = sample_until(np.random.default_rng(1), init(np.zeros((4, 1))), step, GaussianKernel(0.5), 50,
+                                 lambda trace: False, 1)
+    assert rounds == 1 and trace.position.shape == (4, 100, 1)
+    with pytest.raises(ValueError, match="max_rounds"):
+        sample_until(np.random.default_rng(1), init(np.zeros((4, 1))), step, GaussianKernel(0.5), 50, converged, -1)
+
+
 def test_nonfinite_distances_are_counted_rejections(rng):
     init, step = build_abc_mcmc(lambda u: (np.full(len(u), np.nan), np.zeros(len(u))),
                                 blockwise_elliptical(BLOCKS, 3))
@@ -449,29 +476,6 @@ def test_a_fitted_mixture_proposal_jumps_between_the_modes_of_a_bimodal_abc_post
     assert float(az.rhat(az.from_dict(posterior={"theta": draws}))["theta"]) < 1.01
     ess_abs = float(az.ess(az.from_dict(posterior={"a": np.abs(draws)}))["a"])
     assert abs(np.abs(draws).mean() - mean_abs) < 4 * np.abs(draws).std() / np.sqrt(ess_abs)
-
-
-def test_a_reweighted_mixture_takes_the_posteriors_mode_masses():
-    """Population Monte Carlo's refit: the mixture fitted to the lopsided approximation above (80 % of its draws in
-    one mode) of the symmetric two-mode ABC posterior, its draws weighted by the kernel over q and refitted, puts
-    half its weight on each mode, within 4 Monte Carlo errors of the weights' ESS; with a least ESS above the one
-    reached it declines; a log likelihood of the wrong shape is refused."""
-    from samplers.proposals import mixture_proposal, reweighted_mixture
-
-    eps, centre = 0.3, 1.5
-    rng = np.random.default_rng(12)
-    approx = np.concatenate([rng.normal(1.3, 0.15, 800), rng.normal(-1.3, 0.15, 200)])[:, None]
-    q, fitted = mixture_proposal(approx, rng, max_components=3)
-    assert sorted(np.round(fitted["weights"], 1)) == [0.2, 0.8]
-    log_like = lambda u: -0.5 * ((np.abs(u[:, 0]) - centre) / eps) ** 2  # noqa: E731
-    refitted, record = reweighted_mixture(q, log_like, rng, 4000, 1, max_components=3)
-    assert record["components"] == 2 and 1000 < record["ess"] < 4000
-    draws = refitted(rng, np.zeros((20000, 1))).position[:, 0]
-    assert abs((draws < 0).mean() - 0.5) < 4 * np.sqrt(0.25 / record["ess"])
-    declined, record = reweighted_mixture(q, log_like, rng, 400, 1, least_ess=400.0)
-    assert declined is None and set(record) == {"ess", "draws"} and record["ess"] < 400
-    with pytest.raises(ValueError, match=r"log_likelihood: expected shape \(10,\)"):
-        reweighted_mixture(q, lambda u: np.zeros(3), rng, 10, 1)
 
 
 def test_mixture_proposal_density_is_the_student_t_mixture_and_bad_input_is_refused(rng):
