@@ -63,6 +63,13 @@ def draw_search(ax, search: dict, color=None, label: bool = True) -> None:
                     if label else None)
 
 
+def iteration_axis(ax, n_tune: int) -> None:
+    """Fig. 6a's x axis: linear over the search and the warm-up (up to ``n_tune``, at least 100 steps), logarithmic
+    beyond, so that the search's few steps and thousands of draws both show."""
+    ax.set_xscale("symlog", linthresh=max(n_tune, 100), linscale=2)
+    ax.set_xlabel("iteration (the search before 0; logarithmic after the warm-up)")
+
+
 def pixel_error_plot(idata: az.InferenceData, path: Path) -> None:
     """Pixel MSE between the observed image and the chain's current render against iteration, one line per
     chain, tuning included, and before it, at negative iterations, the search the chains start from
@@ -75,9 +82,9 @@ def pixel_error_plot(idata: az.InferenceData, path: Path) -> None:
     if n_tune:
         ax.axvline(n_tune, color="k", ls="--", lw=0.8, label="end of tuning")
     draw_search(ax, search_pixel_mse(idata))
-    ax.set(xlabel="iteration (search before 0)", ylabel="pixel MSE (intensity² in [0, 1])", yscale="log",
-           title="Pixel reconstruction error during inference")
-    ax.legend(fontsize=7, ncol=2)
+    iteration_axis(ax, n_tune)
+    ax.set(ylabel="pixel MSE (intensity² in [0, 1])", yscale="log", title="Pixel reconstruction error during inference")
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     _save(fig, path)
 
 

@@ -56,7 +56,7 @@ from abc_inverse.io import save_png  # noqa: E402
 from abc_inverse.model.landmarks import head_pose  # noqa: E402
 from abc_inverse.model.scene import ANGLES, SCENE_VARIABLES, Scene  # noqa: E402
 from abc_inverse.photos import FitCommand, fit_photos, folder_names, photo_list  # noqa: E402
-from abc_inverse.plots import draw_search, search_pixel_mse  # noqa: E402
+from abc_inverse.plots import draw_search, iteration_axis, search_pixel_mse  # noqa: E402
 from abc_inverse.render.simulator import Simulator, simulator_from_config  # noqa: E402
 from samplers.diagnostics import stat_with_warmup  # noqa: E402
 
@@ -190,8 +190,8 @@ def trajectory(idata: az.InferenceData) -> dict:
     ensemble = search.get("ensemble") or ["", ""]
     mse, n_tune = stat_with_warmup(idata, "pixel_mse")
     chains = np.median(mse, axis=0)
-    values = (search["pilot_quantiles"][2] if search else "", ensemble[0], ensemble[-1], chains[0],
-              chains[n_tune - 1] if n_tune else "", chains[-1])
+    values = (search["pilot_quantiles"][2] if search else "", ensemble[0], ensemble[-1], float(chains[0]),
+              float(chains[n_tune - 1]) if n_tune else "", float(chains[-1]))
     return {f"pixel_mse_{stage}": value for stage, value in zip(TRAJECTORY, values, strict=True)}
 
 
@@ -239,11 +239,11 @@ def pixel_error_figure(results: list[dict], fits: Path, path: Path) -> None:
     if n_tune:
         ax.axvline(n_tune, color="k", ls="--", lw=0.8, label="end of warm-up")
     ax.axvline(0, color="0.5", lw=0.6, label="chains start (left: pilot's median with 5–95 %, ensemble's median)")
-    ax.legend(fontsize=7)
-    ax.set(xlabel="iteration (the search before 0)", ylabel="pixel MSE, median over chains", yscale="log",
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16))
+    iteration_axis(ax, n_tune)
+    ax.set(ylabel="pixel MSE, median over chains", yscale="log",
            title="Pixel error during inference, one line per photo (Fig. 6a)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
