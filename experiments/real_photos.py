@@ -316,8 +316,8 @@ def main() -> None:
         "median_best_pixel_mse": median_of(fitted, "best_pixel_mse"),
         "median_best_pixel_mse_in_face": median_of(fitted, "best_pixel_mse_in_face"),
         **{f"median_pixel_mse_{stage}": median_of(fitted, f"pixel_mse_{stage}") for stage in TRAJECTORY},
-        "last_below_pilot": sum(isinstance(r["pixel_mse_pilot"], float) and r["pixel_mse_last"] < r["pixel_mse_pilot"]
-                                for r in fitted),
+        "last_below_pilot": int(sum(isinstance(r["pixel_mse_pilot"], float)
+                                    and r["pixel_mse_last"] < r["pixel_mse_pilot"] for r in fitted)),
         "median_r_hat_max": median_of(fitted, "r_hat_max"),
         "r_hat_max_undefined": sum(not np.isfinite(r["r_hat_max"]) for r in fitted),
         "reference_on_renders_found": f"{len(found)} of {len(on_renders)}",
