@@ -126,7 +126,8 @@ class FitConfig:
     extend_draws: int = option(2, "mcmc: rounds of --draws more draws per chain, continuing the chains, run while "
                                "any variable fails Stan's thresholds (split R-hat ≤ 1.01, bulk and tail ESS ≥ 400; "
                                "the fit's convergence_warnings) and chains × draws ≥ 400 (shorter fits are taken as "
-                               "a quick look); on 90 real photos 13 fits failed them once; 0 = off", ge=0)
+                               "a quick look; with the twelfth session's defaults 13 of 90 real-photo fits failed "
+                               "them); 0 = off", ge=0)
     mixture_weight: float = option(0.1, "with the linear emulator (faces composited over the photo): the share of "
                                    "steps in which every chain proposes independently from a Student-t mixture "
                                    "fitted to draws of the emulated posterior (MH-corrected on the simulated "

@@ -234,8 +234,8 @@ def sample_until(rng: np.random.Generator, state: ABCState, step, kernel, n_draw
     callback : ``round -> callback`` for :func:`run_steps` (0 for the first ``n_draws``), e.g. a progress bar per
     round. Returns (Trace (C, T, ...) with T = ``n_draws`` · (1 + rounds added), rounds added). Raises ValueError
     if ``n_draws`` or ``max_rounds`` < 0."""
-    if max_rounds < 0:
-        raise ValueError(f"max_rounds: expected ≥ 0, got {max_rounds}")
+    if n_draws < 0 or max_rounds < 0:
+        raise ValueError(f"n_draws, max_rounds: expected ≥ 0, got {n_draws}, {max_rounds}")
     state, kernel, trace = run_steps(rng, state, step, kernel, n_draws, callback=callback and callback(0))
     rounds = 0
     while rounds < max_rounds and not converged(trace):
@@ -243,4 +243,3 @@ def sample_until(rng: np.random.Generator, state: ABCState, step, kernel, n_draw
         state, kernel, more = run_steps(rng, state, step, kernel, n_draws, callback=callback and callback(rounds))
         trace = Trace(*(np.concatenate(pair, axis=1) for pair in zip(trace, more, strict=True)))
     return trace, rounds
-
