@@ -127,7 +127,8 @@ class FitConfig:
                                "any variable fails Stan's thresholds (split R-hat ≤ 1.01, bulk and tail ESS ≥ 400; "
                                "the fit's convergence_warnings) and chains × draws ≥ 400 (shorter fits are taken as "
                                "a quick look; with the twelfth session's defaults 13 of 90 real-photo fits failed "
-                               "them); 0 = off", ge=0)
+                               "them). Where the --mixture-weight moves run, their mixture is refitted before each "
+                               "round to the chains' draws so far and its own; 0 = off", ge=0)
     mixture_weight: float = option(0.1, "with the linear emulator (faces composited over the photo): the share of "
                                    "steps in which every chain proposes independently from a Student-t mixture "
                                    "fitted to draws of the emulated posterior (MH-corrected on the simulated "
@@ -604,10 +605,12 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
         surrogate_says += (f"; in {config.mixture_weight:.0%} of steps independence moves from a "
                            f"{extra['mixture']['components']}-component Student-t mixture fitted to the emulated "
                            "posterior")
+    rounds = extra.get("extended_draws", 0)
     surrogate_says += f"; {config.chains} chains × {draws.position.shape[1]} draws" + (
-        f" ({extra['extended_draws']} more round{'s' * (extra['extended_draws'] > 1)} of {config.draws}, run while "
-        "the diagnostics failed)"
-        if extra.get("extended_draws") else "")
+        f" ({rounds} more round{'s' * (rounds > 1)} of {config.draws}, run while the diagnostics failed"
+        + (f", the mixture refitted to the draws before each and proposing in {REFIT_WEIGHT:.0%} of steps"
+           if "mixture_refits" in extra else "") + ")"
+        if rounds else "")
     draws, summaries = split_aux(draws)
     warmup = None if warmup is None else split_aux(warmup)[0]
     adjusted, adjustment_says = ((None, adjust_off) if adjust_off
@@ -726,7 +729,13 @@ def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior,
     ``HAMILTONIAN_ADAPT_CHAINS`` chains from the best pilot draws, no simulation), and the chains start from a random
     choice of their end points. q : the independence moves of :func:`make_steps` or None. ``with_mixture`` (the
     linear emulator's surrogate, no q) and ``config.mixture_weight`` > 0: q becomes :func:`emulated_mixture`'s, in
-    that share of steps. Returns (draws Trace, warm-up Trace or None, constant data, provenance)."""
+    that share of steps, and before each added round it is refitted to its own draws of the emulated posterior and
+    as many of the chains' draws so far (thinned, pooled over the chains; provenance ``mixture_refits``), proposing
+    then in the share ``REFIT_WEIGHT`` of steps: where the emulator is several nats too pessimistic (obama3's light
+    from the side) the emulated posterior gives too little mass, and the mixture fitted to it rarely proposes there,
+    while the chains' draws do reach it; the emulated draws keep the modes the chains have not reached (fitted to
+    the chains' draws alone, biden's mixture lost its second mode). On obama3 the light's R-hat fell from 1.034 to
+    1.013 (one fit each). Returns (draws Trace, warm-up Trace or None, constant data, provenance)."""
     adapt = config.epsilon is None  # ε adapted on the paper's moves; else the draws' own moves warm up
     n_starts = max(config.chains, config.explore_chains)
     starts, record = pilot_starts(pilot, n_starts if surrogate is None else max(n_starts, HAMILTONIAN_ADAPT_CHAINS))
@@ -738,7 +747,7 @@ def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior,
         record["hamiltonian"] = {"step_size": tuning.step_size, "surrogate_acceptance": tuning.acceptance,
                                  "posterior_sd": np.sqrt(np.sum(tuning.cholesky**2, axis=1)).tolist()}
         if with_mixture and q is None and config.mixture_weight > 0:
-            q, record["mixture"] = emulated_mixture(rng, surrogate, tuning, prior, config.leapfrog_steps)
+            q, record["mixture"], emulated = emulated_mixture(rng, surrogate, tuning, prior, config.leapfrog_steps)
     q_weight = config.mixture_weight if "mixture" in record else config.proposal_weight
     init, step, paper_step = make_steps(forward, prior, config, q, moves, q_weight)
     state = init(starts)
@@ -750,9 +759,18 @@ def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior,
         target_acceptance=config.target_acceptance if adapt else None,
         resample_every=config.resample_every or None, callback=callback)
     rounds = config.extend_draws if config.chains * config.draws >= ESS_MIN else 0
+    restep = None
+    if "mixture" in record:
+        record["mixture_refits"] = []
+
+        def restep(trace: Trace):  # the mixture refitted to the emulated draws and the chains' draws so far
+            pooled = trace.position.reshape(-1, prior.dim)[::max(1, trace.position[:, :, 0].size // len(emulated))]
+            refitted, fitted = mixture_proposal(np.vstack([emulated, pooled]), rng, MIXTURE_COMPONENTS, MIXTURE_DF)
+            record["mixture_refits"].append(fitted)
+            return make_steps(forward, prior, config, refitted, moves, REFIT_WEIGHT)[1]
     draws, record["extended_draws"] = sample_until(
         rng, state, step, kernel, config.draws, lambda trace: not scene_warnings(prior, trace.position), rounds,
-        lambda k: callback if k == 0 else progress_bar(config.draws, progress, f"ABC-MCMC, more draws ({k})"))
+        lambda k: callback if k == 0 else progress_bar(config.draws, progress, f"ABC-MCMC, more draws ({k})"), restep)
     return draws, warm.trace if config.tune else None, {"epsilon": np.float64(warm.epsilon)}, record
 
 
@@ -767,20 +785,22 @@ MIXTURE_STEPS = 200  # their steps; the second half's draws are fitted
 MIXTURE_COMPONENTS = 3  # the most components of the mixture (chosen by BIC)
 MIXTURE_DF = 5.0  # degrees of freedom of its Student-t components
 MIXTURE_DROP = 20.0  # nats: chains whose median log target falls this far below the best chain's are left out
+REFIT_WEIGHT = 0.3  # share of steps proposing from the refitted mixture (biden / obama3 light R-hat: 0.1 1.007 /
+# 1.016, 0.3 1.005 / 1.013, 0.5 1.009 / 1.051, the chains then stuck; one fit each)
 
 
 def emulated_mixture(rng: np.random.Generator, surrogate, tuning, prior: ScenePrior, n_leapfrog: int
-                     ) -> tuple[object, dict]:
+                     ) -> tuple[object, dict, np.ndarray]:
     """(the independence moves of a Student-t mixture fitted to draws of the emulated posterior
-    (:func:`samplers.proposals.mixture_proposal`), what was fitted). ``MIXTURE_CHAINS`` chains start at the end
-    points of ``tuning`` (:func:`samplers.warmup.adapt_hamiltonian` on ``surrogate``), each with one of the prior's
-    blocks (in turn) redrawn from the prior, the paper's blockwise move at α = 1, so that modes the Hamiltonian moves
-    rarely cross are tried (on biden a light from the side: 13 % of the emulated mass, and 0.16 crossings per chain
-    in 200 steps from the main mode); they run ``MIXTURE_STEPS`` steps of the tuned Hamiltonian moves on the emulated
-    posterior (:func:`samplers.warmup.surrogate_draws`, no simulation), and the second half's draws of the chains
-    whose median log target is within ``MIXTURE_DROP`` nats of the best chain's are fitted (a pose or camera redrawn
-    far from the landmarks stays there: its leapfrog steps diverge). The record has the components, their weights
-    and the chains kept."""
+    (:func:`samplers.proposals.mixture_proposal`), what was fitted, the draws it was fitted to (N, D) float64).
+    ``MIXTURE_CHAINS`` chains start at the end points of ``tuning`` (:func:`samplers.warmup.adapt_hamiltonian` on
+    ``surrogate``), each with one of the prior's blocks (in turn) redrawn from the prior, the paper's blockwise move
+    at α = 1, so that modes the Hamiltonian moves rarely cross are tried (on biden a light from the side: 13 % of the
+    emulated mass, and 0.16 crossings per chain in 200 steps from the main mode); they run ``MIXTURE_STEPS`` steps of
+    the tuned Hamiltonian moves on the emulated posterior (:func:`samplers.warmup.surrogate_draws`, no simulation),
+    and the second half's draws of the chains whose median log target is within ``MIXTURE_DROP`` nats of the best
+    chain's are fitted (a pose or camera redrawn far from the landmarks stays there: its leapfrog steps diverge). The
+    record has the components, their weights and the chains kept."""
     blocks = list(prior.blocks.values())
     starts = tuning.position[rng.integers(len(tuning.position), size=MIXTURE_CHAINS)]
     for i in range(MIXTURE_CHAINS):
@@ -790,9 +810,9 @@ def emulated_mixture(rng: np.random.Generator, surrogate, tuning, prior: ScenePr
     later = slice(MIXTURE_STEPS // 2, None)
     median = np.median(targets[later], axis=0)
     kept = median >= median.max() - MIXTURE_DROP
-    q, fitted = mixture_proposal(positions[later][:, kept].reshape(-1, prior.dim), rng, MIXTURE_COMPONENTS,
-                                 MIXTURE_DF)
-    return q, {**fitted, "chains_kept": int(kept.sum()), "chains": MIXTURE_CHAINS}
+    draws = positions[later][:, kept].reshape(-1, prior.dim)
+    q, fitted = mixture_proposal(draws, rng, MIXTURE_COMPONENTS, MIXTURE_DF)
+    return q, {**fitted, "chains_kept": int(kept.sum()), "chains": MIXTURE_CHAINS}, draws
 
 
 def run_smc_chains(rng: np.random.Generator, forward, draw, steps, config: FitConfig, progress: bool):

@@ -225,12 +225,17 @@ def sample(rng: np.random.Generator, state: ABCState, step, kernel, n_draws: int
 
 def sample_until(rng: np.random.Generator, state: ABCState, step, kernel, n_draws: int,
                  converged: Callable[[Trace], bool], max_rounds: int,
-                 callback: Callable[[int], Callback | None] | None = None) -> tuple[Trace, int]:
+                 callback: Callable[[int], Callback | None] | None = None,
+                 restep: Callable[[Trace], object] | None = None) -> tuple[Trace, int]:
     """:func:`sample`'s ``n_draws`` draws, then up to ``max_rounds`` more rounds of ``n_draws`` each, continuing the
     chains from where they stopped, while ``converged(trace of all draws so far) -> bool`` says no (e.g. Stan's
     thresholds, :func:`samplers.diagnostics.convergence_warnings`): running the chains longer until the diagnostics
     pass, rather than reporting draws known to be too few. Deciding the length on the diagnostics biases the draws
     only at the scale of their Monte Carlo error (Cowles, Roberts & Rosenthal 1999), which the thresholds bound.
+    restep : ``trace of all draws so far -> step`` or None (the same step throughout): before each added round the
+    step is rebuilt from the draws, e.g. an independence proposal refitted to them (adaptive independence samplers,
+    Giordani & Kohn 2010). Each step leaves the target invariant and the adaptation stops after at most
+    ``max_rounds`` times, so the chains stay ergodic (Roberts & Rosenthal 2007); all rounds' draws are kept.
     callback : ``round -> callback`` for :func:`run_steps` (0 for the first ``n_draws``), e.g. a progress bar per
     round. Returns (Trace (C, T, ...) with T = ``n_draws`` · (1 + rounds added), rounds added). Raises ValueError
     if ``n_draws`` or ``max_rounds`` < 0."""
@@ -240,6 +245,13 @@ def sample_until(rng: np.random.Generator, state: ABCState, step, kernel, n_draw
     rounds = 0
     while rounds < max_rounds and not converged(trace):
         rounds += 1
+        step = step if restep is None else restep(trace)
         state, kernel, more = run_steps(rng, state, step, kernel, n_draws, callback=callback and callback(rounds))
-        trace = Trace(*(np.concatenate(pair, axis=1) for pair in zip(trace, more, strict=True)))
+        trace = join_traces(trace, more)
     return trace, rounds
+
+
+def join_traces(first: Trace, then: Trace) -> Trace:
+    """Traces (C, T₁, ...) and (C, T₂, ...) of the same C chains joined along the draws (C, T₁ + T₂, ...), the first
+    one's draws first."""
+    return Trace(*(np.concatenate(pair, axis=1) for pair in zip(first, then, strict=True)))

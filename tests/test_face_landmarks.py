@@ -202,12 +202,20 @@ def test_without_a_trained_emulator_the_hamiltonian_moves_run_on_a_fitted_linear
     """The render of test_landmarks_pin_the_pose… composited over itself (--background image: the shipped q's
     emulator does not apply) with the cosine distance: the Hamiltonian moves are steered by the local linear
     emulator, beside independence moves from a mixture fitted to the emulated posterior; most proposals are
-    accepted, and the posterior holds the true angles within 3 sd. (The mixture's emulated chains cut to a quarter
+    accepted, and the posterior holds the true angles within 3 sd. When the first draws fail the diagnostics
+    (forced here) the mixture is refitted before the chains go on. (The mixture's emulated chains cut to a quarter
     to keep the test short.)"""
     import abc_inverse.fit
 
     monkeypatch.setattr(abc_inverse.fit, "MIXTURE_CHAINS", 16)
     monkeypatch.setattr(abc_inverse.fit, "MIXTURE_STEPS", 100)
+    checked = []
+
+    def fails_once(prior, position):
+        checked.append(position.shape[1])
+        return ["forced"] if len(checked) == 1 else []
+
+    monkeypatch.setattr(abc_inverse.fit, "scene_warnings", fails_once)
     truth = sim.prior.at_angles(20.0, -10.0, 0.0, None)
     observed = sim(truth)[0]
     points = all_68(sim.project(truth, dlib_landmark_vertices()[1])[0])
@@ -219,6 +227,11 @@ def test_without_a_trained_emulator_the_hamiltonian_moves_run_on_a_fitted_linear
     search = json.loads(idata.posterior.attrs["search_pixel_mse"])  # Fig. 6a's search: pilot, emulator's ensemble
     assert len(search["ensemble"]) == abc_inverse.fit.EMULATOR_STEPS and search["pilot_from"] == "prior"
     assert "10% of steps independence moves from a" in idata.posterior.attrs["surrogate"]
+    assert checked == [300, 600] and idata.posterior["azimuth"].shape == (8, 600)
+    assert len(json.loads(idata.posterior.attrs["mixture_refits"])) == 1
+    assert idata.posterior.attrs["surrogate"].endswith(
+        "8 chains × 600 draws (1 more round of 300, run while the diagnostics failed, the mixture refitted to the "
+        "draws before each and proposing in 30% of steps)"), idata.posterior.attrs["surrogate"]
     assert idata.sample_stats["is_accepted"].values.mean() > 0.3
     for name, value in (("azimuth", 20.0), ("elevation", -10.0)):
         draws = idata.posterior[name].values

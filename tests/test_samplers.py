@@ -116,6 +116,35 @@ def test_sample_until_continues_the_chains_while_the_check_fails():
         sample_until(np.random.default_rng(1), init(np.zeros((4, 1))), step, GaussianKernel(0.5), 50, converged, -1)
 
 
+def test_sample_until_rebuilds_the_step_from_the_draws_before_each_added_round():
+    """``restep`` is handed all draws so far before each added round, and the chains continue with the step it
+    returns: the draws equal running the same steps by hand from the same seeds."""
+    from samplers.abc_mcmc import join_traces, run_steps, sample_until
+
+    def steps():  # the paper's moves, then narrower ones (the "refitted" step), on one simulator
+        forward = _toy(1.5, 0.6)
+        return (*build_abc_mcmc(forward, blockwise_elliptical({"theta": slice(0, 1)}, 1)),
+                build_abc_mcmc(forward, blockwise_elliptical({"theta": slice(0, 1)}, 1, 0.1))[1])
+
+    init, step, narrow = steps()
+    handed = []
+
+    def restep(trace):
+        handed.append(trace.position.shape[1])
+        return narrow
+
+    trace, rounds = sample_until(np.random.default_rng(1), init(np.zeros((4, 1))), step, GaussianKernel(0.5), 50,
+                                 lambda trace: len(handed) == 2, 5, restep=restep)
+    assert rounds == 2 and handed == [50, 100] and trace.position.shape == (4, 150, 1)
+    init, step, narrow = steps()
+    rng, state, kernel, parts = np.random.default_rng(1), init(np.zeros((4, 1))), GaussianKernel(0.5), []
+    for move in (step, narrow, narrow):
+        state, kernel, part = run_steps(rng, state, move, kernel, 50)
+        parts.append(part)
+    for name, part, one in zip(trace._fields, trace, join_traces(join_traces(*parts[:2]), parts[2]), strict=True):
+        np.testing.assert_array_equal(part, one, err_msg=name)
+
+
 def test_nonfinite_distances_are_counted_rejections(rng):
     init, step = build_abc_mcmc(lambda u: (np.full(len(u), np.nan), np.zeros(len(u))),
                                 blockwise_elliptical(BLOCKS, 3))
