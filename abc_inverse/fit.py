@@ -128,7 +128,8 @@ class FitConfig:
                                "the fit's convergence_warnings) and chains × draws ≥ 400 (shorter fits are taken as "
                                "a quick look; with the twelfth session's defaults 13 of 90 real-photo fits failed "
                                "them). Where the --mixture-weight moves run, their mixture is refitted before each "
-                               "round to the chains' draws so far and its own; 0 = off", ge=0)
+                               "round to the chains' draws so far and its own, and emulator-free elliptical moves "
+                               "join the Hamiltonian ones; 0 = off", ge=0)
     mixture_weight: float = option(0.1, "with the linear emulator (faces composited over the photo): the share of "
                                    "steps in which every chain proposes independently from a Student-t mixture "
                                    "fitted to draws of the emulated posterior (MH-corrected on the simulated "
@@ -608,8 +609,8 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     rounds = extra.get("extended_draws", 0)
     surrogate_says += f"; {config.chains} chains × {draws.position.shape[1]} draws" + (
         f" ({rounds} more round{'s' * (rounds > 1)} of {config.draws}, run while the diagnostics failed"
-        + (f", the mixture refitted to the draws before each and proposing in {REFIT_WEIGHT:.0%} of steps"
-           if "mixture_refits" in extra else "") + ")"
+        + (f", the mixture refitted to the draws before each and proposing in {REFIT_WEIGHT:.0%} of steps, "
+           f"elliptical moves in {REFIT_LOCAL:.0%} of the others" if "mixture_refits" in extra else "") + ")"
         if rounds else "")
     draws, summaries = split_aux(draws)
     warmup = None if warmup is None else split_aux(warmup)[0]
@@ -731,11 +732,14 @@ def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior,
     linear emulator's surrogate, no q) and ``config.mixture_weight`` > 0: q becomes :func:`emulated_mixture`'s, in
     that share of steps, and before each added round it is refitted to its own draws of the emulated posterior and
     as many of the chains' draws so far (thinned, pooled over the chains; provenance ``mixture_refits``), proposing
-    then in the share ``REFIT_WEIGHT`` of steps: where the emulator is several nats too pessimistic (obama3's light
-    from the side) the emulated posterior gives too little mass, and the mixture fitted to it rarely proposes there,
-    while the chains' draws do reach it; the emulated draws keep the modes the chains have not reached (fitted to
-    the chains' draws alone, biden's mixture lost its second mode). On obama3 the light's R-hat fell from 1.034 to
-    1.013 (one fit each). Returns (draws Trace, warm-up Trace or None, constant data, provenance)."""
+    then in the share ``REFIT_WEIGHT`` of steps, and ``REFIT_LOCAL`` of the other steps become the draws'
+    emulator-free multi-scale blockwise elliptical moves. Where the emulator is several nats too pessimistic
+    (obama3's light from the side) the emulated posterior gives too little mass, so the mixture fitted to it rarely
+    proposes there, while the chains' draws do reach it (the emulated draws keep the modes the chains have not:
+    fitted to the chains' draws alone, biden's mixture lost its second mode); and a chain that reached such a state
+    is stuck for the Hamiltonian moves, whose acceptance carries the emulator's error there, but not for the
+    elliptical ones. On obama3 the light's R-hat fell from 1.034 to 1.007 (one fit each). Returns (draws Trace,
+    warm-up Trace or None, constant data, provenance)."""
     adapt = config.epsilon is None  # ε adapted on the paper's moves; else the draws' own moves warm up
     n_starts = max(config.chains, config.explore_chains)
     starts, record = pilot_starts(pilot, n_starts if surrogate is None else max(n_starts, HAMILTONIAN_ADAPT_CHAINS))
@@ -767,7 +771,9 @@ def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior,
             pooled = trace.position.reshape(-1, prior.dim)[::max(1, trace.position[:, :, 0].size // len(emulated))]
             refitted, fitted = mixture_proposal(np.vstack([emulated, pooled]), rng, MIXTURE_COMPONENTS, MIXTURE_DF)
             record["mixture_refits"].append(fitted)
-            return make_steps(forward, prior, config, refitted, moves, REFIT_WEIGHT)[1]
+            local = mixture([moves, blockwise_elliptical(prior.blocks, prior.dim, config.min_alpha_scale)],
+                            [1 - REFIT_LOCAL, REFIT_LOCAL])
+            return make_steps(forward, prior, config, refitted, local, REFIT_WEIGHT)[1]
     draws, record["extended_draws"] = sample_until(
         rng, state, step, kernel, config.draws, lambda trace: not scene_warnings(prior, trace.position), rounds,
         lambda k: callback if k == 0 else progress_bar(config.draws, progress, f"ABC-MCMC, more draws ({k})"), restep)
@@ -785,8 +791,10 @@ MIXTURE_STEPS = 200  # their steps; the second half's draws are fitted
 MIXTURE_COMPONENTS = 3  # the most components of the mixture (chosen by BIC)
 MIXTURE_DF = 5.0  # degrees of freedom of its Student-t components
 MIXTURE_DROP = 20.0  # nats: chains whose median log target falls this far below the best chain's are left out
-REFIT_WEIGHT = 0.3  # share of steps proposing from the refitted mixture (biden / obama3 light R-hat: 0.1 1.007 /
-# 1.016, 0.3 1.005 / 1.013, 0.5 1.009 / 1.051, the chains then stuck; one fit each)
+REFIT_WEIGHT = 0.3  # share of the added rounds' steps proposing from the refitted mixture (biden / obama3 light R-hat,
+# one fit each: 0.1 1.007 / 1.016, 0.3 1.005 / 1.013, 0.5 1.009 / 1.051, its chains then stuck)
+REFIT_LOCAL = 0.2  # share of the other steps that are emulator-free multi-scale elliptical moves in the added rounds
+# (with 0.3 above: obama3 1.013 -> 1.007, solvay_face24 1.019 -> 1.008, biden 1.005 -> 1.010)
 
 
 def emulated_mixture(rng: np.random.Generator, surrogate, tuning, prior: ScenePrior, n_leapfrog: int

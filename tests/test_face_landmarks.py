@@ -231,7 +231,8 @@ def test_without_a_trained_emulator_the_hamiltonian_moves_run_on_a_fitted_linear
     assert len(json.loads(idata.posterior.attrs["mixture_refits"])) == 1
     assert idata.posterior.attrs["surrogate"].endswith(
         "8 chains × 600 draws (1 more round of 300, run while the diagnostics failed, the mixture refitted to the "
-        "draws before each and proposing in 30% of steps)"), idata.posterior.attrs["surrogate"]
+        "draws before each and proposing in 30% of steps, elliptical moves in 20% of the others)"
+    ), idata.posterior.attrs["surrogate"]
     assert idata.sample_stats["is_accepted"].values.mean() > 0.3
     for name, value in (("azimuth", 20.0), ("elevation", -10.0)):
         draws = idata.posterior[name].values
