@@ -234,8 +234,8 @@ def sample_until(rng: np.random.Generator, state: ABCState, step, kernel, n_draw
     only at the scale of their Monte Carlo error (Cowles, Roberts & Rosenthal 1999), which the thresholds bound.
     restep : ``trace of all draws so far -> step`` or None (the same step throughout): before each added round the
     step is rebuilt from the draws, e.g. an independence proposal refitted to them (adaptive independence samplers,
-    Giordani & Kohn 2010). Each step leaves the target invariant and the adaptation stops after at most
-    ``max_rounds`` times, so the chains stay ergodic (Roberts & Rosenthal 2007); all rounds' draws are kept.
+    Giordani & Kohn 2010). Each step leaves the target invariant and is rebuilt at most ``max_rounds`` times, so the
+    chains stay ergodic (adaptation that stops: Roberts & Rosenthal 2007); all rounds' draws are kept.
     callback : ``round -> callback`` for :func:`run_steps` (0 for the first ``n_draws``), e.g. a progress bar per
     round. Returns (Trace (C, T, ...) with T = ``n_draws`` · (1 + rounds added), rounds added). Raises ValueError
     if ``n_draws`` or ``max_rounds`` < 0."""
