@@ -766,13 +766,14 @@ def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior,
     restep = None
     if "mixture" in record:
         record["mixture_refits"] = []
+        local = mixture([moves, blockwise_elliptical(prior.blocks, prior.dim, config.min_alpha_scale)],
+                        [1 - REFIT_LOCAL, REFIT_LOCAL])
 
         def restep(trace: Trace):  # the mixture refitted to the emulated draws and the chains' draws so far
-            pooled = trace.position.reshape(-1, prior.dim)[::max(1, trace.position[:, :, 0].size // len(emulated))]
+            pooled = trace.position.reshape(-1, prior.dim)
+            pooled = pooled[::max(1, len(pooled) // len(emulated))]
             refitted, fitted = mixture_proposal(np.vstack([emulated, pooled]), rng, MIXTURE_COMPONENTS, MIXTURE_DF)
             record["mixture_refits"].append(fitted)
-            local = mixture([moves, blockwise_elliptical(prior.blocks, prior.dim, config.min_alpha_scale)],
-                            [1 - REFIT_LOCAL, REFIT_LOCAL])
             return make_steps(forward, prior, config, refitted, local, REFIT_WEIGHT)[1]
     draws, record["extended_draws"] = sample_until(
         rng, state, step, kernel, config.draws, lambda trace: not scene_warnings(prior, trace.position), rounds,
