@@ -24,37 +24,28 @@ from abc_inverse.model.scene import ScenePrior
 
 HOLDOUT = 0.2  # share of the rows kept out of the fit to measure the emulator's error
 ANGLE_STEP = 1e-6  # central-difference step in u for the derivatives of the scene's angles and camera
-LIGHT_HARMONICS = 3  # cos kφ, sin kφ of the light azimuth φ for k = 1 … this among the regressors
 
 
 def scene_features(prior: ScenePrior, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The regressors of :class:`LinearEmulator` for scenes u (n, D): (F (n, D + R), ∂F/∂u (n, D + R, D)) float64,
-    R = 5 + 2 ``LIGHT_HARMONICS`` (= 11). F is u itself, then the scene's azimuth and elevation (radians), the cosine
-    and sine of k times its light azimuth φ for k = 1 … ``LIGHT_HARMONICS`` (k = 1 is the light's direction, in which
-    Lambertian shading is linear; k = 2, 3 let the shading's change as the light swings to the side, where the
-    attached shadow clips it, bend) and its camera (3, in [0, 1])
-    (:meth:`abc_inverse.model.scene.ScenePrior.from_normal`). Each of those R depends on one coordinate of u, whose
+    """The regressors of :class:`LinearEmulator` for scenes u (n, D): (F (n, D + 7), ∂F/∂u (n, D + 7, D)) float64.
+    F is u itself, then the scene's azimuth and elevation (radians), the cosine and sine of its light azimuth (the
+    light's direction: Lambertian shading is linear in it, not in the angle) and its camera (3, in [0, 1])
+    (:meth:`abc_inverse.model.scene.ScenePrior.from_normal`). Each of those 7 depends on one coordinate of u, whose
     derivative is a central difference of ``ANGLE_STEP``. On three real photos with the face composited over them,
-    the angles, k = 1 and the camera cut the emulated log kernel's error from sd 0.49–0.86 (u alone) to 0.36–0.53,
-    against a spread of 0.9–1.2 over the posterior (scratch probe, 1000 draws fitted, 500 held out; cross terms of
-    the light and the albedo overfitted); k = 2, 3 took the two real photos whose chains stuck where the light comes
-    from the side (solvay_face21, solvay_face22: light split R-hat 1.012 / 1.017) below 1.01 in their first round
-    (docs/results/real_photos/README.md, fifteenth session)."""
+    these regressors cut the emulated log kernel's error from sd 0.49–0.86 (u alone) to 0.36–0.53, against a spread
+    of 0.9–1.2 over the posterior (scratch probe, 1000 draws fitted, 500 held out; cross terms of the light and the
+    albedo overfitted)."""
     u = np.asarray(u, np.float64)
     n, d = u.shape
     columns = np.concatenate([np.arange(d)[prior.blocks[name]] for name in ("pose", "light", "camera")])
 
-    harmonics = np.arange(1, LIGHT_HARMONICS + 1)
-
     def derived(x: np.ndarray) -> np.ndarray:
         scene = prior.from_normal(x)
-        phi = np.multiply.outer(scene.light_azimuth, harmonics)
-        return np.column_stack([scene.azimuth, scene.elevation, np.cos(phi), np.sin(phi), scene.camera])
+        return np.column_stack([scene.azimuth, scene.elevation, np.cos(scene.light_azimuth),
+                                np.sin(scene.light_azimuth), scene.camera])
 
-    # which of ``columns`` each derived regressor depends on: azimuth, elevation, the light's 2K, the camera's 3
-    owner = np.concatenate([[0, 1], np.full(2 * LIGHT_HARMONICS, 2), [3, 4, 5]])
-    r = len(owner)
-    jacobian = np.zeros((n, d + r, d))
+    owner = np.array([0, 1, 2, 2, 3, 4, 5])  # which of ``columns`` each derived regressor depends on
+    jacobian = np.zeros((n, d + 7, d))
     jacobian[:, np.arange(d), np.arange(d)] = 1.0
     for k, column in enumerate(columns):
         up, down = u.copy(), u.copy()
@@ -67,10 +58,10 @@ def scene_features(prior: ScenePrior, u: np.ndarray) -> tuple[np.ndarray, np.nda
 
 @dataclass(frozen=True)
 class LinearEmulator:
-    """ν̂(u) = F(u) @ coef + intercept, F the :func:`scene_features` of ``prior``. coef : (D + R, S) float64
-    (R of :func:`scene_features`); intercept : (S,) float64; meta : the ``emulator_validation_cosine_median`` (the
-    median cosine distance between held-out summaries and their emulation) and ``emulator_rows`` (how many scenes it
-    was fitted on), the keys a :class:`encoders.proposal.SceneProposal` carries for its own emulator."""
+    """ν̂(u) = F(u) @ coef + intercept, F the :func:`scene_features` of ``prior``. coef : (D + 7, S) float64;
+    intercept : (S,) float64; meta : the ``emulator_validation_cosine_median`` (the median cosine distance between
+    held-out summaries and their emulation) and ``emulator_rows`` (how many scenes it was fitted on), the keys a
+    :class:`encoders.proposal.SceneProposal` carries for its own emulator."""
 
     prior: ScenePrior
     coef: np.ndarray
@@ -102,9 +93,9 @@ class LinearEmulator:
 
     @staticmethod
     def least_rows(prior: ScenePrior) -> int:
-        """The fewest distinct scenes :meth:`fit` accepts for ``prior``: one more than the regressors (D + R of
-        :func:`scene_features` and the intercept)."""
-        return scene_features(prior, np.zeros((1, prior.dim)))[0].shape[1] + 2
+        """The fewest distinct scenes :meth:`fit` accepts for ``prior``: one more than the regressors (D + 7 and
+        the intercept)."""
+        return prior.dim + 9
 
     @classmethod
     def _least_squares(cls, prior: ScenePrior, u: np.ndarray, summaries: np.ndarray, meta: dict) -> LinearEmulator:
