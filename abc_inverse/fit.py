@@ -123,7 +123,7 @@ class FitConfig:
     proposal_weight: float = option(0.1, "with a data-driven proposal q: the share of steps in which every chain "
                                     "proposes from q (MH-corrected); larger shares mixed worse in our tests, q being "
                                     "narrower than the ABC posterior", ge=0, le=1)
-    extend_draws: int = option(2, "mcmc: rounds of --draws more draws per chain, continuing the chains, run while "
+    extend_draws: int = option(4, "mcmc: rounds of --draws more draws per chain, continuing the chains, run while "
                                "any variable fails Stan's thresholds (split R-hat ≤ 1.01, bulk and tail ESS ≥ 400; "
                                "the fit's convergence_warnings) and chains × draws ≥ 400 (shorter fits are taken as "
                                "a quick look; with the twelfth session's defaults 13 of 90 real-photo fits failed "
