@@ -128,8 +128,8 @@ class FitConfig:
                                "the fit's convergence_warnings) and chains × draws ≥ 400 (shorter fits are taken as "
                                "a quick look; with the twelfth session's defaults 13 of 90 real-photo fits failed "
                                "them). Where the --mixture-weight moves run, their mixture is refitted before each "
-                               "round to the chains' draws so far and its own, and emulator-free elliptical moves "
-                               "join the Hamiltonian ones; 0 = off", ge=0)
+                               "round to the chains' draws so far and its own, and jumps of the light alone and "
+                               "emulator-free elliptical moves join the Hamiltonian ones; 0 = off", ge=0)
     mixture_weight: float = option(0.1, "with the linear emulator (faces composited over the photo): the share of "
                                    "steps in which every chain proposes independently from a Student-t mixture "
                                    "fitted to draws of the emulated posterior (MH-corrected on the simulated "
@@ -610,7 +610,8 @@ def fit(observed: np.ndarray, statistic, config: FitConfig, simulator: Simulator
     surrogate_says += f"; {config.chains} chains × {draws.position.shape[1]} draws" + (
         f" ({rounds} more round{'s' * (rounds > 1)} of {config.draws}, run while the diagnostics failed"
         + (f", the mixture refitted to the draws before each and proposing in {REFIT_WEIGHT:.0%} of steps, "
-           f"elliptical moves in {REFIT_LOCAL:.0%} of the others" if "mixture_refits" in extra else "") + ")"
+           f"the light jumping alone in {REFIT_JUMP:.0%} of the others, elliptical moves in {REFIT_LOCAL:.0%} of "
+           "the rest" if "mixture_refits" in extra else "") + ")"
         if rounds else "")
     draws, summaries = split_aux(draws)
     warmup = None if warmup is None else split_aux(warmup)[0]
@@ -720,26 +721,28 @@ def adjust_draws(draws: Trace, summaries: np.ndarray, nu_obs: np.ndarray, prior:
 
 def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior, config: FitConfig, progress: bool,
                     q=None, surrogate=None, with_mixture: bool = False):
-    """ABC-MCMC: the chains start at the best draws of the ``pilot`` (:func:`run_pilot`: positions (P, D) and
-    distances (P,)), warm up
-    (:func:`samplers.warmup.run_warmup`; with the paper's moves when ε is adapted, else with the draws' moves) and
-    record ``config.draws`` draws, and up to ``config.extend_draws`` rounds more while the scene variables fail Stan's
-    thresholds (:func:`samplers.abc_mcmc.sample_until`; provenance ``extended_draws``: the rounds added). With a
-    ``surrogate`` (:func:`surrogate_log_likelihood`), the Hamiltonian moves are first tuned on the emulated
+    """ABC-MCMC: the chains start at the best draws of the ``pilot`` (:func:`run_pilot`: positions (P, D) and distances
+    (P,)), warm up (:func:`samplers.warmup.run_warmup`; with the paper's moves when ε is adapted, else with the draws'
+    moves) and record ``config.draws`` draws, and up to ``config.extend_draws`` rounds more while the scene variables
+    fail Stan's thresholds (:func:`samplers.abc_mcmc.sample_until`; provenance ``extended_draws``: the rounds added).
+    With a ``surrogate`` (:func:`surrogate_log_likelihood`), the Hamiltonian moves are first tuned on the emulated
     posterior alone (:func:`samplers.warmup.adapt_hamiltonian`: ``HAMILTONIAN_ADAPT_STEPS`` steps of at least
     ``HAMILTONIAN_ADAPT_CHAINS`` chains from the best pilot draws, no simulation), and the chains start from a random
-    choice of their end points. q : the independence moves of :func:`make_steps` or None. ``with_mixture`` (the
-    linear emulator's surrogate, no q) and ``config.mixture_weight`` > 0: q becomes :func:`emulated_mixture`'s, in
-    that share of steps, and before each added round it is refitted to its own draws of the emulated posterior and
-    as many of the chains' draws so far (thinned, pooled over the chains; provenance ``mixture_refits``), proposing
-    then in the share ``REFIT_WEIGHT`` of steps, and ``REFIT_LOCAL`` of the other steps become the draws'
-    emulator-free multi-scale blockwise elliptical moves. Where the emulator is several nats too pessimistic
-    (obama3's light from the side) the emulated posterior gives too little mass, so the mixture fitted to it rarely
-    proposes there, while the chains' draws do reach it (the emulated draws keep the modes the chains have not:
-    fitted to the chains' draws alone, biden's mixture lost its second mode); and a chain that reached such a state
-    is stuck for the Hamiltonian moves, whose acceptance carries the emulator's error there, but not for the
-    elliptical ones. On obama3 the light's R-hat fell from 1.034 to 1.007 (one fit each). Returns (draws Trace,
-    warm-up Trace or None, constant data, provenance)."""
+    choice of their end points. q : the independence moves of :func:`make_steps` or None. ``with_mixture`` (the linear
+    emulator's surrogate, no q) and ``config.mixture_weight`` > 0: q becomes :func:`emulated_mixture`'s, in that share
+    of steps, and before each added round it is refitted to its own draws of the emulated posterior and as many of the
+    chains' draws so far (thinned, pooled over the chains; provenance ``mixture_refits``), proposing then in the share
+    ``REFIT_WEIGHT`` of steps; of the other steps, ``REFIT_JUMP`` propose the light azimuth alone from a mixture fitted
+    to the same draws' light coordinate (the others kept), and ``REFIT_LOCAL`` of the rest become the draws'
+    emulator-free multi-scale blockwise elliptical moves. Where the emulator is several nats too pessimistic (obama3's
+    light from the side) the emulated posterior gives too little mass, so the mixture fitted to it rarely proposes
+    there, while the chains' draws do reach it (the emulated draws keep the modes the chains have not: fitted to the
+    chains' draws alone, biden's mixture lost its second mode); and a chain that reached such a state is stuck for the
+    Hamiltonian moves, whose acceptance carries the emulator's error there, but not for the elliptical ones. On obama3
+    the light's R-hat fell from 1.034 to 1.007 (one fit each). The light's own jumps cross between its modes at the
+    acceptance of one coordinate, where the whole mixture's proposals carry the mismatch of all D (solvay_face21, whose
+    chains rarely crossed to a second light mode near +33°: light R-hat 1.024 after four added rounds without them,
+    1.006 after two with them). Returns (draws Trace, warm-up Trace or None, constant data, provenance)."""
     adapt = config.epsilon is None  # ε adapted on the paper's moves; else the draws' own moves warm up
     n_starts = max(config.chains, config.explore_chains)
     starts, record = pilot_starts(pilot, n_starts if surrogate is None else max(n_starts, HAMILTONIAN_ADAPT_CHAINS))
@@ -772,9 +775,12 @@ def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior,
         def restep(trace: Trace):  # the mixture refitted to the emulated draws and the chains' draws so far
             pooled = trace.position.reshape(-1, prior.dim)
             pooled = pooled[::max(1, len(pooled) // len(emulated))]
-            refitted, fitted = mixture_proposal(np.vstack([emulated, pooled]), rng, MIXTURE_COMPONENTS, MIXTURE_DF)
-            record["mixture_refits"].append(fitted)
-            return make_steps(forward, prior, config, refitted, local, REFIT_WEIGHT)[1]
+            pooled = np.vstack([emulated, pooled])
+            refitted, fitted = mixture_proposal(pooled, rng, MIXTURE_COMPONENTS, MIXTURE_DF)
+            jump, jump_fitted = mixture_proposal(pooled, rng, MIXTURE_COMPONENTS, MIXTURE_DF, prior.blocks["light"])
+            record["mixture_refits"].append({**fitted, "light": jump_fitted})
+            return make_steps(forward, prior, config, refitted, mixture([local, jump], [1 - REFIT_JUMP, REFIT_JUMP]),
+                              REFIT_WEIGHT)[1]
     draws, record["extended_draws"] = sample_until(
         rng, state, step, kernel, config.draws, lambda trace: not scene_warnings(prior, trace.position), rounds,
         lambda k: callback if k == 0 else progress_bar(config.draws, progress, f"ABC-MCMC, more draws ({k})"), restep)
@@ -794,6 +800,7 @@ MIXTURE_DF = 5.0  # degrees of freedom of its Student-t components
 MIXTURE_DROP = 20.0  # nats: chains whose median log target falls this far below the best chain's are left out
 REFIT_WEIGHT = 0.3  # share of the added rounds' steps proposing from the refitted mixture (biden / obama3 light R-hat,
 # one fit each: 0.1 1.007 / 1.016, 0.3 1.005 / 1.013, 0.5 1.009 / 1.051, its chains then stuck)
+REFIT_JUMP = 0.2  # share of the added rounds' non-mixture steps proposing the light alone from its own mixture
 REFIT_LOCAL = 0.2  # share of the other steps that are emulator-free multi-scale elliptical moves in the added rounds
 # (with 0.3 above: obama3 1.013 -> 1.007, solvay_face24 1.019 -> 1.008, biden 1.005 -> 1.010)
 

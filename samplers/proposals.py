@@ -113,8 +113,8 @@ def independence(sample: Callable[[np.random.Generator, int], tuple[np.ndarray, 
     return propose
 
 
-def mixture_proposal(draws: np.ndarray, rng: np.random.Generator, max_components: int = 3, df: float = 5.0
-                     ) -> tuple[Callable[[np.random.Generator, np.ndarray], Proposal], dict]:
+def mixture_proposal(draws: np.ndarray, rng: np.random.Generator, max_components: int = 3, df: float = 5.0,
+                     block: slice | None = None) -> tuple[Callable[[np.random.Generator, np.ndarray], Proposal], dict]:
     """An independence proposal (:func:`independence`) from a mixture of multivariate Student-t densities fitted to
     ``draws`` (N, D) float64 of an approximation of the posterior (e.g. :func:`samplers.warmup.surrogate_draws`), and
     what was fitted.
@@ -126,13 +126,20 @@ def mixture_proposal(draws: np.ndarray, rng: np.random.Generator, max_components
     proposes into every mode it was fitted to, so chains reach modes that local moves rarely cross; the MH correction
     keeps the target exact however poor the fit (Tierney 1994; Giordani & Kohn 2010, adaptive independence MH with
     mixtures of t). Draws are made here (component by ``rng``), each chain's independently of the others'.
+    With ``block`` (a slice of the D coordinates) the mixture is fitted to those coordinates of the draws alone and
+    proposes them alone, the others kept (Metropolis-within-Gibbs): a jump between the modes of a few coordinates
+    whose acceptance does not carry the mismatch of all D.
     Returns (propose, {"components": k, "weights": [k floats], "df": df}). Raises ValueError for draws that are not
-    a finite (N, D) array with N > ``max_components`` · (D + 1) rows, ``max_components`` < 1 or ``df`` ≤ 0.
+    a finite (N, D) array with N > ``max_components`` · (D + 1) rows (D the block's size with ``block``),
+    ``max_components`` < 1 or ``df`` ≤ 0.
     """
     from scipy.special import gammaln, logsumexp
     from sklearn.mixture import GaussianMixture
 
     draws = np.asarray(draws, dtype=np.float64)
+    if block is not None and draws.ndim == 2:
+        propose, fitted = mixture_proposal(draws[:, block], rng, max_components, df)
+        return _in_block(propose, block), fitted
     if max_components < 1 or not df > 0:
         raise ValueError(f"max_components, df: expected an integer ≥ 1 and a number > 0, got {max_components}, {df}")
     if draws.ndim != 2 or len(draws) <= max_components * (draws.shape[1] + 1) or not np.all(np.isfinite(draws)):
@@ -158,6 +165,20 @@ def mixture_proposal(draws: np.ndarray, rng: np.random.Generator, max_components
         return new, log_prob(new)
 
     return independence(sample, log_prob), {"components": len(weights), "weights": weights.tolist(), "df": df}
+
+
+def _in_block(propose: Callable[[np.random.Generator, np.ndarray], Proposal], block: slice
+              ) -> Callable[[np.random.Generator, np.ndarray], Proposal]:
+    """``propose`` applied to the coordinates ``block`` of u (C, D), the others kept; its correction is unchanged, as
+    the prior's factors of the kept coordinates cancel."""
+
+    def propose_block(rng: np.random.Generator, u: np.ndarray) -> Proposal:
+        moved = propose(rng, u[:, block])
+        position = np.array(u, dtype=np.float64)
+        position[:, block] = moved.position
+        return moved._replace(position=position)
+
+    return propose_block
 
 
 def mixture(components: Sequence[Callable[[np.random.Generator, np.ndarray], Proposal]], weights: Sequence[float],
