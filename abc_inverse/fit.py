@@ -81,7 +81,9 @@ class FitConfig:
                                f"moves, else {ENSEMBLE_BUDGET[1]})", ge=1)
     tune: int = option(100, "warm-up steps per chain (chains resampled; ε adapted with --image-noise 0), not "
                        "recorded", ge=0)
-    seed: int = option(0, "seeds the pilot, the proposals and the acceptances")
+    seed: int = option(0, "seeds the pilot, the proposals and the acceptances; a seed gives the same draws for the "
+                          "same torch thread count (fit's --workers 1 runs 2 threads, more run 1 each), as the "
+                          "network's floating-point sums depend on it")
     epsilon: float | None = option(None, "fixed ABC tolerance ε, in units of the distance (default: from "
                                    "--image-noise)", gt=0)
     image_noise: float = option(0.02, "sd of the Gaussian pixel noise (intensities in [0, 1]) that ε stands for: "
