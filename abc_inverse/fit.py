@@ -774,7 +774,7 @@ def run_mcmc_chains(rng: np.random.Generator, forward, pilot, prior: ScenePrior,
         local = mixture([moves, blockwise_elliptical(prior.blocks, prior.dim, config.min_alpha_scale)],
                         [1 - REFIT_LOCAL, REFIT_LOCAL])
 
-        def restep(trace: Trace):  # the mixture refitted to the emulated draws and the chains' draws so far
+        def restep(trace: Trace):  # both mixtures (all of u; the light alone) refitted to the emulated + chain draws
             pooled = trace.position.reshape(-1, prior.dim)
             fitted_to = np.vstack([emulated, pooled[::max(1, len(pooled) // len(emulated))]])
             refitted, fitted = mixture_proposal(fitted_to, rng, MIXTURE_COMPONENTS, MIXTURE_DF)
